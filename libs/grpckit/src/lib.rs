@@ -1,0 +1,65 @@
+//! gRPC scaffolding: every server gets `grpc.health.v1.Health` and reflection, and serves
+//! until the shared [`Shutdown`] says stop (finishing in-flight calls).
+//!
+//! Health follows the shutdown: once draining begins, every named service reports
+//! `NOT_SERVING`, so a gRPC-aware balancer moves away during the drain.
+
+use std::time::Duration;
+
+use httpkit::Shutdown;
+use tokio::net::TcpListener;
+use tonic::{
+    service::Routes,
+    transport::{Server, server::TcpIncoming},
+};
+
+/// What a service hands to [`serve`]: its routes, the names health should report for, and
+/// the descriptor set(s) reflection should describe.
+pub struct GrpcService {
+    pub routes: Routes,
+    pub names: Vec<&'static str>,
+    pub descriptors: Vec<&'static [u8]>,
+}
+
+/// Serves `svc` plus health and reflection on `listener` until `shutdown` stops.
+pub async fn serve(
+    listener: TcpListener,
+    svc: GrpcService,
+    shutdown: Shutdown,
+) -> Result<(), tonic::transport::Error> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    for name in &svc.names {
+        reporter
+            .set_service_status(*name, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    let mut reflection = tonic_reflection::server::Builder::configure();
+    for d in &svc.descriptors {
+        reflection = reflection.register_encoded_file_descriptor_set(d);
+    }
+    let reflection = reflection
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("descriptor sets are generated at build time and valid");
+
+    let names = svc.names.clone();
+    let drain_watch = shutdown.clone();
+    tokio::spawn(async move {
+        drain_watch.draining().await;
+        for name in names {
+            reporter
+                .set_service_status(name, tonic_health::ServingStatus::NotServing)
+                .await;
+        }
+        reporter
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+    });
+
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .add_routes(svc.routes.add_service(health).add_service(reflection))
+        .serve_with_incoming_shutdown(incoming, async move { shutdown.stopped().await })
+        .await
+}

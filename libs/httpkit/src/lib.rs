@@ -1,0 +1,304 @@
+//! HTTP scaffolding shared by the services.
+//!
+//! - [`stack`] wraps a service's router with everything every service needs: request ids,
+//!   a trace span per request, latency metrics, the error envelope for errors the handlers
+//!   did not produce, panic catching, a request timeout, the body limit, CORS, and the probes
+//!   `/healthz`, `/livez`, `/metrics`.
+//! - [`ApiError`] and [`Json`] give handlers the envelope of DESIGN §3.
+//! - [`Shutdown`] is the one signal the HTTP and gRPC servers and background tasks obey.
+//! - [`client_ip`] / [`ClientIpKey`] name the client behind `TRUSTED_PROXIES`.
+//! - [`serve`] runs a router on an already-bound listener until the shutdown says stop.
+
+pub mod doc;
+mod error;
+mod json;
+mod probes;
+mod shutdown;
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::{Arc, LazyLock},
+    time::Instant,
+};
+
+use axum::{
+    Router,
+    extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::MethodRouter,
+};
+use prometheus::{HistogramOpts, HistogramVec};
+use settings::{Cidrs, HttpArgs};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+use tracing::Span;
+
+pub use error::{ApiError, code_for, current_request_id, not_found};
+pub use json::Json;
+pub use probes::{NatsState, Probes};
+pub use shutdown::Shutdown;
+
+static HTTP_LATENCY: LazyLock<HistogramVec> = LazyLock::new(|| {
+    telemetry::register(
+        HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route and status",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["service", "method", "route", "status"],
+        )
+        .expect("valid histogram"),
+    )
+});
+
+/// Wraps `app` (routes already given their state) with the common layers and probes.
+pub fn stack(app: Router, service: &'static str, http: &HttpArgs, probes: Probes) -> Router {
+    let cors = (!http.cors_allowed_origins.0.is_empty()).then(|| {
+        let origins: Vec<HeaderValue> = http
+            .cors_allowed_origins
+            .0
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PATCH,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::IF_NONE_MATCH,
+                "idempotency-key".parse().expect("header name"),
+                "x-request-id".parse().expect("header name"),
+            ])
+            .expose_headers([
+                header::LINK,
+                header::ETAG,
+                header::RETRY_AFTER,
+                "x-request-id".parse().expect("header name"),
+            ])
+            .max_age(std::time::Duration::from_secs(600))
+    });
+
+    // Innermost first: each `.layer` wraps everything above it.
+    let mut app = app
+        .merge(probes.router())
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(http.http_body_limit))
+        .layer(RequestBodyLimitLayer::new(http.http_body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            http.http_request_timeout,
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(middleware::from_fn_with_state(service, record_latency))
+        .layer(middleware::from_fn(envelope))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+    if let Some(cors) = cors {
+        // Outermost, so preflights are answered before anything else runs.
+        app = app.layer(cors);
+    }
+    app
+}
+
+fn request_span(req: &Request) -> Span {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str())
+        .unwrap_or("unmatched");
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        route,
+        path = %req.uri().path(),
+        request_id,
+        trace_id = tracing::field::Empty,
+    );
+    let trace_id = telemetry::adopt_trace(&span, req.headers());
+    span.record("trace_id", trace_id.as_str());
+    span
+}
+
+/// Gives every error response the envelope, and handlers their request id.
+async fn envelope(req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let res = error::REQUEST_ID
+        .scope(request_id.clone(), next.run(req))
+        .await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.as_u16() < 400 || is_json {
+        return res;
+    }
+    // An error nobody in the handlers produced (405, 413 from the limit layer, a timeout,
+    // a panic): keep its status and headers, replace its body with the envelope.
+    let (parts, _) = res.into_parts();
+    let mut err = ApiError::new(status, error::default_message(status));
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(v) = parts.headers.get(&name) {
+            err = err.with_header(name, v.clone());
+        }
+    }
+    error::REQUEST_ID
+        .scope(request_id, async move { err.into_response() })
+        .await
+}
+
+async fn record_latency(
+    axum::extract::State(service): axum::extract::State<&'static str>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let res = next.run(req).await;
+    HTTP_LATENCY
+        .with_label_values(&[service, &method, &route, res.status().as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    res
+}
+
+/// Registers `path` (written with its trailing slash, as DESIGN §3 does) both with and
+/// without the slash.
+pub fn route_both<S>(router: Router<S>, path: &str, handler: MethodRouter<S>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let bare = path.trim_end_matches('/');
+    let router = router.route(path, handler.clone());
+    if bare.is_empty() || bare == path {
+        router
+    } else {
+        router.route(bare, handler)
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` says stop, then waits for in-flight
+/// requests. The peer address is kept for [`client_ip`].
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: Shutdown,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.stopped().await })
+    .await
+}
+
+/// The client's address: the peer, or — when the peer is a trusted proxy — the rightmost
+/// address in `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &Cidrs) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    hops.iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .or(hops.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
+/// A `tower_governor` key: the client address as [`client_ip`] resolves it.
+#[derive(Clone)]
+pub struct ClientIpKey {
+    pub trusted: Arc<Cidrs>,
+}
+
+impl tower_governor::key_extractor::KeyExtractor for ClientIpKey {
+    type Key = IpAddr;
+
+    fn extract<T>(
+        &self,
+        req: &axum::http::Request<T>,
+    ) -> Result<Self::Key, tower_governor::GovernorError> {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .ok_or(tower_governor::GovernorError::UnableToExtractKey)?;
+        Ok(client_ip(peer, req.headers(), &self.trusted))
+    }
+}
+
+/// Turns a rate-limit refusal into the envelope with `Retry-After`.
+pub fn governor_error(e: tower_governor::GovernorError) -> Response {
+    match e {
+        tower_governor::GovernorError::TooManyRequests { wait_time, .. } => {
+            ApiError::rate_limited(wait_time).into_response()
+        }
+        _ => ApiError::internal().into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted = settings::parse_cidrs("10.0.0.0/8").unwrap();
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "1.2.3.4, 10.0.0.7".parse().unwrap());
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let outsider: IpAddr = "8.8.8.8".parse().unwrap();
+        assert_eq!(
+            client_ip(proxy, &h, &trusted),
+            "1.2.3.4".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(client_ip(outsider, &h, &trusted), outsider);
+        // A client cannot push its own address in front of the proxy's entry.
+        h.insert("x-forwarded-for", "6.6.6.6, 1.2.3.4".parse().unwrap());
+        assert_eq!(
+            client_ip(proxy, &h, &trusted),
+            "1.2.3.4".parse::<IpAddr>().unwrap()
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! `/healthz` (readiness), `/livez` (liveness) and `/metrics`.
+//!
+//! Readiness fails when the database does not answer or the process is draining. NATS is
+//! reported but never fails readiness: NATS down delays events, it does not stop requests.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+    routing::get,
+};
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::Shutdown;
+
+/// Reports the NATS connection's state (`connected`, `disconnected`, …) for `/healthz`.
+pub type NatsState = Arc<dyn Fn() -> &'static str + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Probes {
+    pub db: PgPool,
+    pub shutdown: Shutdown,
+    pub nats: Option<NatsState>,
+}
+
+impl Probes {
+    pub(crate) fn router(self) -> Router {
+        Router::new()
+            .route("/healthz", get(healthz))
+            .route("/livez", get(livez))
+            .route("/metrics", get(metrics))
+            .with_state(self)
+    }
+}
+
+async fn healthz(State(p): State<Probes>) -> impl IntoResponse {
+    let nats = p.nats.as_ref().map(|f| f()).unwrap_or("not used");
+    if p.shutdown.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "draining", "nats": nats})),
+        );
+    }
+    let db_ok = tokio::time::timeout(
+        Duration::from_secs(1),
+        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&p.db),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok());
+    let status = if db_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(json!({
+            "status": if db_ok { "ok" } else { "unavailable" },
+            "database": if db_ok { "up" } else { "down" },
+            "nats": nats,
+        })),
+    )
+}
+
+async fn livez() -> impl IntoResponse {
+    axum::Json(json!({"status": "ok"}))
+}
+
+async fn metrics() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        telemetry::render_metrics(),
+    )
+}

@@ -1,0 +1,414 @@
+//! The transactional outbox (DESIGN §5).
+//!
+//! A service writes an event with [`enqueue`] **inside the transaction that makes the
+//! change**, into the `outbox` table of its own schema (the role's `search_path` resolves
+//! it; each service creates the table in its own migrations, with the columns below). The
+//! [`Relay`] publishes committed rows to JetStream with the event id as `Nats-Msg-Id`, and
+//! marks them sent only after JetStream acknowledged them. So an event exists exactly when
+//! its change committed, and NATS being down delays events without losing them or failing
+//! a request.
+//!
+//! ```sql
+//! CREATE TABLE outbox (
+//!     seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+//!     id           UUID NOT NULL UNIQUE,
+//!     subject      TEXT NOT NULL,
+//!     payload      JSONB NOT NULL,      -- the whole envelope, published as is
+//!     traceparent  TEXT,
+//!     created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+//!     published_at TIMESTAMPTZ
+//! );
+//! CREATE INDEX outbox_unpublished ON outbox (seq) WHERE published_at IS NULL;
+//! ```
+//!
+//! Replicas: only the holder of a PostgreSQL advisory lock (one per schema) relays, so
+//! events leave in commit order per service and two replicas never race on a row; the
+//! others stand by and take over when the holder's connection goes away. The commit wakes
+//! the relay through `NOTIFY outbox_<schema>` (a notification sent inside a transaction is
+//! delivered at commit); a slow poll is only the fallback.
+
+use std::{
+    future::Future,
+    sync::LazyLock,
+    time::{Duration, Instant},
+};
+
+use async_nats::jetstream::{self, message::PublishMessage, stream};
+use chrono::{DateTime, Utc};
+use prometheus::{IntCounterVec, IntGaugeVec, Opts};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use sqlx::{Connection, PgConnection, PgPool, postgres::PgListener};
+use uuid::Uuid;
+
+/// Every event on the wire: `{id, type, occurred_at, data}`. `type` is the subject.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub occurred_at: DateTime<Utc>,
+    pub data: T,
+}
+
+impl<T: DeserializeOwned> Envelope<T> {
+    pub fn decode(payload: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(payload)
+    }
+}
+
+/// Writes `data` as an event on `subject` in the caller's transaction; returns the event id.
+pub async fn enqueue<T: Serialize>(
+    conn: &mut PgConnection,
+    subject: &str,
+    data: &T,
+) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::now_v7();
+    let envelope = Envelope {
+        id,
+        kind: subject.to_owned(),
+        occurred_at: Utc::now(),
+        data,
+    };
+    let payload = serde_json::to_value(&envelope).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    sqlx::query("INSERT INTO outbox (id, subject, payload, traceparent) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(subject)
+        .bind(payload)
+        .bind(telemetry::current_traceparent())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("SELECT pg_notify('outbox_' || current_schema(), '')")
+        .execute(&mut *conn)
+        .await?;
+    Ok(id)
+}
+
+/// A stream the relay creates (idempotently) before it publishes.
+#[derive(Debug, Clone)]
+pub struct StreamSpec {
+    pub name: &'static str,
+    pub subjects: Vec<&'static str>,
+}
+
+impl StreamSpec {
+    fn config(&self) -> stream::Config {
+        stream::Config {
+            name: self.name.to_owned(),
+            subjects: self.subjects.iter().map(|s| (*s).to_owned()).collect(),
+            storage: stream::StorageType::File,
+            // Dedup by Nats-Msg-Id across relay retries and takeovers (DESIGN §5: ≥ 10 min).
+            duplicate_window: Duration::from_secs(15 * 60),
+            // Consumers only need recent history; nothing grows without bound.
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            ..Default::default()
+        }
+    }
+
+    /// Creates the stream if it does not exist yet.
+    pub async fn ensure(&self, js: &jetstream::Context) -> anyhow::Result<()> {
+        js.get_or_create_stream(self.config()).await?;
+        Ok(())
+    }
+}
+
+/// Connects to NATS without failing when it is down: the client keeps retrying in the
+/// background, and the relay backs off until it is back.
+pub async fn connect_nats(url: &str, name: &str) -> anyhow::Result<async_nats::Client> {
+    let client = async_nats::ConnectOptions::new()
+        .name(name)
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        .connection_timeout(Duration::from_secs(2))
+        .connect(url)
+        .await?;
+    Ok(client)
+}
+
+/// A JetStream context whose acks time out quickly enough for the relay to back off.
+pub fn jetstream(client: async_nats::Client) -> jetstream::Context {
+    jetstream::ContextBuilder::new()
+        .timeout(Duration::from_secs(3))
+        .build(client)
+}
+
+/// `connected`, `disconnected` or `pending`, for `/healthz`.
+pub fn nats_state(client: &async_nats::Client) -> &'static str {
+    match client.connection_state() {
+        async_nats::connection::State::Connected => "connected",
+        async_nats::connection::State::Disconnected => "disconnected",
+        async_nats::connection::State::Pending => "pending",
+    }
+}
+
+static BACKLOG: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    telemetry::register(
+        IntGaugeVec::new(
+            Opts::new(
+                "outbox_backlog",
+                "Outbox events committed but not yet published",
+            ),
+            &["service"],
+        )
+        .expect("valid gauge"),
+    )
+});
+static PUBLISHED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    telemetry::register(
+        IntCounterVec::new(
+            Opts::new(
+                "outbox_published_total",
+                "Outbox events acknowledged by JetStream",
+            ),
+            &["service"],
+        )
+        .expect("valid counter"),
+    )
+});
+static FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    telemetry::register(
+        IntCounterVec::new(
+            Opts::new(
+                "outbox_publish_failures_total",
+                "Failed publish attempts (retried)",
+            ),
+            &["service"],
+        )
+        .expect("valid counter"),
+    )
+});
+static LEADER: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    telemetry::register(
+        IntGaugeVec::new(
+            Opts::new(
+                "outbox_relay_leader",
+                "1 when this process is the active relay",
+            ),
+            &["service"],
+        )
+        .expect("valid gauge"),
+    )
+});
+
+/// Publishes a service's outbox to JetStream. See the module docs.
+#[derive(Clone)]
+pub struct Relay {
+    pub service: &'static str,
+    pub pool: PgPool,
+    pub jetstream: jetstream::Context,
+    pub streams: Vec<StreamSpec>,
+    /// Rows published per round trip.
+    pub batch: i64,
+    /// How long published rows are kept (for inspection) before they are pruned.
+    pub keep_published: Duration,
+}
+
+const BACKOFF_MIN: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Fallback poll, in case a notification was missed (a reconnect of the listener).
+const POLL: Duration = Duration::from_secs(5);
+
+enum Round {
+    /// Everything visible was published (or nothing was there).
+    Drained,
+    /// A full batch went out; more may be waiting.
+    More,
+    /// JetStream did not take everything; back off before trying again.
+    NatsTrouble,
+}
+
+impl Relay {
+    pub fn new(
+        service: &'static str,
+        pool: PgPool,
+        jetstream: jetstream::Context,
+        streams: Vec<StreamSpec>,
+    ) -> Self {
+        Self {
+            service,
+            pool,
+            jetstream,
+            streams,
+            batch: 256,
+            keep_published: Duration::from_secs(3600),
+        }
+    }
+
+    /// Runs until `stop` resolves. Database trouble is logged and retried with backoff.
+    pub async fn run(self, stop: impl Future<Output = ()>) {
+        tokio::pin!(stop);
+        let mut backoff = BACKOFF_MIN;
+        loop {
+            let result = tokio::select! {
+                r = self.lead() => r,
+                _ = &mut stop => break,
+            };
+            LEADER.with_label_values(&[self.service]).set(0);
+            if let Err(e) = result {
+                tracing::warn!(service = self.service, error = %format!("{e:#}"), "outbox relay interrupted; retrying");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = &mut stop => break,
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+        LEADER.with_label_values(&[self.service]).set(0);
+        tracing::info!(service = self.service, "outbox relay stopped");
+    }
+
+    /// Waits for the relay lock, then publishes until an error. Cancel-safe: it is only
+    /// ever dropped at an await, and a row is marked sent only after its ack.
+    async fn lead(&self) -> anyhow::Result<()> {
+        let mut lock = PgConnection::connect_with(&self.pool.connect_options()).await?;
+        let schema: String = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(&mut lock)
+            .await?;
+        loop {
+            let got: bool = sqlx::query_scalar(
+                "SELECT pg_try_advisory_lock(hashtext('outbox_relay:' || current_schema()))",
+            )
+            .fetch_one(&mut lock)
+            .await?;
+            if got {
+                break;
+            }
+            // Standing by: keep the backlog metric honest anyway.
+            self.update_backlog().await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        LEADER.with_label_values(&[self.service]).set(1);
+        tracing::info!(service = self.service, "outbox relay is active");
+
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(&format!("outbox_{schema}")).await?;
+
+        let mut streams_ready = false;
+        let mut backoff = BACKOFF_MIN;
+        let mut last_prune = Instant::now() - Duration::from_secs(3600);
+        loop {
+            if !streams_ready {
+                match self.ensure_streams().await {
+                    Ok(()) => streams_ready = true,
+                    Err(e) => {
+                        tracing::warn!(service = self.service, error = %format!("{e:#}"), "cannot create streams yet");
+                        FAILURES.with_label_values(&[self.service]).inc();
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(BACKOFF_MAX);
+                        continue;
+                    }
+                }
+            }
+            match self.round().await? {
+                Round::More => {
+                    backoff = BACKOFF_MIN;
+                    continue;
+                }
+                Round::NatsTrouble => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    continue;
+                }
+                Round::Drained => backoff = BACKOFF_MIN,
+            }
+            if last_prune.elapsed() > Duration::from_secs(60) {
+                self.prune().await?;
+                last_prune = Instant::now();
+            }
+            self.update_backlog().await;
+            tokio::select! {
+                n = listener.recv() => { n?; }
+                _ = tokio::time::sleep(POLL) => {}
+            }
+            // Still holding the lock? A dead session released it; start over.
+            sqlx::query("SELECT 1").execute(&mut lock).await?;
+        }
+    }
+
+    async fn ensure_streams(&self) -> anyhow::Result<()> {
+        for s in &self.streams {
+            s.ensure(&self.jetstream).await?;
+        }
+        Ok(())
+    }
+
+    async fn round(&self) -> anyhow::Result<Round> {
+        let rows: Vec<(i64, Uuid, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT seq, id, subject, payload::text, traceparent FROM outbox \
+             WHERE published_at IS NULL ORDER BY seq LIMIT $1",
+        )
+        .bind(self.batch)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(Round::Drained);
+        }
+        let full = rows.len() as i64 == self.batch;
+
+        // Send the whole batch, then await the acks in order: JetStream stores messages of
+        // one connection in the order sent, so pipelining keeps the per-service order.
+        let mut pending = Vec::with_capacity(rows.len());
+        let mut trouble = false;
+        for (seq, id, subject, payload, traceparent) in rows {
+            let mut msg = PublishMessage::build()
+                .payload(payload.into_bytes().into())
+                .message_id(id.to_string());
+            if let Some(tp) = traceparent {
+                msg = msg.header("traceparent", tp.as_str());
+            }
+            match self.jetstream.send_publish(subject, msg).await {
+                Ok(ack) => pending.push((seq, ack)),
+                Err(e) => {
+                    tracing::warn!(service = self.service, error = %e, "publish failed");
+                    trouble = true;
+                    break;
+                }
+            }
+        }
+        let mut acked = Vec::with_capacity(pending.len());
+        for (seq, ack) in pending {
+            match ack.await {
+                Ok(_) => acked.push(seq),
+                Err(e) => {
+                    // Not marked: it is sent again later, and the Nats-Msg-Id makes the
+                    // repeat a no-op if this one did arrive after all.
+                    tracing::warn!(service = self.service, error = %e, "no ack from JetStream");
+                    trouble = true;
+                    break;
+                }
+            }
+        }
+        if !acked.is_empty() {
+            sqlx::query("UPDATE outbox SET published_at = now() WHERE seq = ANY($1)")
+                .bind(&acked)
+                .execute(&self.pool)
+                .await?;
+            PUBLISHED
+                .with_label_values(&[self.service])
+                .inc_by(acked.len() as u64);
+        }
+        if trouble {
+            FAILURES.with_label_values(&[self.service]).inc();
+            return Ok(Round::NatsTrouble);
+        }
+        Ok(if full { Round::More } else { Round::Drained })
+    }
+
+    async fn prune(&self) -> anyhow::Result<()> {
+        let keep = self.keep_published.as_secs_f64();
+        sqlx::query("DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)")
+            .bind(keep)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn update_backlog(&self) {
+        if let Ok(n) =
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                .fetch_one(&self.pool)
+                .await
+        {
+            BACKLOG.with_label_values(&[self.service]).set(n);
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! Configuration every service reads the same way.
+//!
+//! Each setting is an environment variable (DESIGN §7) read once, in `main`, through clap.
+//! A bad or missing value stops the process at start with **one line naming the variable**:
+//! [`parse_or_exit`] folds clap's multi-line report into that line, and [`fail`] does the
+//! same for checks clap cannot express (a secret that is too short, say).
+
+use std::{fmt, net::SocketAddr, str::FromStr, time::Duration};
+
+use clap::{Args, Parser, error::ErrorKind};
+use ipnet::IpNet;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+/// Parses the command line and environment, or exits with one line naming what is wrong.
+///
+/// With no arguments at all the `serve` subcommand is assumed, so a container's entrypoint
+/// can be the bare binary.
+pub fn parse_or_exit<T: Parser>() -> T {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.len() == 1 {
+        args.push("serve".into());
+    }
+    match T::try_parse_from(args) {
+        Ok(parsed) => parsed,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            e.exit()
+        }
+        Err(e) => fail(&one_line(&e.render().to_string())),
+    }
+}
+
+/// Folds a multi-line clap report into one line, dropping the usage and help hints.
+fn one_line(report: &str) -> String {
+    report
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
+        })
+        .map(|l| l.trim_start_matches("error: "))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Stops the process at start with one line on standard error.
+pub fn fail(message: &str) -> ! {
+    let bin = std::env::args()
+        .next()
+        .and_then(|p| p.rsplit('/').next().map(str::to_owned))
+        .unwrap_or_else(|| "pizza".into());
+    eprintln!("{bin}: configuration error: {message}");
+    std::process::exit(2)
+}
+
+/// A value that must never reach a log line: `Debug` and `Display` print `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself; call it only where the value is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Parses durations written like `15m`, `5s`, `250ms`, `1h`, `14d` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 15m, 5s or 250ms"))?;
+    let d = match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        "d" => Duration::from_secs(n * 86_400),
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}` (use ms, s, m, h or d)"
+            ));
+        }
+    };
+    Ok(d)
+}
+
+/// Parses a byte size: `65536`, `64KiB`, `1MiB`.
+pub fn parse_bytes(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size like 65536 or 64KiB"))?;
+    let mult = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "k" => 1024,
+        "MiB" | "M" => 1024 * 1024,
+        other => return Err(format!("unknown size unit `{other}` (use B, KiB or MiB)")),
+    };
+    Ok(n * mult)
+}
+
+/// A comma-separated list of CIDRs (a bare address counts as a /32 or /128).
+pub fn parse_cidrs(s: &str) -> Result<Cidrs, String> {
+    let mut nets = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let net = match part.parse::<IpNet>() {
+            Ok(net) => net,
+            Err(_) => part
+                .parse::<std::net::IpAddr>()
+                .map(IpNet::from)
+                .map_err(|_| format!("`{part}` is not a CIDR like 10.0.0.0/8"))?,
+        };
+        nets.push(net);
+    }
+    Ok(Cidrs(nets))
+}
+
+/// The proxies whose `X-Forwarded-For` is believed.
+#[derive(Debug, Clone, Default)]
+pub struct Cidrs(pub Vec<IpNet>);
+
+impl Cidrs {
+    pub fn contains(&self, ip: &std::net::IpAddr) -> bool {
+        self.0.iter().any(|n| n.contains(ip))
+    }
+}
+
+/// A comma-separated list of words (origins, say).
+pub fn parse_list(s: &str) -> Result<List, String> {
+    Ok(List(
+        s.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct List(pub Vec<String>);
+
+/// How to reach PostgreSQL: `DATABASE_URL`, or the seed's `DB_*` variables.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Full connection URL; when set, the `DB_*` parts are ignored.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        value_name = "DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<Secret>,
+    #[arg(
+        long,
+        env = "DB_HOST",
+        value_name = "DB_HOST",
+        default_value = "127.0.0.1"
+    )]
+    pub db_host: String,
+    #[arg(long, env = "DB_PORT", value_name = "DB_PORT", default_value_t = 5432)]
+    pub db_port: u16,
+    #[arg(long, env = "DB_NAME", value_name = "DB_NAME", default_value = "pizza")]
+    pub db_name: String,
+    /// Defaults to the service's own role (`login_svc`, `menu_svc`, `order_svc`).
+    #[arg(long, env = "DB_USER", value_name = "DB_USER")]
+    pub db_user: Option<String>,
+    #[arg(
+        long,
+        env = "DB_PASSWORD",
+        value_name = "DB_PASSWORD",
+        hide_env_values = true
+    )]
+    pub db_password: Option<Secret>,
+    #[arg(
+        long,
+        env = "DB_MAX_CONNECTIONS",
+        value_name = "DB_MAX_CONNECTIONS",
+        default_value_t = 10
+    )]
+    pub db_max_connections: u32,
+    /// How long a request waits for a pooled connection before it is answered 503.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT", value_name = "DB_ACQUIRE_TIMEOUT", default_value = "3s", value_parser = parse_duration)]
+    pub db_acquire_timeout: Duration,
+}
+
+impl DbArgs {
+    /// Connection options; `default_user` is the service's own role.
+    pub fn connect_options(&self, default_user: &str) -> PgConnectOptions {
+        if let Some(url) = &self.database_url {
+            match url.expose().parse::<PgConnectOptions>() {
+                Ok(o) => return o,
+                Err(_) => fail("DATABASE_URL is not a valid postgres:// URL"),
+            }
+        }
+        let mut o = PgConnectOptions::new()
+            .host(&self.db_host)
+            .port(self.db_port)
+            .database(&self.db_name)
+            .username(self.db_user.as_deref().unwrap_or(default_user));
+        if let Some(p) = &self.db_password {
+            o = o.password(p.expose());
+        }
+        o
+    }
+
+    /// A pool that connects lazily, so a process starts (and reports not ready) while the
+    /// database is still coming up. Acquiring is bounded, so a dead database gives 503s, not
+    /// hanging requests.
+    pub fn pool(&self, default_user: &str) -> PgPool {
+        self.pool_options()
+            .connect_lazy_with(self.connect_options(default_user))
+    }
+
+    /// Runs `migrator` as `default_user` (the service's own role), waiting up to a minute for
+    /// the database to accept connections (a migration Job may start before it does).
+    pub async fn migrate(
+        &self,
+        default_user: &str,
+        migrator: &sqlx::migrate::Migrator,
+    ) -> Result<(), sqlx::Error> {
+        let opts = self.connect_options(default_user);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let pool = loop {
+            match PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts.clone())
+                .await
+            {
+                Ok(p) => break p,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    tracing::warn!(error = %e, "database not reachable yet; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        migrator.run(&pool).await?;
+        pool.close().await;
+        Ok(())
+    }
+
+    pub fn pool_options(&self) -> PgPoolOptions {
+        PgPoolOptions::new()
+            .max_connections(self.db_max_connections)
+            .acquire_timeout(self.db_acquire_timeout)
+    }
+}
+
+/// The HTTP side every service shares.
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    #[arg(
+        long,
+        env = "HTTP_ADDR",
+        value_name = "HTTP_ADDR",
+        default_value = "0.0.0.0:8000"
+    )]
+    pub http_addr: SocketAddr,
+    /// Largest request body accepted; larger ones get 413.
+    #[arg(long, env = "HTTP_BODY_LIMIT", value_name = "HTTP_BODY_LIMIT", default_value = "64KiB", value_parser = parse_bytes)]
+    pub http_body_limit: usize,
+    /// A request still running after this is answered 503.
+    #[arg(long, env = "HTTP_REQUEST_TIMEOUT", value_name = "HTTP_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub http_request_timeout: Duration,
+    /// Proxies (CIDRs) whose `X-Forwarded-For` names the client.
+    #[arg(long, env = "TRUSTED_PROXIES", value_name = "TRUSTED_PROXIES", default_value = "", value_parser = parse_cidrs)]
+    pub trusted_proxies: Cidrs,
+    /// Origins allowed by CORS; empty turns CORS off.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_name = "CORS_ALLOWED_ORIGINS", default_value = "", value_parser = parse_list)]
+    pub cors_allowed_origins: List,
+    /// After SIGTERM: how long to keep serving while readiness reports 503.
+    #[arg(long, env = "SHUTDOWN_DRAIN", value_name = "SHUTDOWN_DRAIN", default_value = "5s", value_parser = parse_duration)]
+    pub shutdown_drain: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct NatsArgs {
+    #[arg(
+        long,
+        env = "NATS_URL",
+        value_name = "NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
+    pub nats_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// `info`, `debug`, or tracing directives like `info,sqlx=warn`.
+    #[arg(
+        long,
+        env = "LOG_LEVEL",
+        value_name = "LOG_LEVEL",
+        default_value = "info"
+    )]
+    pub log_level: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_the_design_says() {
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn sizes_and_cidrs_parse() {
+        assert_eq!(parse_bytes("64KiB").unwrap(), 65536);
+        assert_eq!(parse_bytes("1MiB").unwrap(), 1 << 20);
+        let c = parse_cidrs("10.0.0.0/8, 127.0.0.1").unwrap();
+        assert!(c.contains(&"10.1.2.3".parse().unwrap()));
+        assert!(c.contains(&"127.0.0.1".parse().unwrap()));
+        assert!(!c.contains(&"192.168.0.1".parse().unwrap()));
+        assert!(parse_cidrs("nonsense").is_err());
+    }
+
+    #[test]
+    fn clap_reports_fold_into_one_line_naming_the_variable() {
+        #[derive(Parser, Debug)]
+        struct T {
+            #[command(flatten)]
+            http: HttpArgs,
+        }
+        let err = T::try_parse_from(["t", "--http-addr", "nope"]).unwrap_err();
+        let line = one_line(&err.render().to_string());
+        assert!(!line.contains('\n'));
+        assert!(line.contains("HTTP_ADDR"), "{line}");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
+    }
+}

@@ -1,0 +1,256 @@
+//! Test support on real infrastructure.
+//!
+//! - [`TestDb`]: a fresh database per test, bootstrapped exactly like production
+//!   (`deploy/db/roles.sql` + `deploy/db/schemas.sql`) and migrated by the service's own role.
+//! - [`NatsServer`]: a private `nats-server` with JetStream on a free port, so tests that
+//!   count events never see another test's, and can stop and restart it freely.
+//! - [`listener`]: a socket on port 0 for a service under test.
+//!
+//! PostgreSQL is reached as a superuser through `TEST_DATABASE_ADMIN_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`, trust auth as on the dev machines and CI).
+
+use std::{
+    net::TcpStream,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use sqlx::{
+    AssertSqlSafe, Connection, Executor, PgConnection, PgPool,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+const ROLES_SQL: &str = include_str!("../../../deploy/db/roles.sql");
+const SCHEMAS_SQL: &str = include_str!("../../../deploy/db/schemas.sql");
+
+/// Test databases older than this are leftovers of killed runs and are dropped.
+const STALE_AFTER_SECS: u64 = 2 * 3600;
+
+fn admin_options() -> PgConnectOptions {
+    let url = std::env::var("TEST_DATABASE_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    url.parse()
+        .expect("TEST_DATABASE_ADMIN_URL is a postgres:// URL")
+}
+
+/// A database of its own for one test.
+pub struct TestDb {
+    pub name: String,
+    /// Connected as the service's role, after its migrations ran.
+    pub pool: PgPool,
+    role: String,
+}
+
+impl TestDb {
+    /// Creates, bootstraps and migrates (as `role`) a new database.
+    pub async fn new(role: &str, migrator: &Migrator) -> anyhow::Result<Self> {
+        let db = Self::empty(role).await?;
+        migrator.run(&db.pool).await?;
+        Ok(db)
+    }
+
+    /// Creates and bootstraps a new database, leaving the migrations to the caller (the
+    /// service binary's `migrate`, say).
+    pub async fn empty(role: &str) -> anyhow::Result<Self> {
+        let mut admin = PgConnection::connect_with(&admin_options()).await?;
+        admin.execute(ROLES_SQL).await?;
+        drop_stale_databases(&mut admin).await;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        let name = format!(
+            "test_{now}_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        admin
+            .execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .await?;
+        admin.close().await?;
+
+        let mut db_admin = PgConnection::connect_with(&admin_options().database(&name)).await?;
+        db_admin.execute(SCHEMAS_SQL).await?;
+        db_admin.close().await?;
+
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(Self::options_for(&name, role))
+            .await?;
+        Ok(Self {
+            name,
+            pool,
+            role: role.to_owned(),
+        })
+    }
+
+    fn options_for(name: &str, role: &str) -> PgConnectOptions {
+        admin_options().database(name).username(role).password("")
+    }
+
+    /// Options to connect to this database as `role` (another service's, say).
+    pub fn options_as(&self, role: &str) -> PgConnectOptions {
+        Self::options_for(&self.name, role)
+    }
+
+    /// A `postgres://` URL for a child process connecting as the service's role.
+    pub fn url(&self) -> String {
+        let o = admin_options();
+        format!(
+            "postgres://{}@{}:{}/{}",
+            self.role,
+            o.get_host(),
+            o.get_port(),
+            self.name
+        )
+    }
+
+    /// A superuser connection to this database, for assertions that look past the role.
+    pub async fn admin(&self) -> anyhow::Result<PgConnection> {
+        Ok(PgConnection::connect_with(&admin_options().database(&self.name)).await?)
+    }
+}
+
+async fn drop_stale_databases(admin: &mut PgConnection) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'test\\_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap_or_default();
+    for name in names {
+        let created = name
+            .split('_')
+            .nth(1)
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(now);
+        if now.saturating_sub(created) > STALE_AFTER_SECS {
+            let _ = admin
+                .execute(AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                )))
+                .await;
+        }
+    }
+}
+
+/// A private `nats-server -js` on a free port, killed when dropped.
+pub struct NatsServer {
+    pub port: u16,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+fn nats_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("NATS_SERVER_BIN") {
+        return p.into();
+    }
+    for p in [
+        "/usr/sbin/nats-server",
+        "/usr/bin/nats-server",
+        "/usr/local/bin/nats-server",
+    ] {
+        if std::path::Path::new(p).exists() {
+            return p.into();
+        }
+    }
+    "nats-server".into()
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind a free port")
+}
+
+impl NatsServer {
+    pub async fn start() -> anyhow::Result<Self> {
+        let mut s = Self {
+            port: free_port(),
+            child: None,
+            dir: tempfile::tempdir()?,
+        };
+        s.start_again().await?;
+        Ok(s)
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server again on the same port and store (after [`NatsServer::stop`]).
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        let child = Command::new(nats_binary())
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("cannot start nats-server: {e}"))?;
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if std::time::Instant::now() > deadline {
+                anyhow::bail!("nats-server did not listen on {}", self.port);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub async fn client(&self) -> anyhow::Result<async_nats::Client> {
+        Ok(async_nats::connect(self.url()).await?)
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A listener on 127.0.0.1, port 0, for a service under test.
+pub async fn listener() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0")
+}
+
+/// Waits until `f` returns `Some`, polling every 20 ms, for at most `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
