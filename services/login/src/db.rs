@@ -1,0 +1,288 @@
+//! SQL of the login schema, as free functions. Functions that change sessions take the
+//! caller's transaction and write the `auth.session_revoked` event into the outbox in it.
+
+use std::time::Duration;
+
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::{error::Result, events};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Member {
+    pub member_id: String,
+    pub member_nm: String,
+    pub role: String,
+    pub bran_id: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Inserts a member; `false` when the id is taken.
+pub async fn insert_member(
+    conn: &mut PgConnection,
+    member_id: &str,
+    member_nm: &str,
+    pwd_hash: &str,
+    role: &str,
+    bran_id: Option<&str>,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "INSERT INTO member (member_id, member_nm, member_pwd, role, bran_id) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (member_id) DO NOTHING",
+    )
+    .bind(member_id)
+    .bind(member_nm)
+    .bind(pwd_hash)
+    .bind(role)
+    .bind(bran_id)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn member(pool: &PgPool, member_id: &str) -> Result<Option<Member>> {
+    Ok(sqlx::query_as(
+        "SELECT member_id, member_nm, role, bran_id, created_at FROM member WHERE member_id = $1",
+    )
+    .bind(member_id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+#[derive(sqlx::FromRow)]
+struct Credentials {
+    member_pwd: String,
+    #[sqlx(flatten)]
+    member: Member,
+}
+
+/// The stored hash and the member, for a login.
+pub async fn credentials(pool: &PgPool, member_id: &str) -> Result<Option<(String, Member)>> {
+    let row: Option<Credentials> = sqlx::query_as(
+        "SELECT member_pwd, member_id, member_nm, role, bran_id, created_at \
+         FROM member WHERE member_id = $1",
+    )
+    .bind(member_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|c| (c.member_pwd, c.member)))
+}
+
+pub async fn set_password(conn: &mut PgConnection, member_id: &str, pwd_hash: &str) -> Result<()> {
+    sqlx::query("UPDATE member SET member_pwd = $2, updated_at = now() WHERE member_id = $1")
+        .bind(member_id)
+        .bind(pwd_hash)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// When the account name is over its failed-login limit: the seconds until it is not.
+pub async fn failure_block(pool: &PgPool, member_id: &str, limit: u32) -> Result<Option<u64>> {
+    let wait: Option<f64> = sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM (window_start + interval '1 hour' - now()))::float8 \
+         FROM login_failure \
+         WHERE member_id = $1 AND failures >= $2 AND window_start > now() - interval '1 hour'",
+    )
+    .bind(member_id)
+    .bind(limit as i32)
+    .fetch_optional(pool)
+    .await?;
+    Ok(wait.map(|s| s.ceil().max(1.0) as u64))
+}
+
+/// Counts a failed login against the account name, in a fixed one-hour window.
+pub async fn record_failure(pool: &PgPool, member_id: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO login_failure (member_id, window_start, failures) VALUES ($1, now(), 1) \
+         ON CONFLICT (member_id) DO UPDATE SET \
+           failures = CASE WHEN login_failure.window_start <= now() - interval '1 hour' \
+                           THEN 1 ELSE login_failure.failures + 1 END, \
+           window_start = CASE WHEN login_failure.window_start <= now() - interval '1 hour' \
+                               THEN now() ELSE login_failure.window_start END",
+    )
+    .bind(member_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn clear_failures(pool: &PgPool, member_id: &str) -> Result<()> {
+    sqlx::query("DELETE FROM login_failure WHERE member_id = $1")
+        .bind(member_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Opens a session with its first refresh token (given as its hash).
+pub async fn create_session(
+    conn: &mut PgConnection,
+    member_id: &str,
+    refresh_hash: &[u8],
+    ttl: Duration,
+) -> Result<Uuid> {
+    let session_id = Uuid::now_v7();
+    let secs = ttl.as_secs_f64();
+    sqlx::query(
+        "INSERT INTO session (session_id, member_id, expires_at) \
+         VALUES ($1, $2, now() + make_interval(secs => $3))",
+    )
+    .bind(session_id)
+    .bind(member_id)
+    .bind(secs)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO refresh_token (token_hash, session_id, expires_at) \
+         VALUES ($1, $2, now() + make_interval(secs => $3))",
+    )
+    .bind(refresh_hash)
+    .bind(session_id)
+    .bind(secs)
+    .execute(&mut *conn)
+    .await?;
+    Ok(session_id)
+}
+
+/// A session that is neither revoked nor expired, with its member as it is now (so a role
+/// change or a deletion takes effect at once).
+pub async fn live_session(pool: &PgPool, session_id: Uuid) -> Result<Option<Member>> {
+    Ok(sqlx::query_as(
+        "SELECT m.member_id, m.member_nm, m.role, m.bran_id, m.created_at \
+         FROM session s JOIN member m ON m.member_id = s.member_id \
+         WHERE s.session_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()",
+    )
+    .bind(session_id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Revokes one session and writes `auth.session_revoked`; `false` if it was not live.
+pub async fn revoke_session(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    reason: &str,
+) -> Result<bool> {
+    let member: Option<String> = sqlx::query_scalar(
+        "UPDATE session SET revoked_at = now(), revoke_reason = $2 \
+         WHERE session_id = $1 AND revoked_at IS NULL RETURNING member_id",
+    )
+    .bind(session_id)
+    .bind(reason)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match member {
+        Some(member_id) => {
+            events::session_revoked(conn, &member_id, Some(session_id)).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Revokes every live session of a member but `except`; one event per session.
+pub async fn revoke_member_sessions(
+    conn: &mut PgConnection,
+    member_id: &str,
+    except: Option<Uuid>,
+    reason: &str,
+) -> Result<Vec<Uuid>> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE session SET revoked_at = now(), revoke_reason = $3 \
+         WHERE member_id = $1 AND revoked_at IS NULL \
+           AND ($2::uuid IS NULL OR session_id <> $2) \
+         RETURNING session_id",
+    )
+    .bind(member_id)
+    .bind(except)
+    .bind(reason)
+    .fetch_all(&mut *conn)
+    .await?;
+    for id in &ids {
+        events::session_revoked(conn, member_id, Some(*id)).await?;
+    }
+    Ok(ids)
+}
+
+/// What presenting a refresh token leads to.
+pub enum Refresh {
+    /// Rotated: the member and session to issue new tokens for.
+    Rotated { member: Member, session_id: Uuid },
+    /// A spent token came back: its whole family (session) has been revoked.
+    Reused,
+    /// Unknown, expired, or of a dead session.
+    Invalid,
+}
+
+/// Exchanges a refresh token for the next one of its family, in the caller's transaction.
+pub async fn rotate_refresh_token(
+    conn: &mut PgConnection,
+    presented_hash: &[u8],
+    next_hash: &[u8],
+    ttl: Duration,
+) -> Result<Refresh> {
+    // The row lock makes concurrent presentations of one token take turns: the first
+    // rotates, the second sees it spent.
+    let row: Option<(Uuid, bool, bool)> = sqlx::query_as(
+        "SELECT rt.session_id, rt.used_at IS NOT NULL, \
+                (rt.expires_at > now() AND s.revoked_at IS NULL AND s.expires_at > now()) \
+         FROM refresh_token rt JOIN session s ON s.session_id = rt.session_id \
+         WHERE rt.token_hash = $1 FOR UPDATE OF rt, s",
+    )
+    .bind(presented_hash)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((session_id, spent, live)) = row else {
+        return Ok(Refresh::Invalid);
+    };
+    if spent {
+        revoke_session(conn, session_id, "refresh token reused").await?;
+        return Ok(Refresh::Reused);
+    }
+    if !live {
+        return Ok(Refresh::Invalid);
+    }
+    let secs = ttl.as_secs_f64();
+    sqlx::query("UPDATE refresh_token SET used_at = now() WHERE token_hash = $1")
+        .bind(presented_hash)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO refresh_token (token_hash, session_id, expires_at) \
+         VALUES ($1, $2, now() + make_interval(secs => $3))",
+    )
+    .bind(next_hash)
+    .bind(session_id)
+    .bind(secs)
+    .execute(&mut *conn)
+    .await?;
+    let member: Member = sqlx::query_as(
+        "UPDATE session s SET expires_at = now() + make_interval(secs => $2) \
+         FROM member m WHERE s.session_id = $1 AND m.member_id = s.member_id \
+         RETURNING m.member_id, m.member_nm, m.role, m.bran_id, m.created_at",
+    )
+    .bind(session_id)
+    .bind(secs)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Refresh::Rotated { member, session_id })
+}
+
+/// Deletes what no one can use any more: expired sessions, sessions revoked long enough ago
+/// that their access tokens have expired too (their refresh tokens go with them), and
+/// failed-login windows that have closed.
+pub async fn prune(pool: &PgPool, access_ttl: Duration) -> Result<u64> {
+    let secs = access_ttl.as_secs_f64() + 60.0;
+    let s = sqlx::query(
+        "DELETE FROM session WHERE expires_at < now() \
+            OR revoked_at < now() - make_interval(secs => $1)",
+    )
+    .bind(secs)
+    .execute(pool)
+    .await?;
+    let f = sqlx::query("DELETE FROM login_failure WHERE window_start < now() - interval '1 hour'")
+        .execute(pool)
+        .await?;
+    Ok(s.rows_affected() + f.rows_affected())
+}

@@ -1,0 +1,159 @@
+//! pizza-login: members, sessions and tokens.
+//!
+//! - [`http`] — the public API under `/login` (register, login, logout, refresh, me,
+//!   password) and its OpenAPI document.
+//! - [`grpc`] — `AuthService/VerifyToken` for the other services.
+//! - [`tokens`] — JWT access tokens and opaque refresh tokens; [`passwords`] — argon2id.
+//! - [`db`] — the SQL of schema `login`; [`events`] — `auth.session_revoked` via the outbox.
+//! - [`ops`] — operator commands; [`config`] — environment and command line.
+//!
+//! [`run`] takes already-bound listeners and a [`Shutdown`], so tests bind port 0 and own
+//! the shutdown.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod grpc;
+pub mod http;
+pub mod ops;
+pub mod passwords;
+pub mod tokens;
+
+use std::{sync::Arc, time::Duration};
+
+use httpkit::{Probes, Shutdown};
+use settings::Cidrs;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::{
+    config::{AuthArgs, ServeConfig},
+    error::{Error, Result},
+    http::Authenticated,
+    passwords::Passwords,
+    tokens::Tokens,
+};
+
+/// This service's migrations, run by `pizza-login migrate` as `login_svc`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The database role (and default `DB_USER`) of this service.
+pub const DB_ROLE: &str = "login_svc";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub tokens: Arc<Tokens>,
+    pub passwords: Passwords,
+    pub auth: Arc<AuthArgs>,
+    pub trusted_proxies: Cidrs,
+}
+
+const INVALID_TOKEN: &str = "invalid or expired token";
+
+impl AppState {
+    pub fn new(db: PgPool, cfg: &ServeConfig) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            db,
+            tokens: Arc::new(Tokens::new(
+                cfg.auth.jwt_secret.expose().as_bytes(),
+                cfg.auth
+                    .jwt_secret_previous
+                    .as_ref()
+                    .map(|s| s.expose().as_bytes()),
+                cfg.auth.access_token_ttl,
+            )),
+            passwords: Passwords::new(cfg.auth.password_hash_concurrency.unwrap_or(cores)),
+            auth: Arc::new(cfg.auth.clone()),
+            trusted_proxies: cfg.http.trusted_proxies.clone(),
+        }
+    }
+
+    /// A valid access token of a live session, with the member as it is now.
+    pub async fn authenticate(&self, token: &str) -> Result<Authenticated> {
+        let claims = self
+            .tokens
+            .verify(token)
+            .ok_or(Error::Unauthorized(INVALID_TOKEN))?;
+        let member = db::live_session(&self.db, claims.sid)
+            .await?
+            .filter(|m| m.member_id == claims.sub)
+            .ok_or(Error::Unauthorized(INVALID_TOKEN))?;
+        Ok(Authenticated { claims, member })
+    }
+}
+
+pub struct Listeners {
+    pub http: TcpListener,
+    pub grpc: TcpListener,
+}
+
+/// Serves HTTP and gRPC, relays the outbox and prunes dead sessions, until `shutdown` stops;
+/// then finishes in-flight requests, stops the relay and returns.
+pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> anyhow::Result<()> {
+    let db = cfg.db.pool(DB_ROLE);
+    let nats = outbox::connect_nats(&cfg.nats.nats_url, "pizza-login").await?;
+    let state = AppState::new(db.clone(), &cfg);
+
+    let (relay_stop, relay_stopped) = tokio::sync::oneshot::channel::<()>();
+    let relay = outbox::Relay::new(
+        "login",
+        db.clone(),
+        outbox::jetstream(nats.clone()),
+        events::streams(),
+    );
+    let relay = tokio::spawn(relay.run(async move {
+        let _ = relay_stopped.await;
+    }));
+    let pruner = tokio::spawn(prune_forever(db.clone(), cfg.auth.access_token_ttl));
+
+    let nats_for_probe = nats.clone();
+    let probes = Probes {
+        db: db.clone(),
+        shutdown: shutdown.clone(),
+        nats: Some(Arc::new(move || outbox::nats_state(&nats_for_probe))),
+    };
+    let app = httpkit::stack(http::router(state.clone()), "login", &cfg.http, probes);
+    let grpc = grpckit::GrpcService {
+        routes: tonic::service::Routes::new(
+            proto::auth::v1::auth_service_server::AuthServiceServer::new(grpc::AuthGrpc::new(
+                state,
+            )),
+        ),
+        names: vec!["pizza.auth.v1.AuthService"],
+        descriptors: vec![proto::FILE_DESCRIPTOR_SET],
+    };
+
+    tracing::info!(
+        http = %listeners.http.local_addr()?,
+        grpc = %listeners.grpc.local_addr()?,
+        "pizza-login serving"
+    );
+    let (h, g) = tokio::join!(
+        httpkit::serve(listeners.http, app, shutdown.clone()),
+        grpckit::serve(listeners.grpc, grpc, shutdown.clone()),
+    );
+    // In-flight requests are done: whatever they wrote to the outbox is committed. The relay
+    // gets one last chance to send it, then stops (anything left goes out after restart).
+    let _ = relay_stop.send(());
+    let _ = relay.await;
+    pruner.abort();
+    h?;
+    g?;
+    tracing::info!("pizza-login stopped");
+    Ok(())
+}
+
+async fn prune_forever(db: PgPool, access_ttl: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        match db::prune(&db, access_ttl).await {
+            Ok(n) if n > 0 => tracing::info!(rows = n, "pruned dead sessions and login windows"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "prune failed; will retry"),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Password hashing: argon2id at OWASP parameters (m=19456 KiB, t=2, p=1), off the async
+//! runtime, with bounded concurrency.
+//!
+//! Each hash holds ~19 MiB and a core for tens of milliseconds. Running them on the blocking
+//! pool keeps the runtime's workers answering other requests, and the semaphore keeps a
+//! burst of logins from allocating unbounded memory: excess logins wait their turn.
+//!
+//! An unknown member is checked against a dummy hash made at start, so it costs the same
+//! time as a wrong password and the two cannot be told apart.
+
+use std::sync::Arc;
+
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use tokio::sync::Semaphore;
+
+use crate::error::{Error, Result};
+
+/// Shortest and longest accepted passwords, in characters. Longer ones are refused, never
+/// truncated.
+pub const MIN_LEN: usize = 8;
+pub const MAX_LEN: usize = 128;
+
+#[derive(Clone)]
+pub struct Passwords {
+    permits: Arc<Semaphore>,
+    dummy: Arc<str>,
+}
+
+/// argon2's defaults are Argon2id v19, m=19456, t=2, p=1 — the OWASP recommendation.
+fn hasher() -> Argon2<'static> {
+    Argon2::default()
+}
+
+impl Passwords {
+    pub fn new(concurrency: usize) -> Self {
+        let dummy = hash_blocking("not-a-real-password-only-for-timing")
+            .expect("argon2 with default parameters works");
+        Self {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            dummy: dummy.into(),
+        }
+    }
+
+    /// Checks length rules (in characters, not bytes).
+    pub fn validate(password: &str, field: &str) -> Result<()> {
+        let n = password.chars().count();
+        if !(MIN_LEN..=MAX_LEN).contains(&n) {
+            return Err(Error::Validation(format!(
+                "{field} must be {MIN_LEN} to {MAX_LEN} characters"
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn hash(&self, password: String) -> Result<String> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| Error::Internal(e.into()))?;
+        tokio::task::spawn_blocking(move || hash_blocking(&password))
+            .await
+            .map_err(|e| Error::Internal(e.into()))?
+    }
+
+    /// Verifies against `stored`, or against the dummy hash when there is no member, so
+    /// both cases take the same time. Returns whether the password matched a real hash.
+    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| Error::Internal(e.into()))?;
+        let real = stored.is_some();
+        let hash = stored.unwrap_or_else(|| self.dummy.to_string());
+        let ok = tokio::task::spawn_blocking(move || {
+            hasher()
+                .verify_password(password.as_bytes(), hash.as_str())
+                .is_ok()
+        })
+        .await
+        .map_err(|e| Error::Internal(e.into()))?;
+        Ok(ok && real)
+    }
+}
+
+fn hash_blocking(password: &str) -> Result<String> {
+    hasher()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Internal(anyhow::anyhow!("argon2: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_at_owasp_parameters_and_verify() {
+        let p = Passwords::new(2);
+        let h = p.hash("correct horse battery".into()).await.unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(
+            p.verify("correct horse battery".into(), Some(h.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !p.verify("wrong horse battery".into(), Some(h))
+                .await
+                .unwrap()
+        );
+        assert!(!p.verify("anything at all".into(), None).await.unwrap());
+    }
+
+    #[test]
+    fn length_counts_characters_not_bytes() {
+        assert!(Passwords::validate("비밀번호비밀번호", "member_pwd").is_ok()); // 8 chars, 24 bytes
+        assert!(Passwords::validate("short", "member_pwd").is_err());
+        assert!(Passwords::validate(&"x".repeat(129), "member_pwd").is_err());
+        assert!(Passwords::validate(&"x".repeat(128), "member_pwd").is_ok());
+    }
+}

@@ -1,0 +1,208 @@
+//! `spawn_app()`: a fresh database, a private NATS server, and pizza-login on port 0 (HTTP
+//! and gRPC), with an HTTP client and a gRPC client.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::Parser;
+use httpkit::Shutdown;
+use pizza_login::{
+    Listeners,
+    config::{Cli, Command, ServeConfig},
+};
+use proto::auth::v1::auth_service_client::AuthServiceClient;
+use serde_json::{Value, json};
+use testkit::{NatsServer, TestDb};
+use tonic::transport::Channel;
+
+pub const SECRET: &str = "test-secret-0123456789-abcdefghijkl";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub http: SocketAddr,
+    pub grpc: SocketAddr,
+    pub db: TestDb,
+    pub nats: NatsServer,
+    pub client: reqwest::Client,
+    pub shutdown: Shutdown,
+    pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Builds the service's configuration the way `main` does, from flags instead of env.
+pub fn serve_config(db_url: &str, nats_url: &str, extra: &[&str]) -> ServeConfig {
+    let mut args = vec![
+        "pizza-login",
+        "serve",
+        "--jwt-secret",
+        SECRET,
+        "--database-url",
+        db_url,
+        "--nats-url",
+        nats_url,
+        "--shutdown-drain",
+        "0s",
+        "--log-level",
+        "warn",
+    ];
+    args.extend_from_slice(extra);
+    match Cli::try_parse_from(args)
+        .expect("valid test config")
+        .command
+    {
+        Command::Serve(cfg) => *cfg,
+        _ => unreachable!("serve was asked for"),
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// `extra` are further flags, e.g. `["--auth-rate-limit-burst", "3"]`.
+pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    let db = TestDb::new(pizza_login::DB_ROLE, &pizza_login::MIGRATOR)
+        .await
+        .expect("test database");
+    let nats = NatsServer::start().await.expect("nats-server");
+    let cfg = serve_config(&db.url(), &nats.url(), extra);
+    cfg.validate();
+    let http_l = testkit::listener().await;
+    let grpc_l = testkit::listener().await;
+    let http = http_l.local_addr().unwrap();
+    let grpc = grpc_l.local_addr().unwrap();
+    let shutdown = Shutdown::new();
+    let server = tokio::spawn(pizza_login::run(
+        cfg,
+        Listeners {
+            http: http_l,
+            grpc: grpc_l,
+        },
+        shutdown.clone(),
+    ));
+    TestApp {
+        http,
+        grpc,
+        db,
+        nats,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        shutdown,
+        server,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn register(&self, member_id: &str) -> reqwest::Response {
+        self.post(
+            "/login/register/",
+            &json!({"member_id": member_id, "member_pwd": PASSWORD, "member_nm": "테스트"}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, member_id: &str, password: &str) -> reqwest::Response {
+        self.post(
+            "/login/",
+            &json!({"member_id": member_id, "member_pwd": password}),
+        )
+        .await
+    }
+
+    /// Registers and logs in; returns the login response body.
+    pub async fn member_with_session(&self, member_id: &str) -> Value {
+        assert_eq!(self.register(member_id).await.status(), 201);
+        let res = self.login(member_id, PASSWORD).await;
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
+    pub async fn grpc_client(&self) -> AuthServiceClient<Channel> {
+        AuthServiceClient::connect(format!("http://{}", self.grpc))
+            .await
+            .expect("grpc connect")
+    }
+
+    /// `VerifyToken` over real gRPC: `Ok(member_id)` or the status code.
+    pub async fn verify(&self, token: &str) -> Result<String, tonic::Code> {
+        let mut c = self.grpc_client().await;
+        c.verify_token(proto::auth::v1::VerifyTokenRequest {
+            token: token.to_owned(),
+        })
+        .await
+        .map(|r| r.into_inner().member_id)
+        .map_err(|s| s.code())
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Every `auth.*` event in the AUTH stream so far (the stream is this test's own).
+    pub async fn auth_events(&self) -> Vec<Value> {
+        let client = self.nats.client().await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let Ok(stream) = js.get_stream("AUTH").await else {
+            return vec![];
+        };
+        let mut out = vec![];
+        let last = stream
+            .get_info()
+            .await
+            .map(|i| i.state.last_sequence)
+            .unwrap_or(0);
+        for seq in 1..=last {
+            if let Ok(m) = stream.get_raw_message(seq).await {
+                out.push(serde_json::from_slice(&m.payload).unwrap());
+            }
+        }
+        out
+    }
+
+    pub async fn wait_for_auth_events(&self, n: usize, within: Duration) -> Vec<Value> {
+        testkit::eventually(within, || async {
+            let e = self.auth_events().await;
+            (e.len() >= n).then_some(e)
+        })
+        .await
+        .unwrap_or_else(|| panic!("expected {n} auth events within {within:?}"))
+    }
+}
+
+/// The envelope's fields, asserting it is one.
+pub async fn envelope(res: reqwest::Response) -> (u16, String, String) {
+    let status = res.status().as_u16();
+    let body: Value = res.json().await.expect("JSON envelope");
+    let e = &body["error"];
+    assert!(e["request_id"].is_string(), "no request_id in {body}");
+    (
+        status,
+        e["code"].as_str().unwrap().to_owned(),
+        e["message"].as_str().unwrap().to_owned(),
+    )
+}
