@@ -1,0 +1,18 @@
+# The two commands that matter: `make up` and `make test`. Both work from a fresh clone on a
+# fresh Debian machine; they install and start what is missing.
+.PHONY: up down test lint logs
+
+up:        ## build and start the stack behind nginx on 127.0.0.1:8080 (REPLICAS=N)
+	@scripts/up.sh
+
+down:      ## stop what `make up` started
+	@scripts/down.sh
+
+test:      ## every test: unit, integration (PostgreSQL, NATS, gRPC), end-to-end via nginx
+	@scripts/test.sh
+
+lint:      ## rustfmt, clippy -D warnings
+	@scripts/lint.sh
+
+logs:      ## follow the stack's logs
+	@tail -F .run/logs/*.log

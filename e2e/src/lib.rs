@@ -1,0 +1,182 @@
+//! Runs the platform the way `make up` does — the service binaries with their environment,
+//! their own `migrate`, and nginx rendered by `scripts/render-nginx.sh` — on free ports, a
+//! fresh database and a private NATS server, for end-to-end tests.
+//!
+//! The binaries must be built first (`make test` does: `cargo build --workspace --bins`).
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use testkit::{NatsServer, TestDb, free_port};
+
+/// The workspace root (where `scripts/` and `deploy/` are).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e lives in the workspace")
+        .to_path_buf()
+}
+
+/// A service binary next to this test executable (`target/<profile>/pizza-*`).
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo build --workspace --bins` (make test does)",
+        path.display()
+    );
+    path
+}
+
+/// A child process killed when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Proc {
+    /// Sends SIGKILL and waits.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub const JWT_SECRET: &str = "e2e-secret-0123456789-abcdefghijklmn";
+
+/// A service replica: its process and ports.
+pub struct Service {
+    pub proc: Proc,
+    pub http: u16,
+    pub grpc: u16,
+}
+
+/// Database, NATS, services and ingress of one test.
+pub struct Stack {
+    pub db: TestDb,
+    pub nats: NatsServer,
+    pub login: Service,
+    pub ingress: u16,
+    pub nginx: Proc,
+    _nginx_dir: tempfile::TempDir,
+}
+
+async fn wait_ready(port: u16, path: &str, what: &str) {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let ok = testkit::eventually(Duration::from_secs(20), || async {
+        let r = reqwest::get(&url).await.ok()?;
+        (r.status().as_u16() < 500).then_some(())
+    })
+    .await;
+    assert!(ok.is_some(), "{what} did not come up at {url}");
+}
+
+/// Starts one login replica on free ports; `extra` env is added to the usual.
+pub async fn start_login(db: &TestDb, nats: &NatsServer, extra: &[(&str, &str)]) -> Service {
+    let (http, grpc) = (free_port(), free_port());
+    let mut cmd = Command::new(binary("pizza-login"));
+    cmd.arg("serve")
+        .env("DATABASE_URL", db.url())
+        .env("NATS_URL", nats.url())
+        .env("JWT_SECRET", JWT_SECRET)
+        .env("HTTP_ADDR", format!("127.0.0.1:{http}"))
+        .env("GRPC_ADDR", format!("127.0.0.1:{grpc}"))
+        .env("TRUSTED_PROXIES", "127.0.0.1/32")
+        .env("SHUTDOWN_DRAIN", "0s")
+        .env("LOG_LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("spawn pizza-login");
+    let svc = Service {
+        proc: Proc {
+            child,
+            name: "pizza-login".into(),
+        },
+        http,
+        grpc,
+    };
+    wait_ready(http, "/healthz", "pizza-login").await;
+    svc
+}
+
+impl Stack {
+    /// A fresh stack: bootstrap, `pizza-login migrate`, one replica, nginx in front.
+    pub async fn start(login_env: &[(&str, &str)]) -> Stack {
+        let db = TestDb::empty("login_svc").await.expect("test database");
+        let nats = NatsServer::start().await.expect("nats-server");
+        let out = Command::new(binary("pizza-login"))
+            .arg("migrate")
+            .env("DATABASE_URL", db.url())
+            .output()
+            .expect("run migrate");
+        assert!(
+            out.status.success(),
+            "migrate: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let login = start_login(&db, &nats, login_env).await;
+
+        let dir = tempfile::tempdir().expect("nginx prefix");
+        let ingress = free_port();
+        let rendered = Command::new(root().join("scripts/render-nginx.sh"))
+            .arg(dir.path())
+            .arg(format!("127.0.0.1:{ingress}"))
+            .arg(format!("login=127.0.0.1:{}", login.http))
+            .output()
+            .expect("render nginx config");
+        assert!(
+            rendered.status.success(),
+            "{}",
+            String::from_utf8_lossy(&rendered.stderr)
+        );
+        let nginx_bin = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap_or("nginx");
+        let child = Command::new(nginx_bin)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn nginx (make test installs it)");
+        let nginx = Proc {
+            child,
+            name: "nginx".into(),
+        };
+        wait_ready(ingress, "/login/me/", "nginx").await;
+        Stack {
+            db,
+            nats,
+            login,
+            ingress,
+            nginx,
+            _nginx_dir: dir,
+        }
+    }
+
+    /// A URL through the ingress.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.ingress, path)
+    }
+}

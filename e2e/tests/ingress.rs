@@ -1,0 +1,155 @@
+//! Through the nginx ingress, as a browser or curl would use the platform.
+
+use e2e::Stack;
+use serde_json::{Value, json};
+
+async fn envelope(res: reqwest::Response) -> (u16, String) {
+    let status = res.status().as_u16();
+    let body: Value = res.json().await.expect("a JSON envelope");
+    assert!(
+        body["error"]["request_id"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()),
+        "{body}"
+    );
+    (status, body["error"]["code"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn register_login_me_refresh_logout_through_the_ingress() {
+    let stack = Stack::start(&[]).await;
+    let http = reqwest::Client::new();
+
+    let res = http
+        .post(stack.url("/login/register/"))
+        .json(
+            &json!({"member_id": "e2e_kim", "member_pwd": "pizza lover 1", "member_nm": "김피자"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(res.headers().get_all("x-request-id").iter().count(), 1);
+
+    let login: Value = http
+        .post(stack.url("/login"))
+        .json(&json!({"member_id": "e2e_kim", "member_pwd": "pizza lover 1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+    let me: Value = http
+        .get(stack.url("/login/me/"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["member_nm"], "김피자");
+
+    let refreshed: Value = http
+        .post(stack.url("/login/refresh/"))
+        .json(&json!({"refresh_token": login["refresh_token"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token2 = refreshed["token"].as_str().unwrap().to_owned();
+
+    let out = http
+        .post(stack.url("/login/logout/"))
+        .bearer_auth(&token2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+
+    for t in [&token, &token2] {
+        let res = http
+            .get(stack.url("/login/me/"))
+            .bearer_auth(t)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(envelope(res).await, (401, "UNAUTHORIZED".to_owned()));
+        // And over real gRPC, straight to the service.
+        let mut grpc = proto::auth::v1::auth_service_client::AuthServiceClient::connect(format!(
+            "http://127.0.0.1:{}",
+            stack.login.grpc
+        ))
+        .await
+        .unwrap();
+        let err = grpc
+            .verify_token(proto::auth::v1::VerifyTokenRequest { token: t.clone() })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    }
+}
+
+#[tokio::test]
+async fn the_ingress_answers_its_own_errors_with_the_envelope() {
+    let mut stack = Stack::start(&[]).await;
+    let http = reqwest::Client::new();
+
+    // Over nginx's own limit: nginx answers, in the envelope.
+    let res = http
+        .post(stack.url("/login/register/"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(envelope(res).await, (413, "PAYLOAD_TOO_LARGE".to_owned()));
+    // Over the service's limit but under nginx's: the service answers, in the envelope.
+    let res = http
+        .post(stack.url("/login/register/"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 100 << 10])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(envelope(res).await, (413, "PAYLOAD_TOO_LARGE".to_owned()));
+    // No such prefix.
+    let res = http.get(stack.url("/nothing/here")).send().await.unwrap();
+    assert_eq!(envelope(res).await, (404, "NOT_FOUND".to_owned()));
+    // A prefix whose service is not running.
+    let res = http.get(stack.url("/menu/")).send().await.unwrap();
+    assert_eq!(envelope(res).await, (503, "SERVICE_UNAVAILABLE".to_owned()));
+
+    // The service dies: the ingress says 503 in the envelope, not an nginx page.
+    stack.login.proc.kill();
+    let res = http.get(stack.url("/login/me/")).send().await.unwrap();
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(envelope(res).await, (503, "SERVICE_UNAVAILABLE".to_owned()));
+}
+
+#[tokio::test]
+async fn per_client_limits_key_on_the_address_the_ingress_reports_not_on_what_clients_claim() {
+    let stack = Stack::start(&[
+        ("AUTH_RATE_LIMIT_BURST", "2"),
+        ("AUTH_RATE_LIMIT_PERIOD", "1m"),
+    ])
+    .await;
+    let http = reqwest::Client::new();
+    let mut statuses = vec![];
+    for i in 0..3 {
+        // A client trying to look like many clients.
+        let res = http
+            .post(stack.url("/login/"))
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .json(&json!({"member_id": "nobody", "member_pwd": "whatever pw"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, vec![401, 401, 429]);
+}

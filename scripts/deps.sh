@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Makes sure what the project needs is installed and running: PostgreSQL (with the
+# platform's database bootstrapped), NATS with JetStream, nginx. Installs from Debian's
+# packages what is missing. Idempotent; `make up` and `make test` call it.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+log() { echo "deps: $*"; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=""
+apt_install() {
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  log "installing $* from Debian"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+fresh_pg=""
+if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+  apt_install postgresql postgresql-client
+  fresh_pg=1
+fi
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  ver=$(ls /etc/postgresql | sort -V | tail -n1)
+  if [ -n "$fresh_pg" ]; then
+    # A fresh install authenticates by peer/password; the local stack and the tests use
+    # trust on loopback, like the development machines.
+    hba=/etc/postgresql/$ver/main/pg_hba.conf
+    as_root sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\nlocal all all trust' "$hba"
+  fi
+  log "starting PostgreSQL $ver"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main start
+  for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
+fi
+pg_isready -q -h 127.0.0.1 -p 5432 || { log "PostgreSQL is not reachable on 127.0.0.1:5432"; exit 1; }
+
+# --- NATS (JetStream) ---------------------------------------------------------------------
+nats_bin=$(command -v nats-server || true)
+[ -n "$nats_bin" ] || [ ! -x /usr/sbin/nats-server ] || nats_bin=/usr/sbin/nats-server
+if [ -z "$nats_bin" ]; then
+  apt_install nats-server
+  nats_bin=/usr/sbin/nats-server
+fi
+if ! (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
+  log "starting NATS with JetStream on 127.0.0.1:4222"
+  as_root mkdir -p /var/lib/nats-server
+  as_root start-stop-daemon --start --oknodo --background --exec "$nats_bin" -- \
+    -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+  for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null && break; sleep 0.1; done
+fi
+
+# --- nginx (the local ingress) ------------------------------------------------------------
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  apt_install nginx
+fi
+
+# --- the platform's database ---------------------------------------------------------------
+PGHOST=127.0.0.1 PGUSER=${PGUSER:-postgres} "$here/deploy/db/bootstrap.sh" >/dev/null
+log "PostgreSQL, NATS and nginx are ready; database pizza is bootstrapped"

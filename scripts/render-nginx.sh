@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Renders deploy/nginx/nginx.conf.template into PREFIX/nginx.conf.
+#
+#   scripts/render-nginx.sh PREFIX LISTEN SERVICE=ADDR[,ADDR...] ...
+#   e.g. scripts/render-nginx.sh .run/nginx 127.0.0.1:8080 login=127.0.0.1:8001,127.0.0.1:8011
+#
+# Each SERVICE gets an upstream of its replicas and a location for its prefix (/SERVICE).
+# Prefixes of services not named answer the 503 envelope. `make up` and the end-to-end
+# tests both use this, so the tests prove the configuration people run.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+prefix=$(mkdir -p "$1" && cd "$1" && pwd)
+listen=$2
+shift 2
+
+mkdir -p "$prefix/tmp"
+chmod 0777 "$prefix/tmp" # workers may run as nobody when the master is root
+
+upstreams=""
+locations=""
+named=" "
+for spec in "$@"; do
+  svc=${spec%%=*}
+  addrs=${spec#*=}
+  named+="$svc "
+  servers=""
+  for a in ${addrs//,/ }; do
+    servers+="        server $a max_fails=1 fail_timeout=2s;"$'\n'
+  done
+  upstreams+="    upstream pizza_$svc {"$'\n'"$servers        keepalive 32;"$'\n'"    }"$'\n'
+  locations+="        location /$svc {"$'\n'"            proxy_pass http://pizza_$svc;"$'\n'"        }"$'\n'
+done
+for svc in login menu order; do
+  case "$named" in *" $svc "*) ;; *)
+    locations+="        location /$svc {"$'\n'"            return 503;"$'\n'"        }"$'\n'
+  esac
+done
+
+python3 - "$here/deploy/nginx/nginx.conf.template" "$prefix/nginx.conf" "$prefix" "$listen" <<PY
+import sys
+src, dst, prefix, listen = sys.argv[1:5]
+text = open(src).read()
+text = (text.replace("@UPSTREAMS@", """$upstreams""".rstrip("\n"))
+            .replace("@LOCATIONS@", """$locations""".rstrip("\n"))
+            .replace("@PREFIX@", prefix)
+            .replace("@LISTEN@", listen))
+open(dst, "w").write(text)
+PY
+echo "$prefix/nginx.conf"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `make test`: every test — unit, integration against real PostgreSQL and NATS, and the
+# end-to-end test through the nginx ingress. Installs and starts what is missing first.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+"$root/scripts/deps.sh"
+
+# The end-to-end tests run the service binaries as the Deployment would: build them first.
+cargo build --workspace --bins --tests -q
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --profile ci --no-tests=fail
+else
+  echo "test: cargo-nextest not found; using cargo test"
+  cargo test --workspace -- --test-threads=4
+fi
