@@ -3,7 +3,10 @@
 //! Readiness fails when the database does not answer or the process is draining. NATS is
 //! reported but never fails readiness: NATS down delays events, it does not stop requests.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, LazyLock},
+    time::Duration,
+};
 
 use axum::{
     Router,
@@ -12,6 +15,7 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
+use prometheus::{IntGaugeVec, Opts};
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -20,8 +24,20 @@ use crate::Shutdown;
 /// Reports the NATS connection's state (`connected`, `disconnected`, …) for `/healthz`.
 pub type NatsState = Arc<dyn Fn() -> &'static str + Send + Sync>;
 
+static DB_POOL: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    telemetry::register(
+        IntGaugeVec::new(
+            Opts::new("db_pool_connections", "Database pool connections by state"),
+            &["service", "state"],
+        )
+        .expect("valid gauge"),
+    )
+});
+
 #[derive(Clone)]
 pub struct Probes {
+    /// The service name, as metrics label it.
+    pub service: &'static str,
     pub db: PgPool,
     pub shutdown: Shutdown,
     pub nats: Option<NatsState>,
@@ -70,7 +86,14 @@ async fn livez() -> impl IntoResponse {
     axum::Json(json!({"status": "ok"}))
 }
 
-async fn metrics() -> impl IntoResponse {
+async fn metrics(State(p): State<Probes>) -> impl IntoResponse {
+    // Pool usage is read at scrape time: the pool knows it, nothing needs to push it.
+    let idle = p.db.num_idle() as i64;
+    let size = i64::from(p.db.size());
+    DB_POOL.with_label_values(&[p.service, "idle"]).set(idle);
+    DB_POOL
+        .with_label_values(&[p.service, "in_use"])
+        .set(size - idle);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         telemetry::render_metrics(),

@@ -111,6 +111,7 @@ pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> 
 
     let nats_for_probe = nats.clone();
     let probes = Probes {
+        service: "login",
         db: db.clone(),
         shutdown: shutdown.clone(),
         nats: Some(Arc::new(move || outbox::nats_state(&nats_for_probe))),

@@ -534,6 +534,10 @@ async fn metrics_expose_request_latency_and_the_outbox_backlog() {
         "{text}"
     );
     assert!(text.contains("route=\"/login/register/\""));
+    assert!(
+        text.contains("db_pool_connections{service=\"login\",state=\"idle\"}"),
+        "{text}"
+    );
     let backlog = testkit::eventually(Duration::from_secs(5), || async {
         let t = app
             .client

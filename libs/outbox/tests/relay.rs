@@ -1,0 +1,175 @@
+//! The relay against real PostgreSQL and a private JetStream server.
+
+use std::{collections::HashSet, time::Duration};
+
+use outbox::{Relay, StreamSpec};
+use serde_json::{Value, json};
+use testkit::{NatsServer, TestDb};
+
+const OUTBOX_DDL: &str = "
+CREATE TABLE outbox (
+    seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id           UUID NOT NULL UNIQUE,
+    subject      TEXT NOT NULL,
+    payload      JSONB NOT NULL,
+    traceparent  TEXT,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    published_at TIMESTAMPTZ
+);
+CREATE INDEX outbox_unpublished ON outbox (seq) WHERE published_at IS NULL;";
+
+async fn setup() -> (TestDb, NatsServer) {
+    let db = TestDb::empty("login_svc").await.unwrap();
+    sqlx::raw_sql(OUTBOX_DDL).execute(&db.pool).await.unwrap();
+    let nats = NatsServer::start().await.unwrap();
+    (db, nats)
+}
+
+fn streams() -> Vec<StreamSpec> {
+    vec![StreamSpec {
+        name: "TEST",
+        subjects: vec!["test.>"],
+    }]
+}
+
+async fn relay(db: &TestDb, nats: &NatsServer) -> Relay {
+    let client = outbox::connect_nats(&nats.url(), "relay-test")
+        .await
+        .unwrap();
+    Relay::new(
+        "test",
+        db.pool.clone(),
+        outbox::jetstream(client),
+        streams(),
+    )
+}
+
+/// Writes `n` events, each in its own committed transaction.
+async fn write_events(db: &TestDb, from: usize, n: usize) {
+    for i in from..from + n {
+        let mut tx = db.pool.begin().await.unwrap();
+        outbox::enqueue(&mut tx, "test.happened", &json!({"n": i}))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+}
+
+/// Every message in the TEST stream, in stream order.
+async fn stream_messages(nats: &NatsServer) -> Vec<(Option<String>, Value)> {
+    let js = async_nats::jetstream::new(nats.client().await.unwrap());
+    let Ok(stream) = js.get_stream("TEST").await else {
+        return vec![];
+    };
+    let last = stream
+        .get_info()
+        .await
+        .map(|i| i.state.last_sequence)
+        .unwrap_or(0);
+    let mut out = vec![];
+    for seq in 1..=last {
+        if let Ok(m) = stream.get_raw_message(seq).await {
+            let msg_id = m.headers.get("Nats-Msg-Id").map(|v| v.as_str().to_owned());
+            out.push((msg_id, serde_json::from_slice(&m.payload).unwrap()));
+        }
+    }
+    out
+}
+
+async fn wait_for(nats: &NatsServer, n: usize) -> Vec<(Option<String>, Value)> {
+    testkit::eventually(Duration::from_secs(20), || async {
+        let m = stream_messages(nats).await;
+        (m.len() >= n).then_some(m)
+    })
+    .await
+    .unwrap_or_else(|| panic!("fewer than {n} messages reached the stream"))
+}
+
+#[tokio::test]
+async fn two_relays_publish_every_event_exactly_once_in_commit_order() {
+    let (db, nats) = setup().await;
+    let (stop_a, stopped_a) = tokio::sync::oneshot::channel::<()>();
+    let a = tokio::spawn(relay(&db, &nats).await.run(async move {
+        let _ = stopped_a.await;
+    }));
+    let b = tokio::spawn(relay(&db, &nats).await.run(std::future::pending()));
+
+    write_events(&db, 0, 150).await;
+    let msgs = wait_for(&nats, 150).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let msgs_after = stream_messages(&nats).await;
+    assert_eq!(msgs_after.len(), 150, "no event published twice");
+    let ns: Vec<i64> = msgs
+        .iter()
+        .map(|(_, v)| v["data"]["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ns, (0..150).collect::<Vec<_>>(), "commit order kept");
+    // The event id is the message id, so JetStream can drop a repeat.
+    for (msg_id, v) in &msgs {
+        assert_eq!(msg_id.as_deref(), v["id"].as_str());
+        assert_eq!(v["type"], "test.happened");
+    }
+    let unsent: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(unsent, 0);
+
+    // Whichever relay was active, stopping one leaves the other to carry on.
+    let _ = stop_a.send(());
+    a.await.unwrap();
+    write_events(&db, 150, 20).await;
+    let msgs = wait_for(&nats, 170).await;
+    let ids: HashSet<_> = msgs.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(ids.len(), 170);
+    b.abort();
+}
+
+#[tokio::test]
+async fn a_republished_row_is_dropped_by_the_duplicate_window() {
+    let (db, nats) = setup().await;
+    let r = tokio::spawn(relay(&db, &nats).await.run(std::future::pending()));
+    write_events(&db, 0, 3).await;
+    wait_for(&nats, 3).await;
+    // As if the ack had been lost after JetStream stored the messages: mark them unsent.
+    sqlx::query("UPDATE outbox SET published_at = NULL")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_notify('outbox_' || current_schema(), '')")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let resent = testkit::eventually(Duration::from_secs(10), || async {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            .fetch_one(&db.pool)
+            .await
+            .ok()?;
+        (n == 0).then_some(())
+    })
+    .await;
+    assert!(resent.is_some(), "the relay sent the rows again");
+    assert_eq!(
+        stream_messages(&nats).await.len(),
+        3,
+        "the stream kept one of each"
+    );
+    r.abort();
+}
+
+#[tokio::test]
+async fn an_event_exists_only_if_its_transaction_committed() {
+    let (db, nats) = setup().await;
+    let r = tokio::spawn(relay(&db, &nats).await.run(std::future::pending()));
+    let mut tx = db.pool.begin().await.unwrap();
+    outbox::enqueue(&mut tx, "test.rolled_back", &json!({"n": -1}))
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    write_events(&db, 0, 1).await;
+    let msgs = wait_for(&nats, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(stream_messages(&nats).await.len(), 1);
+    assert_eq!(msgs[0].1["type"], "test.happened");
+    r.abort();
+}
