@@ -645,3 +645,107 @@ async fn grpc_serves_health_and_reflection() {
     .await;
     assert_eq!(status, Some(2), "NOT_SERVING while draining");
 }
+
+#[tokio::test]
+async fn long_passwords_are_compared_whole_never_truncated() {
+    let app = spawn_app().await;
+    let long = "p".repeat(127) + "a";
+    let res = app
+        .post(
+            "/login/register/",
+            &json!({"member_id": "long_pw", "member_pwd": long, "member_nm": "x"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let almost = "p".repeat(127) + "b";
+    assert_eq!(app.login("long_pw", &almost).await.status(), 401);
+    assert_eq!(app.login("long_pw", &long).await.status(), 200);
+}
+
+#[tokio::test]
+async fn cors_answers_listed_origins_only() {
+    let app = spawn_app_with(&["--cors-allowed-origins", "http://shop.example"]).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/login/"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let ok = preflight("http://shop.example").await.unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "http://shop.example"
+    );
+    let other = preflight("http://evil.example").await.unwrap();
+    assert!(!other.headers().contains_key("access-control-allow-origin"));
+
+    // Without the setting, CORS is off altogether.
+    let plain = spawn_app().await;
+    let res = plain
+        .client
+        .request(reqwest::Method::OPTIONS, plain.url("/login/"))
+        .header("origin", "http://shop.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test]
+async fn dead_sessions_and_closed_failure_windows_are_pruned() {
+    let app = spawn_app().await;
+    let live = app.member_with_session("pruned_one").await;
+    let gone = app
+        .login("pruned_one", PASSWORD)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    app.login("pruned_one", "wrong password").await;
+    // Age one session past its expiry and the failure window past its hour.
+    let sid: uuid::Uuid =
+        sqlx::query_scalar("SELECT session_id FROM session ORDER BY created_at DESC LIMIT 1")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    sqlx::query(
+        "UPDATE session SET expires_at = now() - interval '1 minute' WHERE session_id = $1",
+    )
+    .bind(sid)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE login_failure SET window_start = now() - interval '2 hours'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+
+    let n = pizza_login::db::prune(&app.db.pool, Duration::from_secs(900))
+        .await
+        .unwrap();
+    assert_eq!(n, 2, "one session and one failure window");
+    assert_eq!(app.count("SELECT count(*) FROM session").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM login_failure").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM refresh_token").await,
+        1,
+        "the dead session's refresh tokens went with it"
+    );
+    let tokens = [
+        live["token"].as_str().unwrap(),
+        gone["token"].as_str().unwrap(),
+    ];
+    let statuses: Vec<u16> = futures::future::join_all(
+        tokens
+            .iter()
+            .map(|t| async { app.get_auth("/login/me/", t).await.status().as_u16() }),
+    )
+    .await;
+    assert!(
+        statuses.contains(&200) && statuses.contains(&401),
+        "{statuses:?}"
+    );
+}
