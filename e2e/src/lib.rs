@@ -70,6 +70,7 @@ pub struct Stack {
     pub db: TestDb,
     pub nats: NatsServer,
     pub login: Service,
+    pub menu: Service,
     pub ingress: u16,
     pub nginx: Proc,
     _nginx_dir: tempfile::TempDir,
@@ -116,22 +117,59 @@ pub async fn start_login(db: &TestDb, nats: &NatsServer, extra: &[(&str, &str)])
     svc
 }
 
+/// Starts one menu replica on free ports, verifying tokens with `login`.
+pub async fn start_menu(db: &TestDb, nats: &NatsServer, login: &Service) -> Service {
+    let (http, grpc) = (free_port(), free_port());
+    let child = Command::new(binary("pizza-menu"))
+        .arg("serve")
+        .env("DATABASE_URL", db.url_as("menu_svc"))
+        .env("NATS_URL", nats.url())
+        .env("LOGIN_GRPC_URL", format!("http://127.0.0.1:{}", login.grpc))
+        .env("HTTP_ADDR", format!("127.0.0.1:{http}"))
+        .env("GRPC_ADDR", format!("127.0.0.1:{grpc}"))
+        .env("TRUSTED_PROXIES", "127.0.0.1/32")
+        .env("SHUTDOWN_DRAIN", "0s")
+        .env("LOG_LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn pizza-menu");
+    let svc = Service {
+        proc: Proc {
+            child,
+            name: "pizza-menu".into(),
+        },
+        http,
+        grpc,
+    };
+    wait_ready(http, "/healthz", "pizza-menu").await;
+    svc
+}
+
+/// Runs a service binary's own `migrate`, as its own role.
+fn migrate(db: &TestDb, service: &str, role: &str) {
+    let out = Command::new(binary(&format!("pizza-{service}")))
+        .arg("migrate")
+        .env("DATABASE_URL", db.url_as(role))
+        .output()
+        .expect("run migrate");
+    assert!(
+        out.status.success(),
+        "{service} migrate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 impl Stack {
-    /// A fresh stack: bootstrap, `pizza-login migrate`, one replica, nginx in front.
+    /// A fresh stack: bootstrap, each service's own `migrate`, one replica of each, nginx in
+    /// front.
     pub async fn start(login_env: &[(&str, &str)]) -> Stack {
         let db = TestDb::empty("login_svc").await.expect("test database");
         let nats = NatsServer::start().await.expect("nats-server");
-        let out = Command::new(binary("pizza-login"))
-            .arg("migrate")
-            .env("DATABASE_URL", db.url())
-            .output()
-            .expect("run migrate");
-        assert!(
-            out.status.success(),
-            "migrate: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        migrate(&db, "login", "login_svc");
+        migrate(&db, "menu", "menu_svc");
         let login = start_login(&db, &nats, login_env).await;
+        let menu = start_menu(&db, &nats, &login).await;
 
         let dir = tempfile::tempdir().expect("nginx prefix");
         let ingress = free_port();
@@ -139,6 +177,7 @@ impl Stack {
             .arg(dir.path())
             .arg(format!("127.0.0.1:{ingress}"))
             .arg(format!("login=127.0.0.1:{}", login.http))
+            .arg(format!("menu=127.0.0.1:{}", menu.http))
             .output()
             .expect("render nginx config");
         assert!(
@@ -169,6 +208,7 @@ impl Stack {
             db,
             nats,
             login,
+            menu,
             ingress,
             nginx,
             _nginx_dir: dir,

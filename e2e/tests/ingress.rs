@@ -120,8 +120,8 @@ async fn the_ingress_answers_its_own_errors_with_the_envelope() {
     // No such prefix.
     let res = http.get(stack.url("/nothing/here")).send().await.unwrap();
     assert_eq!(envelope(res).await, (404, "NOT_FOUND".to_owned()));
-    // A prefix whose service is not running.
-    let res = http.get(stack.url("/menu/")).send().await.unwrap();
+    // A prefix whose service is not running (yet).
+    let res = http.get(stack.url("/order/")).send().await.unwrap();
     assert_eq!(envelope(res).await, (503, "SERVICE_UNAVAILABLE".to_owned()));
 
     // The service dies: the ingress says 503 in the envelope, not an nginx page.
@@ -152,4 +152,74 @@ async fn per_client_limits_key_on_the_address_the_ingress_reports_not_on_what_cl
         statuses.push(res.status().as_u16());
     }
     assert_eq!(statuses, vec![401, 401, 429]);
+}
+
+#[tokio::test]
+async fn the_menu_is_served_through_the_ingress_with_revalidation_and_images() {
+    let stack = Stack::start(&[]).await;
+    let http = reqwest::Client::new();
+    let res = http
+        .get(stack.url("/menu/?categ=Chicken"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let etag = res.headers()["etag"].clone();
+    let chicken: Vec<Value> = res.json().await.unwrap();
+    assert!(!chicken.is_empty() && chicken.iter().all(|p| p["pizza_categ"] == "Chicken"));
+    let again = http
+        .get(stack.url("/menu/?categ=Chicken"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    let all: Vec<Value> = http
+        .get(stack.url("/menu"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 93);
+    let img = http
+        .get(stack.url(chicken[0]["pizza_img_url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(img.headers()["content-type"], "image/svg+xml");
+    let id: Value = http
+        .post(stack.url("/menu/get_pizza_id/"))
+        .json(&json!({"pizza_nm": "The Hawaiian Pizza", "size": "L"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(id["pizza_id"], "hawaiian_l");
+    // A customer cannot change prices, through the ingress either.
+    http.post(stack.url("/login/register/"))
+        .json(&json!({"member_id": "menu_fan", "member_pwd": "pizza lover 1", "member_nm": "x"}))
+        .send()
+        .await
+        .unwrap();
+    let login: Value = http
+        .post(stack.url("/login/"))
+        .json(&json!({"member_id": "menu_fan", "member_pwd": "pizza lover 1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let res = http
+        .patch(stack.url("/menu/pizzas/hawaiian_l/"))
+        .bearer_auth(login["token"].as_str().unwrap())
+        .json(&json!({"price": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(envelope(res).await, (403, "FORBIDDEN".to_owned()));
 }

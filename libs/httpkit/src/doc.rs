@@ -23,3 +23,19 @@ pub struct ErrorBody {
     /// The `x-request-id` of the request, to find its log lines.
     pub request_id: String,
 }
+
+/// Adds the `bearer` security scheme (HTTP bearer, a JWT from `/login/`) to a document.
+pub struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
+    }
+}

@@ -4,7 +4,10 @@
 //! reported but never fails readiness: NATS down delays events, it does not stop requests.
 
 use std::{
-    sync::{Arc, LazyLock},
+    sync::{
+        Arc, LazyLock,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -41,6 +44,9 @@ pub struct Probes {
     pub db: PgPool,
     pub shutdown: Shutdown,
     pub nats: Option<NatsState>,
+    /// Event subscriptions by stream, and whether each is live (reported, never failing
+    /// readiness: a missed event is bounded by the caches' TTL).
+    pub subscriptions: Vec<(&'static str, Arc<AtomicBool>)>,
 }
 
 impl Probes {
@@ -55,10 +61,22 @@ impl Probes {
 
 async fn healthz(State(p): State<Probes>) -> impl IntoResponse {
     let nats = p.nats.as_ref().map(|f| f()).unwrap_or("not used");
+    let subscriptions: serde_json::Map<String, serde_json::Value> = p
+        .subscriptions
+        .iter()
+        .map(|(name, live)| {
+            let state = if live.load(Ordering::Acquire) {
+                "live"
+            } else {
+                "down"
+            };
+            ((*name).to_owned(), json!(state))
+        })
+        .collect();
     if p.shutdown.is_draining() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({"status": "draining", "nats": nats})),
+            axum::Json(json!({"status": "draining", "nats": nats, "subscriptions": subscriptions})),
         );
     }
     let db_ok = tokio::time::timeout(
@@ -78,6 +96,7 @@ async fn healthz(State(p): State<Probes>) -> impl IntoResponse {
             "status": if db_ok { "ok" } else { "unavailable" },
             "database": if db_ok { "up" } else { "down" },
             "nats": nats,
+            "subscriptions": subscriptions,
         })),
     )
 }

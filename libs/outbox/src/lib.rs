@@ -40,6 +40,9 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sqlx::{Connection, PgConnection, PgPool, postgres::PgListener};
 use uuid::Uuid;
 
+mod subscribe;
+pub use subscribe::{Broadcast, EventHandler};
+
 /// Every event on the wire: `{id, type, occurred_at, data}`. `type` is the subject.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Envelope<T> {
@@ -111,17 +114,41 @@ impl StreamSpec {
     }
 }
 
+/// A NATS connection and a counter of its (re)connections, so consumers can treat their
+/// caches as stale after a reconnect (events may have been missed while away).
+#[derive(Clone)]
+pub struct Nats {
+    pub client: async_nats::Client,
+    pub connections: tokio::sync::watch::Receiver<u64>,
+}
+
 /// Connects to NATS without failing when it is down: the client keeps retrying in the
 /// background, and the relay backs off until it is back.
-pub async fn connect_nats(url: &str, name: &str) -> anyhow::Result<async_nats::Client> {
+pub async fn connect_nats(url: &str, name: &str) -> anyhow::Result<Nats> {
+    let (tx, rx) = tokio::sync::watch::channel(0u64);
     let client = async_nats::ConnectOptions::new()
         .name(name)
         .retry_on_initial_connect()
         .max_reconnects(None)
         .connection_timeout(Duration::from_secs(2))
+        .event_callback(move |event| {
+            let tx = tx.clone();
+            async move {
+                match event {
+                    async_nats::Event::Connected => {
+                        tx.send_modify(|n| *n += 1);
+                    }
+                    async_nats::Event::Disconnected => tracing::warn!("NATS disconnected"),
+                    other => tracing::debug!(event = %other, "NATS event"),
+                }
+            }
+        })
         .connect(url)
         .await?;
-    Ok(client)
+    Ok(Nats {
+        client,
+        connections: rx,
+    })
 }
 
 /// A JetStream context whose acks time out quickly enough for the relay to back off.

@@ -39,7 +39,7 @@ async fn relay(db: &TestDb, nats: &NatsServer) -> Relay {
     Relay::new(
         "test",
         db.pool.clone(),
-        outbox::jetstream(client),
+        outbox::jetstream(client.client),
         streams(),
     )
 }

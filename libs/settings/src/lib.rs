@@ -52,6 +52,14 @@ pub fn fail(message: &str) -> ! {
     std::process::exit(2)
 }
 
+/// Binds a listener, or stops the process naming the variable that gave the address.
+pub async fn bind(addr: SocketAddr, var: &str) -> tokio::net::TcpListener {
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => fail(&format!("{var}={addr} cannot be bound: {e}")),
+    }
+}
+
 /// A value that must never reach a log line: `Debug` and `Display` print `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

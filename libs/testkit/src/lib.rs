@@ -94,14 +94,30 @@ impl TestDb {
 
     /// A `postgres://` URL for a child process connecting as the service's role.
     pub fn url(&self) -> String {
+        self.url_as(&self.role)
+    }
+
+    /// A `postgres://` URL connecting as `role`.
+    pub fn url_as(&self, role: &str) -> String {
         let o = admin_options();
         format!(
-            "postgres://{}@{}:{}/{}",
-            self.role,
+            "postgres://{role}@{}:{}/{}",
             o.get_host(),
             o.get_port(),
             self.name
         )
+    }
+
+    /// Runs another service's migrations in this database, as that service's role (tests
+    /// that run several services on one database); returns a pool as that role.
+    pub async fn migrate_as(&self, role: &str, migrator: &Migrator) -> anyhow::Result<PgPool> {
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(Self::options_for(&self.name, role))
+            .await?;
+        migrator.run(&pool).await?;
+        Ok(pool)
     }
 
     /// A superuser connection to this database, for assertions that look past the role.

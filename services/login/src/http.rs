@@ -10,10 +10,11 @@ use axum::{
     response::IntoResponse,
     routing::{get, post},
 };
+use httpkit::doc::BearerAuth;
 use httpkit::{ClientIpKey, Json, route_both};
 use serde::{Deserialize, Serialize};
 use tower_governor::{GovernorLayer, governor::GovernorConfigBuilder};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{OpenApi, ToSchema};
 
 use crate::{
     AppState,
@@ -405,19 +406,6 @@ impl AppState {
     tags((name = "login", description = "Register, log in, refresh, log out"))
 )]
 pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        );
-    }
-}
 
 async fn openapi() -> impl IntoResponse {
     axum::Json(ApiDoc::openapi())

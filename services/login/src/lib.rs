@@ -94,7 +94,9 @@ pub struct Listeners {
 /// then finishes in-flight requests, stops the relay and returns.
 pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> anyhow::Result<()> {
     let db = cfg.db.pool(DB_ROLE);
-    let nats = outbox::connect_nats(&cfg.nats.nats_url, "pizza-login").await?;
+    let nats = outbox::connect_nats(&cfg.nats.nats_url, "pizza-login")
+        .await?
+        .client;
     let state = AppState::new(db.clone(), &cfg);
 
     let (relay_stop, relay_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -115,6 +117,7 @@ pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> 
         db: db.clone(),
         shutdown: shutdown.clone(),
         nats: Some(Arc::new(move || outbox::nats_state(&nats_for_probe))),
+        subscriptions: vec![],
     };
     let app = httpkit::stack(http::router(state.clone()), "login", &cfg.http, probes);
     let grpc = grpckit::GrpcService {

@@ -18,8 +18,8 @@ async fn main() -> ExitCode {
                 Ok(g) => g,
                 Err(e) => settings::fail(&format!("{e:#}")),
             };
-            let http = bind(cfg.http.http_addr, "HTTP_ADDR").await;
-            let grpc = bind(cfg.grpc_addr, "GRPC_ADDR").await;
+            let http = settings::bind(cfg.http.http_addr, "HTTP_ADDR").await;
+            let grpc = settings::bind(cfg.grpc_addr, "GRPC_ADDR").await;
             let shutdown = httpkit::Shutdown::new();
             shutdown.on_signals(cfg.http.shutdown_drain);
             pizza_login::run(*cfg, Listeners { http, grpc }, shutdown).await
@@ -36,12 +36,5 @@ async fn main() -> ExitCode {
             eprintln!("pizza-login: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-async fn bind(addr: std::net::SocketAddr, var: &str) -> tokio::net::TcpListener {
-    match tokio::net::TcpListener::bind(addr).await {
-        Ok(l) => l,
-        Err(e) => settings::fail(&format!("{var}={addr} cannot be bound: {e}")),
     }
 }

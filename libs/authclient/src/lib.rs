@@ -1,0 +1,285 @@
+//! Who is calling: bearer tokens verified by login's `AuthService/VerifyToken` over gRPC
+//! (DESIGN §4), cached in `moka`.
+//!
+//! - A verification is cached until the token's own expiry (with a TTL backstop), keyed by
+//!   the token's SHA-256 — the cache never holds tokens.
+//! - `auth.session_revoked` drops the session's entries (or all of a member's) on every
+//!   process: [`AuthClient::subscription`] is a broadcast subscription. A reconnect to NATS
+//!   clears the cache, since revocations may have been missed.
+//! - Calls have a deadline: with login down, tokens already verified keep working and new
+//!   ones get 503 quickly, never a hang.
+//!
+//! Handlers take a [`Caller`] argument (it implements `FromRequestParts` for any state that
+//! gives an [`AuthClient`] through `FromRef`).
+
+use std::{
+    sync::{Arc, LazyLock},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use axum::{
+    extract::{FromRef, FromRequestParts},
+    http::{header, request::Parts},
+};
+use httpkit::ApiError;
+use moka::{Expiry, future::Cache};
+use outbox::Broadcast;
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
+use proto::auth::v1::{VerifyTokenRequest, auth_service_client::AuthServiceClient};
+use sha2::{Digest, Sha256};
+use tonic::transport::{Channel, Endpoint};
+
+/// A role of DESIGN §3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Customer,
+    Staff,
+    Admin,
+}
+
+impl Role {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "CUSTOMER" => Some(Role::Customer),
+            "STAFF" => Some(Role::Staff),
+            "ADMIN" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Customer => "CUSTOMER",
+            Role::Staff => "STAFF",
+            Role::Admin => "ADMIN",
+        }
+    }
+}
+
+/// A verified caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub member_id: String,
+    pub role: Role,
+    /// The branch a STAFF member is bound to.
+    pub bran_id: Option<String>,
+    pub session_id: String,
+    /// Seconds since the Unix epoch.
+    pub expires_at: i64,
+}
+
+impl Caller {
+    /// 403 unless the caller has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this needs the role {}",
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )))
+        }
+    }
+}
+
+static GRPC_LATENCY: LazyLock<HistogramVec> = LazyLock::new(|| {
+    telemetry::register(
+        HistogramVec::new(
+            HistogramOpts::new("grpc_client_duration_seconds", "gRPC client call latency").buckets(
+                vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0],
+            ),
+            &["method", "code"],
+        )
+        .expect("valid histogram"),
+    )
+});
+
+/// Hits and misses of the in-process caches, by cache.
+pub static CACHE_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    telemetry::register(
+        IntCounterVec::new(
+            Opts::new(
+                "cache_requests_total",
+                "In-process cache lookups by cache and result",
+            ),
+            &["cache", "result"],
+        )
+        .expect("valid counter"),
+    )
+});
+
+struct UntilTokenExpiry;
+
+impl Expiry<[u8; 32], Arc<Caller>> for UntilTokenExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &[u8; 32],
+        value: &Arc<Caller>,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        Some(Duration::from_secs(
+            value.expires_at.saturating_sub(now).max(0) as u64,
+        ))
+    }
+}
+
+#[derive(Debug)]
+pub enum AuthError {
+    /// No token, or login says it is not valid: 401.
+    Unauthenticated,
+    /// Login could not be asked in time: 503.
+    Unavailable,
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Unauthenticated => ApiError::unauthorized("invalid or expired token"),
+            AuthError::Unavailable => {
+                ApiError::unavailable("cannot verify the token right now; try again")
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AuthClient {
+    grpc: AuthServiceClient<Channel>,
+    cache: Cache<[u8; 32], Arc<Caller>>,
+    timeout: Duration,
+}
+
+impl AuthClient {
+    /// `url` is login's gRPC address (`LOGIN_GRPC_URL`); the channel connects lazily, so a
+    /// process starts while login is still coming up.
+    pub fn new(url: &str, timeout: Duration, ttl_backstop: Duration) -> Result<Self, String> {
+        let endpoint = Endpoint::from_shared(url.to_owned())
+            .map_err(|e| format!("LOGIN_GRPC_URL is not a valid URL: {e}"))?
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .tcp_nodelay(true);
+        Ok(Self {
+            grpc: AuthServiceClient::new(endpoint.connect_lazy()),
+            cache: Cache::builder()
+                .max_capacity(200_000)
+                .time_to_live(ttl_backstop)
+                .expire_after(UntilTokenExpiry)
+                .support_invalidation_closures()
+                .build(),
+            timeout,
+        })
+    }
+
+    /// The caller a bearer token belongs to.
+    pub async fn verify(&self, token: &str) -> Result<Arc<Caller>, AuthError> {
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(c) = self.cache.get(&key).await {
+            CACHE_REQUESTS.with_label_values(&["auth", "hit"]).inc();
+            return Ok(c);
+        }
+        CACHE_REQUESTS.with_label_values(&["auth", "miss"]).inc();
+        let started = Instant::now();
+        let mut req = tonic::Request::new(VerifyTokenRequest {
+            token: token.to_owned(),
+        });
+        req.set_timeout(self.timeout);
+        let result = self.grpc.clone().verify_token(req).await;
+        let code = match &result {
+            Ok(_) => tonic::Code::Ok,
+            Err(s) => s.code(),
+        };
+        GRPC_LATENCY
+            .with_label_values(&["VerifyToken", &format!("{code:?}")])
+            .observe(started.elapsed().as_secs_f64());
+        let reply = match result {
+            Ok(r) => r.into_inner(),
+            Err(s) if s.code() == tonic::Code::Unauthenticated => {
+                return Err(AuthError::Unauthenticated);
+            }
+            Err(s) => {
+                tracing::warn!(code = ?s.code(), message = s.message(), "VerifyToken failed");
+                return Err(AuthError::Unavailable);
+            }
+        };
+        let role = Role::parse(&reply.role).ok_or(AuthError::Unauthenticated)?;
+        let caller = Arc::new(Caller {
+            member_id: reply.member_id,
+            role,
+            bran_id: Some(reply.bran_id).filter(|b| !b.is_empty()),
+            session_id: reply.session_id,
+            expires_at: reply.expires_at,
+        });
+        self.cache.insert(key, caller.clone()).await;
+        Ok(caller)
+    }
+
+    /// Drops cached verifications of one session, or of every session of the member.
+    pub fn revoke(&self, member_id: &str, session_id: Option<&str>) {
+        let member_id = member_id.to_owned();
+        let session_id = session_id.map(str::to_owned);
+        let r = self
+            .cache
+            .invalidate_entries_if(move |_, c| match &session_id {
+                Some(s) => &c.session_id == s,
+                None => c.member_id == member_id,
+            });
+        if r.is_err() {
+            self.cache.invalidate_all();
+        }
+    }
+
+    /// Forgets every verification (after a NATS reconnect: revocations may be missed).
+    pub fn clear(&self) {
+        self.cache.invalidate_all();
+    }
+
+    /// The broadcast subscription to `auth.session_revoked` that keeps this cache honest.
+    pub fn subscription(&self) -> Broadcast {
+        let on_event = self.clone();
+        let on_reset = self.clone();
+        Broadcast::new(
+            "AUTH",
+            "auth.session_revoked",
+            Arc::new(move |event| {
+                let data = &event.data;
+                if let Some(member) = data["member_id"].as_str() {
+                    on_event.revoke(member, data["session_id"].as_str());
+                }
+            }),
+            Arc::new(move || on_reset.clear()),
+        )
+    }
+}
+
+/// The bearer token of a request, if it has one.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    AuthClient: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
+        let client = AuthClient::from_ref(state);
+        Ok(client.verify(token).await?.as_ref().clone())
+    }
+}

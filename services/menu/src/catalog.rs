@@ -1,0 +1,245 @@
+//! The served catalog: one snapshot of the whole menu, loaded in one query, with every
+//! response body pre-rendered, kept in a `moka` cache.
+//!
+//! Reads never touch the database while the snapshot is cached. The snapshot is dropped when
+//! a `catalog.updated` arrives (from any replica, this one included), when this replica
+//! commits a change itself, when NATS reconnects, and at the latest after `MENU_CACHE_TTL`.
+//!
+//! Invalidation bumps a generation number that is part of the cache key. A load that began
+//! before an invalidation finishes under the old generation, so it is never served: without
+//! that, a slow load racing a change could put the old catalog back for a whole TTL.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, LazyLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::http::HeaderValue;
+use bytes::Bytes;
+use moka::future::Cache;
+use prometheus::{IntCounter, Opts};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use utoipa::ToSchema;
+
+use crate::{db, error::Result};
+
+/// The sizes of DESIGN §2, smallest first.
+pub const SIZES: [&str; 5] = ["S", "M", "L", "XL", "XXL"];
+/// The categories of the catalog.
+pub const CATEGORIES: [&str; 4] = ["Classic", "Chicken", "Supreme", "Veggie"];
+
+/// The canonical spelling of a size, if it is one.
+pub fn parse_size(s: &str) -> Option<&'static str> {
+    SIZES
+        .iter()
+        .copied()
+        .find(|x| x.eq_ignore_ascii_case(s.trim()))
+}
+
+/// The canonical spelling of a category, if it is one.
+pub fn parse_category(s: &str) -> Option<&'static str> {
+    CATEGORIES
+        .iter()
+        .copied()
+        .find(|x| x.eq_ignore_ascii_case(s.trim()))
+}
+
+static LOADS: LazyLock<IntCounter> = LazyLock::new(|| {
+    telemetry::register(
+        IntCounter::with_opts(Opts::new(
+            "menu_catalog_loads_total",
+            "Times the catalog was read from the database",
+        ))
+        .expect("valid counter"),
+    )
+});
+
+/// One pizza as the menu shows it.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct MenuItem {
+    #[schema(example = "bbq_ckn_s")]
+    pub pizza_id: String,
+    #[schema(example = "bbq_ckn")]
+    pub pizza_type_id: String,
+    #[schema(example = "The Barbecue Chicken Pizza")]
+    pub pizza_nm: String,
+    #[schema(example = "Chicken")]
+    pub pizza_categ: String,
+    #[schema(example = "/menu/images/bbq_ckn.svg")]
+    pub pizza_img_url: String,
+    /// S, M, L, XL or XXL.
+    pub size: String,
+    /// Whole won.
+    #[schema(example = 17800)]
+    pub price: i64,
+    /// `false` when sold out.
+    pub available: bool,
+}
+
+/// One pizza type.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct PizzaType {
+    pub pizza_type_id: String,
+    pub pizza_nm: String,
+    pub pizza_categ: String,
+    pub pizza_img_url: String,
+}
+
+/// A response body with its entity tag.
+pub struct Rendered {
+    pub body: Bytes,
+    pub etag: HeaderValue,
+}
+
+impl Rendered {
+    fn of<T: Serialize>(value: &T) -> Self {
+        Self::of_bytes(serde_json::to_vec(value).expect("catalog types serialize"))
+    }
+
+    pub fn of_bytes(body: Vec<u8>) -> Self {
+        let digest = Sha256::digest(&body);
+        let etag = HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..12])))
+            .expect("hex is a valid header value");
+        Self {
+            body: body.into(),
+            etag,
+        }
+    }
+}
+
+/// The whole catalog at one version.
+pub struct Catalog {
+    pub version: i64,
+    pub items: Vec<MenuItem>,
+    pub types: Vec<PizzaType>,
+    by_id: HashMap<String, usize>,
+    by_name_size: HashMap<(String, &'static str), usize>,
+    menu_all: Rendered,
+    menu_by_category: HashMap<&'static str, Rendered>,
+    types_rendered: Rendered,
+}
+
+impl Catalog {
+    pub fn new(version: i64, mut items: Vec<MenuItem>, types: Vec<PizzaType>) -> Self {
+        let size_rank = |s: &str| SIZES.iter().position(|x| *x == s).unwrap_or(SIZES.len());
+        items.sort_by(|a, b| {
+            (
+                a.pizza_categ.as_str(),
+                a.pizza_nm.as_str(),
+                size_rank(&a.size),
+            )
+                .cmp(&(
+                    b.pizza_categ.as_str(),
+                    b.pizza_nm.as_str(),
+                    size_rank(&b.size),
+                ))
+        });
+        let by_id = items
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.pizza_id.clone(), i))
+            .collect();
+        let by_name_size = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some(((p.pizza_nm.to_lowercase(), parse_size(&p.size)?), i)))
+            .collect();
+        let menu_by_category = CATEGORIES
+            .iter()
+            .map(|c| {
+                let subset: Vec<&MenuItem> = items.iter().filter(|p| p.pizza_categ == *c).collect();
+                (*c, Rendered::of(&subset))
+            })
+            .collect();
+        Self {
+            version,
+            menu_all: Rendered::of(&items),
+            types_rendered: Rendered::of(&types),
+            menu_by_category,
+            by_id,
+            by_name_size,
+            items,
+            types,
+        }
+    }
+
+    /// `GET /menu/` (all, or one category).
+    pub fn menu(&self, category: Option<&'static str>) -> &Rendered {
+        match category {
+            None => &self.menu_all,
+            Some(c) => &self.menu_by_category[c],
+        }
+    }
+
+    /// `GET /menu/types/`.
+    pub fn types(&self) -> &Rendered {
+        &self.types_rendered
+    }
+
+    pub fn item(&self, pizza_id: &str) -> Option<&MenuItem> {
+        self.by_id.get(pizza_id).map(|i| &self.items[*i])
+    }
+
+    pub fn find(&self, pizza_nm: &str, size: &'static str) -> Option<&MenuItem> {
+        self.by_name_size
+            .get(&(pizza_nm.trim().to_lowercase(), size))
+            .map(|i| &self.items[*i])
+    }
+
+    pub fn has_type(&self, pizza_type_id: &str) -> bool {
+        self.types.iter().any(|t| t.pizza_type_id == pizza_type_id)
+    }
+}
+
+/// The snapshot cache shared by HTTP and gRPC handlers.
+#[derive(Clone)]
+pub struct CatalogCache {
+    db: PgPool,
+    cache: Cache<u64, Arc<Catalog>>,
+    generation: Arc<AtomicU64>,
+}
+
+impl CatalogCache {
+    pub fn new(db: PgPool, ttl: Duration) -> Self {
+        Self {
+            db,
+            cache: Cache::builder().max_capacity(4).time_to_live(ttl).build(),
+            generation: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The current snapshot; loads it (once, however many ask at once) when there is none.
+    pub async fn get(&self) -> Result<Arc<Catalog>> {
+        let generation = self.generation.load(Ordering::Acquire);
+        if let Some(c) = self.cache.get(&generation).await {
+            authclient::CACHE_REQUESTS
+                .with_label_values(&["menu", "hit"])
+                .inc();
+            return Ok(c);
+        }
+        authclient::CACHE_REQUESTS
+            .with_label_values(&["menu", "miss"])
+            .inc();
+        let db = self.db.clone();
+        let c = self
+            .cache
+            .try_get_with(generation, async move {
+                LOADS.inc();
+                db::load_catalog(&db).await.map(Arc::new)
+            })
+            .await?;
+        Ok(c)
+    }
+
+    /// Drops the snapshot: the next read loads the catalog again.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.cache.invalidate_all();
+    }
+}

@@ -1,0 +1,59 @@
+//! `pizza.menu.v1.MenuService/GetPrices` — exact prices for the order service (DESIGN §4),
+//! answered from the cached catalog snapshot.
+
+use proto::menu::v1::{
+    GetPricesRequest, GetPricesResponse, PizzaPrice, menu_service_server::MenuService,
+};
+use tonic::{Request, Response, Status};
+
+use crate::catalog::CatalogCache;
+
+/// More ids than any order can hold (50 lines); a bigger batch is a mistake.
+const MAX_IDS: usize = 500;
+
+pub struct MenuGrpc {
+    catalog: CatalogCache,
+}
+
+impl MenuGrpc {
+    pub fn new(catalog: CatalogCache) -> Self {
+        Self { catalog }
+    }
+}
+
+#[tonic::async_trait]
+impl MenuService for MenuGrpc {
+    #[tracing::instrument(skip_all, name = "GetPrices", fields(ids = request.get_ref().pizza_ids.len()))]
+    async fn get_prices(
+        &self,
+        request: Request<GetPricesRequest>,
+    ) -> Result<Response<GetPricesResponse>, Status> {
+        let ids = request.into_inner().pizza_ids;
+        if ids.len() > MAX_IDS {
+            return Err(Status::invalid_argument(format!(
+                "at most {MAX_IDS} ids per call"
+            )));
+        }
+        let catalog = self.catalog.get().await?;
+        let mut prices = Vec::with_capacity(ids.len());
+        let mut unknown_ids = Vec::new();
+        for id in ids {
+            match catalog.item(&id) {
+                Some(p) => prices.push(PizzaPrice {
+                    pizza_id: p.pizza_id.clone(),
+                    price: p.price,
+                    available: p.available,
+                    pizza_nm: p.pizza_nm.clone(),
+                    size: p.size.clone(),
+                    catalog_version: catalog.version,
+                }),
+                None => unknown_ids.push(id),
+            }
+        }
+        Ok(Response::new(GetPricesResponse {
+            prices,
+            unknown_ids,
+            catalog_version: catalog.version,
+        }))
+    }
+}
