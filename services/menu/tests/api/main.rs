@@ -667,3 +667,39 @@ async fn a_replica_started_later_serves_the_current_catalog() {
     let p = m.iter().find(|p| p["pizza_id"] == "the_greek_xxl").unwrap();
     assert_eq!(p["price"], 40000);
 }
+
+#[tokio::test]
+async fn if_an_event_is_lost_the_ttl_still_bounds_staleness() {
+    let app = spawn(0).await;
+    let m = start_menu(
+        &app.db,
+        &app.nats,
+        app.login.grpc,
+        &["--menu-cache-ttl", "1s"],
+    )
+    .await;
+    app.wait_until_live(&m).await;
+    let price = |app: &helpers::TestApp| {
+        let url = m.url("/menu/");
+        let c = app.client.clone();
+        async move {
+            let menu: Vec<Value> = c.get(url).send().await.unwrap().json().await.unwrap();
+            menu.into_iter()
+                .find(|p| p["pizza_id"] == "bbq_ckn_m")
+                .and_then(|p| p["price"].as_i64())
+                .unwrap()
+        }
+    };
+    assert_eq!(price(&app).await, 23400);
+    // A change that announces nothing (as if its event were lost).
+    sqlx::query("UPDATE pizza SET price = 23500 WHERE pizza_id = 'bbq_ckn_m'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(price(&app).await, 23400, "served from the cache");
+    let caught_up = testkit::eventually(Duration::from_secs(3), || async {
+        (price(&app).await == 23500).then_some(())
+    })
+    .await;
+    assert!(caught_up.is_some(), "the TTL let the new price through");
+}
