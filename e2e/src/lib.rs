@@ -71,6 +71,7 @@ pub struct Stack {
     pub nats: NatsServer,
     pub login: Service,
     pub menu: Service,
+    pub order: Service,
     pub ingress: u16,
     pub nginx: Proc,
     _nginx_dir: tempfile::TempDir,
@@ -146,6 +147,40 @@ pub async fn start_menu(db: &TestDb, nats: &NatsServer, login: &Service) -> Serv
     svc
 }
 
+/// Starts one order replica on a free port, using `login` and `menu` over gRPC.
+pub async fn start_order(
+    db: &TestDb,
+    nats: &NatsServer,
+    login: &Service,
+    menu: &Service,
+) -> Service {
+    let http = free_port();
+    let child = Command::new(binary("pizza-order"))
+        .arg("serve")
+        .env("DATABASE_URL", db.url_as("order_svc"))
+        .env("NATS_URL", nats.url())
+        .env("LOGIN_GRPC_URL", format!("http://127.0.0.1:{}", login.grpc))
+        .env("MENU_GRPC_URL", format!("http://127.0.0.1:{}", menu.grpc))
+        .env("HTTP_ADDR", format!("127.0.0.1:{http}"))
+        .env("TRUSTED_PROXIES", "127.0.0.1/32")
+        .env("SHUTDOWN_DRAIN", "0s")
+        .env("LOG_LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn pizza-order");
+    let svc = Service {
+        proc: Proc {
+            child,
+            name: "pizza-order".into(),
+        },
+        http,
+        grpc: 0,
+    };
+    wait_ready(http, "/healthz", "pizza-order").await;
+    svc
+}
+
 /// Runs a service binary's own `migrate`, as its own role.
 fn migrate(db: &TestDb, service: &str, role: &str) {
     let out = Command::new(binary(&format!("pizza-{service}")))
@@ -168,8 +203,10 @@ impl Stack {
         let nats = NatsServer::start().await.expect("nats-server");
         migrate(&db, "login", "login_svc");
         migrate(&db, "menu", "menu_svc");
+        migrate(&db, "order", "order_svc");
         let login = start_login(&db, &nats, login_env).await;
         let menu = start_menu(&db, &nats, &login).await;
+        let order = start_order(&db, &nats, &login, &menu).await;
 
         let dir = tempfile::tempdir().expect("nginx prefix");
         let ingress = free_port();
@@ -178,6 +215,7 @@ impl Stack {
             .arg(format!("127.0.0.1:{ingress}"))
             .arg(format!("login=127.0.0.1:{}", login.http))
             .arg(format!("menu=127.0.0.1:{}", menu.http))
+            .arg(format!("order=127.0.0.1:{}", order.http))
             .output()
             .expect("render nginx config");
         assert!(
@@ -209,6 +247,7 @@ impl Stack {
             nats,
             login,
             menu,
+            order,
             ingress,
             nginx,
             _nginx_dir: dir,

@@ -120,9 +120,13 @@ async fn the_ingress_answers_its_own_errors_with_the_envelope() {
     // No such prefix.
     let res = http.get(stack.url("/nothing/here")).send().await.unwrap();
     assert_eq!(envelope(res).await, (404, "NOT_FOUND".to_owned()));
-    // A prefix whose service is not running (yet).
-    let res = http.get(stack.url("/order/")).send().await.unwrap();
-    assert_eq!(envelope(res).await, (503, "SERVICE_UNAVAILABLE".to_owned()));
+    // Every prefix has its service now; an unknown path under one is the service's 404.
+    let res = http
+        .get(stack.url("/order/nothing/here/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(envelope(res).await, (404, "NOT_FOUND".to_owned()));
 
     // The service dies: the ingress says 503 in the envelope, not an nginx page.
     stack.login.proc.kill();
@@ -222,4 +226,83 @@ async fn the_menu_is_served_through_the_ingress_with_revalidation_and_images() {
         .await
         .unwrap();
     assert_eq!(envelope(res).await, (403, "FORBIDDEN".to_owned()));
+}
+
+#[tokio::test]
+async fn the_customer_journey_register_login_menu_branch_order_my_orders() {
+    let stack = Stack::start(&[]).await;
+    let http = reqwest::Client::new();
+    let res = http
+        .post(stack.url("/login/register/"))
+        .json(&json!({"member_id": "journey", "member_pwd": "pizza lover 1", "member_nm": "여정"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let login: Value = http
+        .post(stack.url("/login/"))
+        .json(&json!({"member_id": "journey", "member_pwd": "pizza lover 1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+
+    let menu: Vec<Value> = http
+        .get(stack.url("/menu/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pick: Vec<&Value> = menu
+        .iter()
+        .filter(|p| p["available"] == true)
+        .take(2)
+        .collect();
+    let branches: Vec<Value> = http
+        .get(stack.url("/order/branch/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bran_id = branches[0]["bran_id"].as_str().unwrap();
+
+    let body = json!({"bran_id": bran_id, "items": [
+        {"pizza_id": pick[0]["pizza_id"], "quantity": 2},
+        {"pizza_id": pick[1]["pizza_id"], "quantity": 1},
+    ]});
+    let place = || {
+        http.post(stack.url("/order/"))
+            .bearer_auth(&token)
+            .header("idempotency-key", "journey-1")
+            .json(&body)
+            .send()
+    };
+    let res = place().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let order: Value = res.json().await.unwrap();
+    let expected = 2 * pick[0]["price"].as_i64().unwrap() + pick[1]["price"].as_i64().unwrap();
+    assert_eq!(order["total_price"], expected, "priced from the menu");
+    // A double click: the same order again, not a second one.
+    let again: Value = place().await.unwrap().json().await.unwrap();
+    assert_eq!(again["order_id"], order["order_id"]);
+
+    let mine: Vec<Value> = http
+        .get(stack.url("/order/myorder/"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["order_id"], order["order_id"]);
+    assert_eq!(mine[0]["items"].as_array().unwrap().len(), 2);
 }

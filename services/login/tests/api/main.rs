@@ -95,11 +95,15 @@ async fn logout_publishes_session_revoked_through_the_outbox() {
     assert_eq!(e["data"]["member_id"], "lee_jun");
     assert!(e["data"]["session_id"].is_string());
     assert!(e["id"].is_string() && e["occurred_at"].is_string());
-    // Marked sent only after the ack.
-    let unsent = app
-        .count("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        .await;
-    assert_eq!(unsent, 0);
+    // Marked sent once the ack is in (just after the event reached the stream).
+    let marked = testkit::eventually(Duration::from_secs(5), || async {
+        let unsent = app
+            .count("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            .await;
+        (unsent == 0).then_some(())
+    })
+    .await;
+    assert!(marked.is_some());
 }
 
 #[tokio::test]

@@ -1,0 +1,83 @@
+//! Command line and environment of `pizza-order` (DESIGN §1, §7).
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use settings::{DbArgs, HttpArgs, LogArgs, NatsArgs, parse_duration};
+
+/// Orders of the pizza platform.
+#[derive(Debug, Parser)]
+#[command(name = "pizza-order", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve HTTP (the default). The order service serves no gRPC.
+    Serve(Box<ServeConfig>),
+    /// Run this service's migrations as its own role, then exit.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        log: LogArgs,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// login's gRPC address, for VerifyToken.
+    #[arg(
+        long,
+        env = "LOGIN_GRPC_URL",
+        value_name = "LOGIN_GRPC_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub login_grpc_url: String,
+    /// menu's gRPC address, for GetPrices.
+    #[arg(
+        long,
+        env = "MENU_GRPC_URL",
+        value_name = "MENU_GRPC_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub menu_grpc_url: String,
+    /// Deadline of a gRPC call; past it the request is answered 503 and nothing is written.
+    #[arg(long, env = "GRPC_CALL_TIMEOUT", value_name = "GRPC_CALL_TIMEOUT", default_value = "800ms", value_parser = parse_duration)]
+    pub grpc_call_timeout: Duration,
+    /// Backstop on cached prices, should a `catalog.updated` be lost.
+    #[arg(long, env = "PRICE_CACHE_TTL", value_name = "PRICE_CACHE_TTL", default_value = "60s", value_parser = parse_duration)]
+    pub price_cache_ttl: Duration,
+    /// Backstop on cached token verifications, should an `auth.session_revoked` be lost.
+    #[arg(long, env = "AUTH_CACHE_TTL", value_name = "AUTH_CACHE_TTL", default_value = "5m", value_parser = parse_duration)]
+    pub auth_cache_ttl: Duration,
+}
+
+impl ServeConfig {
+    pub fn validate(&self) {
+        for (var, url) in [
+            ("LOGIN_GRPC_URL", &self.login_grpc_url),
+            ("MENU_GRPC_URL", &self.menu_grpc_url),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                settings::fail(&format!("{var} must be an http:// or https:// URL"));
+            }
+        }
+        if self.grpc_call_timeout.is_zero() {
+            settings::fail("GRPC_CALL_TIMEOUT must be above zero");
+        }
+        if self.price_cache_ttl.is_zero() || self.auth_cache_ttl.is_zero() {
+            settings::fail("PRICE_CACHE_TTL and AUTH_CACHE_TTL must be above zero");
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! SQL of the ordering schema, as free functions.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::{error::Result, events};
+
+/// What an `Idempotency-Key` leads to.
+pub enum Claim {
+    /// The key is ours: go on and place the order.
+    Claimed,
+    /// Done before with the same request: answer the same again.
+    Replay { status: u16, body: Value },
+    /// A request with this key is still being served.
+    InFlight,
+    /// The key was used with a different request.
+    Mismatch,
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    request_hash: Vec<u8>,
+    state: String,
+    response_status: Option<i32>,
+    response_body: Option<Value>,
+}
+
+/// Claims `key` for this member and request. A key older than 24 h is forgotten, and one
+/// left in flight for over a minute (its process died) can be taken over.
+pub async fn claim_key(
+    db: &PgPool,
+    member_id: &str,
+    key: &str,
+    request_hash: &[u8],
+) -> Result<Claim> {
+    let claimed: Option<bool> = sqlx::query_scalar(
+        "INSERT INTO idempotency_key (member_id, idem_key, request_hash, state) \
+         VALUES ($1, $2, $3, 'IN_FLIGHT') \
+         ON CONFLICT (member_id, idem_key) DO UPDATE \
+           SET request_hash = EXCLUDED.request_hash, state = 'IN_FLIGHT', \
+               response_status = NULL, response_body = NULL, created_at = now() \
+         WHERE idempotency_key.created_at < now() - interval '24 hours' \
+            OR (idempotency_key.state = 'IN_FLIGHT' \
+                AND idempotency_key.created_at < now() - interval '1 minute') \
+         RETURNING true",
+    )
+    .bind(member_id)
+    .bind(key)
+    .bind(request_hash)
+    .fetch_optional(db)
+    .await?;
+    if claimed.is_some() {
+        return Ok(Claim::Claimed);
+    }
+    let row: Option<KeyRow> = sqlx::query_as(
+        "SELECT request_hash, state, response_status, response_body FROM idempotency_key \
+         WHERE member_id = $1 AND idem_key = $2",
+    )
+    .bind(member_id)
+    .bind(key)
+    .fetch_optional(db)
+    .await?;
+    Ok(match row {
+        // Released between our insert and our look: the client may simply retry.
+        None => Claim::InFlight,
+        Some(k) if k.request_hash != request_hash => Claim::Mismatch,
+        Some(KeyRow {
+            state,
+            response_status: Some(status),
+            response_body: Some(body),
+            ..
+        }) if state == "DONE" => Claim::Replay {
+            status: status as u16,
+            body,
+        },
+        Some(_) => Claim::InFlight,
+    })
+}
+
+/// Gives a claimed key back (the request failed before writing anything).
+pub async fn release_key(db: &PgPool, member_id: &str, key: &str) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM idempotency_key WHERE member_id = $1 AND idem_key = $2 AND state = 'IN_FLIGHT'",
+    )
+    .bind(member_id)
+    .bind(key)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn branch_name(conn: &mut PgConnection, bran_id: &str) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT bran_nm FROM branch WHERE bran_id = $1")
+            .bind(bran_id)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+pub async fn branches(db: &PgPool) -> Result<Vec<(String, String)>> {
+    Ok(
+        sqlx::query_as("SELECT bran_id, bran_nm FROM branch ORDER BY bran_id")
+            .fetch_all(db)
+            .await?,
+    )
+}
+
+/// A line about to be written.
+pub struct NewLine<'a> {
+    pub pizza_id: &'a str,
+    pub pizza_nm: &'a str,
+    pub size: &'a str,
+    pub quantity: i32,
+    pub unit_price: i64,
+    pub line_total: i64,
+}
+
+/// The order, its lines, its first status, the idempotency record and `order.created`, in
+/// the caller's transaction.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_order(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    member_id: &str,
+    bran_id: &str,
+    total_price: i64,
+    created_at: DateTime<Utc>,
+    lines: &[NewLine<'_>],
+    idempotency: Option<(&str, &Value)>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO orders (order_id, member_id, bran_id, total_price, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(order_id)
+    .bind(member_id)
+    .bind(bran_id)
+    .bind(total_price)
+    .bind(created_at)
+    .execute(&mut *conn)
+    .await?;
+    // All lines in one statement.
+    let line_no: Vec<i16> = (1..=lines.len() as i16).collect();
+    let pizza_id: Vec<&str> = lines.iter().map(|l| l.pizza_id).collect();
+    let pizza_nm: Vec<&str> = lines.iter().map(|l| l.pizza_nm).collect();
+    let size: Vec<&str> = lines.iter().map(|l| l.size).collect();
+    let quantity: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
+    let unit_price: Vec<i64> = lines.iter().map(|l| l.unit_price).collect();
+    let line_total: Vec<i64> = lines.iter().map(|l| l.line_total).collect();
+    sqlx::query(
+        "INSERT INTO order_detail \
+           (order_id, line_no, pizza_id, pizza_nm, size, quantity, unit_price, line_total) \
+         SELECT $1, * FROM UNNEST($2::int2[], $3::text[], $4::text[], $5::text[], \
+                                  $6::int4[], $7::int8[], $8::int8[])",
+    )
+    .bind(order_id)
+    .bind(&line_no)
+    .bind(&pizza_id)
+    .bind(&pizza_nm)
+    .bind(&size)
+    .bind(&quantity)
+    .bind(&unit_price)
+    .bind(&line_total)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO order_status_history (order_id, version, status, changed_by, changed_at) \
+         VALUES ($1, 1, 'PENDING', $2, $3)",
+    )
+    .bind(order_id)
+    .bind(member_id)
+    .bind(created_at)
+    .execute(&mut *conn)
+    .await?;
+    if let Some((key, response)) = idempotency {
+        sqlx::query(
+            "UPDATE idempotency_key SET state = 'DONE', response_status = 201, response_body = $3 \
+             WHERE member_id = $1 AND idem_key = $2",
+        )
+        .bind(member_id)
+        .bind(key)
+        .bind(response)
+        .execute(&mut *conn)
+        .await?;
+    }
+    events::order_created(conn, order_id, member_id, bran_id, total_price).await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrderRow {
+    pub order_id: Uuid,
+    pub member_id: String,
+    pub bran_id: String,
+    pub status: String,
+    pub total_price: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LineRow {
+    pub order_id: Uuid,
+    pub pizza_id: String,
+    pub pizza_nm: String,
+    pub size: String,
+    pub quantity: i32,
+    pub unit_price: i64,
+    pub line_total: i64,
+}
+
+/// A member's orders, newest first, after the keyset `before` (exclusive).
+pub async fn member_orders(
+    db: &PgPool,
+    member_id: &str,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<OrderRow>> {
+    let (at, id) = before.unzip();
+    Ok(sqlx::query_as(
+        "SELECT order_id, member_id, bran_id, status, total_price, created_at FROM orders \
+         WHERE member_id = $1 \
+           AND ($2::timestamptz IS NULL OR (created_at, order_id) < ($2, $3)) \
+         ORDER BY created_at DESC, order_id DESC LIMIT $4",
+    )
+    .bind(member_id)
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
+/// The lines of many orders in one query (never one query per order).
+pub async fn lines_of(db: &PgPool, order_ids: &[Uuid]) -> Result<Vec<LineRow>> {
+    Ok(sqlx::query_as(
+        "SELECT order_id, pizza_id, pizza_nm, size, quantity, unit_price, line_total \
+         FROM order_detail WHERE order_id = ANY($1) ORDER BY order_id, line_no",
+    )
+    .bind(order_ids)
+    .fetch_all(db)
+    .await?)
+}
+
+pub async fn order(db: &PgPool, order_id: Uuid) -> Result<Option<OrderRow>> {
+    Ok(sqlx::query_as(
+        "SELECT order_id, member_id, bran_id, status, total_price, created_at FROM orders \
+         WHERE order_id = $1",
+    )
+    .bind(order_id)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Forgets idempotency keys after 24 h.
+pub async fn prune(db: &PgPool) -> Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM idempotency_key WHERE created_at < now() - interval '24 hours'")
+            .execute(db)
+            .await?
+            .rows_affected(),
+    )
+}

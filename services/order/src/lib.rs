@@ -1,0 +1,125 @@
+//! pizza-order: orders.
+//!
+//! - [`http`] — `POST /order/` (priced by the server, idempotent), my orders, one order,
+//!   branches, OpenAPI.
+//! - [`prices`] — `MenuService/GetPrices` over gRPC, cached per pizza until a
+//!   `catalog.updated`; token checks go through `authclient` (login's `VerifyToken`).
+//! - [`db`] — the SQL of schema `ordering`; [`events`] — `order.created` via the outbox.
+//!
+//! [`run`] takes an already-bound listener and a [`Shutdown`], so tests bind port 0.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod http;
+pub mod prices;
+
+use std::{sync::Arc, time::Duration};
+
+use authclient::AuthClient;
+use axum::extract::FromRef;
+use httpkit::{Probes, Shutdown};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::{config::ServeConfig, prices::Prices};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+pub const DB_ROLE: &str = "order_svc";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub prices: Prices,
+    pub auth: AuthClient,
+}
+
+impl FromRef<AppState> for AuthClient {
+    fn from_ref(s: &AppState) -> Self {
+        s.auth.clone()
+    }
+}
+
+/// Serves HTTP, relays the outbox and follows catalog and auth events, until `shutdown`
+/// stops; then finishes in-flight requests, stops the relay and returns.
+pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> anyhow::Result<()> {
+    let db = cfg.db.pool(DB_ROLE);
+    let nats = outbox::connect_nats(&cfg.nats.nats_url, "pizza-order").await?;
+    let auth = AuthClient::new(
+        &cfg.login_grpc_url,
+        cfg.grpc_call_timeout,
+        cfg.auth_cache_ttl,
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
+    let prices = Prices::new(
+        &cfg.menu_grpc_url,
+        cfg.grpc_call_timeout,
+        cfg.price_cache_ttl,
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
+    let state = AppState {
+        db: db.clone(),
+        prices: prices.clone(),
+        auth: auth.clone(),
+    };
+
+    let prices_sub = prices.subscription();
+    let auth_sub = auth.subscription();
+    let live = vec![
+        ("CATALOG", prices_sub.live.clone()),
+        ("AUTH", auth_sub.live.clone()),
+    ];
+    let stopped = || {
+        let s = shutdown.clone();
+        async move { s.stopped().await }
+    };
+    let subscriptions = [
+        tokio::spawn(prices_sub.run(nats.clone(), stopped())),
+        tokio::spawn(auth_sub.run(nats.clone(), stopped())),
+    ];
+    let (relay_stop, relay_stopped) = tokio::sync::oneshot::channel::<()>();
+    let relay = outbox::Relay::new(
+        "order",
+        db.clone(),
+        outbox::jetstream(nats.client.clone()),
+        events::streams(),
+    );
+    let relay = tokio::spawn(relay.run(async move {
+        let _ = relay_stopped.await;
+    }));
+    let pruner = tokio::spawn(prune_forever(db.clone()));
+
+    let client = nats.client.clone();
+    let probes = Probes {
+        service: "order",
+        db: db.clone(),
+        shutdown: shutdown.clone(),
+        nats: Some(Arc::new(move || outbox::nats_state(&client))),
+        subscriptions: live,
+    };
+    let app = httpkit::stack(http::router(state), "order", &cfg.http, probes);
+    tracing::info!(http = %http.local_addr()?, "pizza-order serving");
+    let served = httpkit::serve(http, app, shutdown.clone()).await;
+    let _ = relay_stop.send(());
+    let _ = relay.await;
+    for s in subscriptions {
+        let _ = s.await;
+    }
+    pruner.abort();
+    served?;
+    tracing::info!("pizza-order stopped");
+    Ok(())
+}
+
+async fn prune_forever(db: PgPool) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        match db::prune(&db).await {
+            Ok(n) if n > 0 => tracing::info!(rows = n, "pruned expired idempotency keys"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "prune failed; will retry"),
+        }
+    }
+}

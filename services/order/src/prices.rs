@@ -1,0 +1,162 @@
+//! Prices come from the menu, never from the client: `MenuService/GetPrices` over gRPC,
+//! cached per pizza in `moka`.
+//!
+//! Every `catalog.updated` (from any menu replica) drops the cached prices on every order
+//! replica — a broadcast subscription per process. As in the menu, the cache key carries a
+//! generation bumped by each invalidation, so an answer fetched before a change and stored
+//! after it is never served. A reconnect to NATS drops everything; `PRICE_CACHE_TTL` bounds
+//! staleness should an event be lost.
+//!
+//! Calls have a deadline: with the menu down, an order whose prices are not cached fails
+//! fast with 503 and writes nothing.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, LazyLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use authclient::CACHE_REQUESTS;
+use moka::future::Cache;
+use outbox::Broadcast;
+use prometheus::{HistogramOpts, HistogramVec};
+use proto::menu::v1::{GetPricesRequest, menu_service_client::MenuServiceClient};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::error::{Error, Result};
+
+/// A pizza as the menu sells it right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Price {
+    pub pizza_id: String,
+    pub pizza_nm: String,
+    pub size: String,
+    pub price: i64,
+    pub available: bool,
+    pub catalog_version: i64,
+}
+
+static GRPC_LATENCY: LazyLock<HistogramVec> = LazyLock::new(|| {
+    telemetry::register(
+        HistogramVec::new(
+            HistogramOpts::new(
+                "order_get_prices_duration_seconds",
+                "GetPrices call latency",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+            ]),
+            &["code"],
+        )
+        .expect("valid histogram"),
+    )
+});
+
+#[derive(Clone)]
+pub struct Prices {
+    grpc: MenuServiceClient<Channel>,
+    /// `None` records an id the menu does not know.
+    cache: Cache<(u64, String), Option<Arc<Price>>>,
+    generation: Arc<AtomicU64>,
+    timeout: Duration,
+}
+
+impl Prices {
+    pub fn new(url: &str, timeout: Duration, ttl: Duration) -> Result<Self, String> {
+        let endpoint = Endpoint::from_shared(url.to_owned())
+            .map_err(|e| format!("MENU_GRPC_URL is not a valid URL: {e}"))?
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .tcp_nodelay(true);
+        Ok(Self {
+            grpc: MenuServiceClient::new(endpoint.connect_lazy()),
+            cache: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(ttl)
+                .build(),
+            generation: Arc::new(AtomicU64::new(0)),
+            timeout,
+        })
+    }
+
+    /// The current price of each id (`None` for ids the menu does not know), asking the menu
+    /// once, in one batch, for those not cached.
+    pub async fn lookup(&self, ids: &[&str]) -> Result<HashMap<String, Option<Arc<Price>>>> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match self.cache.get(&(generation, (*id).to_owned())).await {
+                Some(p) => {
+                    CACHE_REQUESTS.with_label_values(&["prices", "hit"]).inc();
+                    found.insert((*id).to_owned(), p);
+                }
+                None => {
+                    CACHE_REQUESTS.with_label_values(&["prices", "miss"]).inc();
+                    missing.push((*id).to_owned());
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let started = Instant::now();
+        let mut req = tonic::Request::new(GetPricesRequest {
+            pizza_ids: missing.clone(),
+        });
+        req.set_timeout(self.timeout);
+        let result = self.grpc.clone().get_prices(req).await;
+        let code = result
+            .as_ref()
+            .map_or_else(|s| s.code(), |_| tonic::Code::Ok);
+        GRPC_LATENCY
+            .with_label_values(&[&format!("{code:?}")])
+            .observe(started.elapsed().as_secs_f64());
+        let reply = result
+            .map_err(|s| {
+                tracing::warn!(code = ?s.code(), message = s.message(), "GetPrices failed");
+                Error::DependencyDown("prices are unavailable right now; try again")
+            })?
+            .into_inner();
+        for p in reply.prices {
+            let price = Some(Arc::new(Price {
+                pizza_id: p.pizza_id.clone(),
+                pizza_nm: p.pizza_nm,
+                size: p.size,
+                price: p.price,
+                available: p.available,
+                catalog_version: p.catalog_version,
+            }));
+            self.cache
+                .insert((generation, p.pizza_id.clone()), price.clone())
+                .await;
+            found.insert(p.pizza_id, price);
+        }
+        for id in reply.unknown_ids {
+            self.cache.insert((generation, id.clone()), None).await;
+            found.insert(id, None);
+        }
+        Ok(found)
+    }
+
+    /// Drops every cached price.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.cache.invalidate_all();
+    }
+
+    /// The broadcast subscription to `catalog.updated` that keeps this cache honest.
+    pub fn subscription(&self) -> Broadcast {
+        let on_event = self.clone();
+        let on_reset = self.clone();
+        Broadcast::new(
+            "CATALOG",
+            "catalog.updated",
+            Arc::new(move |_| on_event.invalidate()),
+            Arc::new(move || on_reset.invalidate()),
+        )
+    }
+}
