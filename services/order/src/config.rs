@@ -58,6 +58,9 @@ pub struct ServeConfig {
     /// Backstop on cached prices, should a `catalog.updated` be lost.
     #[arg(long, env = "PRICE_CACHE_TTL", value_name = "PRICE_CACHE_TTL", default_value = "60s", value_parser = parse_duration)]
     pub price_cache_ttl: Duration,
+    /// PENDING orders older than this are cancelled.
+    #[arg(long, env = "ORDER_PENDING_TIMEOUT", value_name = "ORDER_PENDING_TIMEOUT", default_value = "15m", value_parser = parse_duration)]
+    pub order_pending_timeout: Duration,
     /// Backstop on cached token verifications, should an `auth.session_revoked` be lost.
     #[arg(long, env = "AUTH_CACHE_TTL", value_name = "AUTH_CACHE_TTL", default_value = "5m", value_parser = parse_duration)]
     pub auth_cache_ttl: Duration,
@@ -72,6 +75,9 @@ impl ServeConfig {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 settings::fail(&format!("{var} must be an http:// or https:// URL"));
             }
+        }
+        if self.order_pending_timeout.is_zero() {
+            settings::fail("ORDER_PENDING_TIMEOUT must be above zero");
         }
         if self.grpc_call_timeout.is_zero() {
             settings::fail("GRPC_CALL_TIMEOUT must be above zero");

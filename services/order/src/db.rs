@@ -198,7 +198,14 @@ pub struct OrderRow {
     pub status: String,
     pub total_price: i64,
     pub created_at: DateTime<Utc>,
+    pub version: i32,
+    pub estimated_ready_at: Option<DateTime<Utc>>,
+    pub reject_reason: Option<String>,
 }
+
+/// The columns of [`OrderRow`], for every query that reads one.
+pub const ORDER_COLUMNS: &str = "order_id, member_id, bran_id, status, total_price, created_at, \
+                                 version, estimated_ready_at, reject_reason";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LineRow {
@@ -219,12 +226,12 @@ pub async fn member_orders(
     limit: i64,
 ) -> Result<Vec<OrderRow>> {
     let (at, id) = before.unzip();
-    Ok(sqlx::query_as(
-        "SELECT order_id, member_id, bran_id, status, total_price, created_at FROM orders \
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ORDER_COLUMNS} FROM orders \
          WHERE member_id = $1 \
            AND ($2::timestamptz IS NULL OR (created_at, order_id) < ($2, $3)) \
-         ORDER BY created_at DESC, order_id DESC LIMIT $4",
-    )
+         ORDER BY created_at DESC, order_id DESC LIMIT $4"
+    )))
     .bind(member_id)
     .bind(at)
     .bind(id)
@@ -245,12 +252,35 @@ pub async fn lines_of(db: &PgPool, order_ids: &[Uuid]) -> Result<Vec<LineRow>> {
 }
 
 pub async fn order(db: &PgPool, order_id: Uuid) -> Result<Option<OrderRow>> {
-    Ok(sqlx::query_as(
-        "SELECT order_id, member_id, bran_id, status, total_price, created_at FROM orders \
-         WHERE order_id = $1",
-    )
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1"
+    )))
     .bind(order_id)
     .fetch_optional(db)
+    .await?)
+}
+
+/// The staff queue: orders by status and branch, oldest first, after the keyset `after`.
+pub async fn queue(
+    db: &PgPool,
+    status: Option<&str>,
+    bran_id: Option<&str>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<OrderRow>> {
+    let (at, id) = after.unzip();
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ORDER_COLUMNS} FROM orders \
+         WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR bran_id = $2) \
+           AND ($3::timestamptz IS NULL OR (created_at, order_id) > ($3, $4)) \
+         ORDER BY created_at, order_id LIMIT $5"
+    )))
+    .bind(status)
+    .bind(bran_id)
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(db)
     .await?)
 }
 

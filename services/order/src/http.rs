@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use authclient::{Caller, Role};
+use axum::body::Bytes;
 use axum::{
     Router,
     extract::{Path, Query, State},
@@ -25,6 +26,7 @@ use crate::{
     AppState,
     db::{self, Claim, LineRow, OrderRow},
     error::{Error, Result},
+    workflow::{self, Action, Outcome, Scope},
 };
 
 pub const MAX_LINES: usize = 50;
@@ -32,10 +34,11 @@ pub const MAX_QUANTITY: i64 = 100;
 
 pub fn router(state: AppState) -> Router {
     let mut r = Router::new();
-    r = route_both(r, "/order/", post(create_order));
+    r = route_both(r, "/order/", get(staff_queue).post(create_order));
     r = route_both(r, "/order/myorder/", get(my_orders));
     r = route_both(r, "/order/branch/", get(branches));
     r = route_both(r, "/order/{order_id}/", get(one_order));
+    r = route_both(r, "/order/{order_id}/{action}/", post(order_action));
     r = r.route("/order/openapi.json", get(openapi));
     r.with_state(state)
 }
@@ -92,6 +95,12 @@ pub struct Order {
     pub created_at: String,
     pub items: Vec<OrderLine>,
     pub total_price: i64,
+    /// Set when accepted: when it should be ready (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_ready_at: Option<String>,
+    /// Set when rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reject_reason: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -111,6 +120,11 @@ fn order_view(row: &OrderRow, lines: Vec<OrderLine>) -> Order {
         created_at: local.to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
         items: lines,
         total_price: row.total_price,
+        estimated_ready_at: row.estimated_ready_at.map(|t| {
+            t.with_timezone(&seoul())
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+        }),
+        reject_reason: row.reject_reason.clone(),
     }
 }
 
@@ -297,6 +311,9 @@ async fn place(
         status: "PENDING".into(),
         total_price: total,
         created_at,
+        version: 1,
+        estimated_ready_at: None,
+        reject_reason: None,
     };
     let view = order_view(
         &row,
@@ -478,15 +495,222 @@ async fn branches(State(s): State<AppState>) -> Result<Json<Vec<Branch>>> {
 }
 
 // ---------------------------------------------------------------------------------------
+// Staff: the queue and the status actions
+
+pub const STATUSES: [&str; 6] = [
+    "PENDING",
+    "ACCEPTED",
+    "READY",
+    "COMPLETED",
+    "REJECTED",
+    "CANCELLED",
+];
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct QueueQuery {
+    /// PENDING, ACCEPTED, READY, COMPLETED, REJECTED or CANCELLED.
+    status: Option<String>,
+    /// One branch (a STAFF member bound to a branch sees only that one).
+    bran_id: Option<String>,
+    /// 1 to 100 (default 20).
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/order/", tag = "staff",
+    security(("bearer" = [])),
+    params(QueueQuery),
+    responses(
+        (status = 200, body = Vec<Order>, description = "Oldest first; the next page is in the Link header"),
+        (status = 400, body = httpkit::doc::ErrorEnvelope),
+        (status = 401, body = httpkit::doc::ErrorEnvelope),
+        (status = 403, body = httpkit::doc::ErrorEnvelope, description = "Not STAFF/ADMIN, or another branch than the one the STAFF member is bound to"),
+    ))]
+async fn staff_queue(
+    State(s): State<AppState>,
+    caller: Caller,
+    Query(q): Query<QueueQuery>,
+) -> Result<Response> {
+    caller.require(&[Role::Staff, Role::Admin])?;
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(st) => Some(
+            STATUSES
+                .iter()
+                .copied()
+                .find(|x| x.eq_ignore_ascii_case(st))
+                .ok_or_else(|| {
+                    Error::Validation(format!("status must be one of {}", STATUSES.join(", ")))
+                })?,
+        ),
+    };
+    let wanted = q.bran_id.as_deref().filter(|b| !b.is_empty());
+    let bran_id = match (caller.role, caller.bran_id.as_deref()) {
+        (Role::Staff, Some(bound)) => {
+            if wanted.is_some_and(|w| w != bound) {
+                return Err(httpkit::ApiError::forbidden(format!(
+                    "you are bound to branch '{bound}'"
+                ))
+                .into());
+            }
+            Some(bound)
+        }
+        _ => wanted,
+    };
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(Error::Validation("limit must be 1 to 100".into()));
+    }
+    let after = match q.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => {
+            Some(decode_cursor(c).ok_or_else(|| Error::Validation("cursor is not valid".into()))?)
+        }
+    };
+    let mut rows = db::queue(&s.db, status, bran_id, after, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let orders = with_lines(&s, &rows).await?;
+    let mut res = Json(orders).into_response();
+    if more && let Some(last) = rows.last() {
+        let mut link = format!("</order/?limit={limit}&cursor={}", encode_cursor(last));
+        if let Some(st) = status {
+            link.push_str(&format!("&status={st}"));
+        }
+        if let Some(b) = bran_id {
+            link.push_str(&format!("&bran_id={b}"));
+        }
+        link.push_str(">; rel=\"next\"");
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            res.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(res)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AcceptBody {
+    /// Minutes until ready, 1 to 180.
+    pub estimated_time_minutes: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RejectBody {
+    /// Why, for the customer (1 to 500 characters).
+    pub reason: String,
+}
+
+fn body_as<T: serde::de::DeserializeOwned>(body: &Bytes, what: &str) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| Error::Validation(format!("{what}: {e}")))
+}
+
+#[utoipa::path(post, path = "/order/{order_id}/{action}/", tag = "staff",
+    security(("bearer" = [])),
+    params(
+        ("order_id" = String, Path),
+        ("action" = String, Path, description = "accept (STAFF/ADMIN, body AcceptBody), reject (STAFF/ADMIN, body RejectBody), ready, complete (STAFF/ADMIN), cancel (the customer, while PENDING)"),
+    ),
+    request_body(content = AcceptBody, description = "For accept; RejectBody for reject; nothing for the others"),
+    responses(
+        (status = 200, body = Order, description = "The order in its new status"),
+        (status = 400, body = httpkit::doc::ErrorEnvelope),
+        (status = 401, body = httpkit::doc::ErrorEnvelope),
+        (status = 403, body = httpkit::doc::ErrorEnvelope, description = "A CUSTOMER calling a staff action"),
+        (status = 404, body = httpkit::doc::ErrorEnvelope, description = "No such order, or not the caller's (branch)"),
+        (status = 409, body = httpkit::doc::ErrorEnvelope, description = "Not allowed from the current status (details.current_status), or lost a race"),
+    ))]
+async fn order_action(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((order_id, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Order>> {
+    let staff = match action.as_str() {
+        "accept" | "reject" | "ready" | "complete" => true,
+        "cancel" => false,
+        _ => return Err(Error::NotFound(format!("no action '{action}'"))),
+    };
+    // A customer calling a staff action is refused before the order is even looked up.
+    if staff {
+        caller.require(&[Role::Staff, Role::Admin])?;
+    }
+    let action = match action.as_str() {
+        "accept" => {
+            let b: AcceptBody =
+                body_as(&body, "accept needs {\"estimated_time_minutes\": 1..180}")?;
+            if !(1..=180).contains(&b.estimated_time_minutes) {
+                return Err(Error::Validation(
+                    "estimated_time_minutes must be 1 to 180".into(),
+                ));
+            }
+            Action::Accept {
+                minutes: b.estimated_time_minutes,
+            }
+        }
+        "reject" => {
+            let b: RejectBody = body_as(&body, "reject needs {\"reason\": \"…\"}")?;
+            let reason = b.reason.trim();
+            if reason.is_empty() || reason.chars().count() > 500 {
+                return Err(Error::Validation(
+                    "reason must be 1 to 500 characters".into(),
+                ));
+            }
+            Action::Reject {
+                reason: reason.to_owned(),
+            }
+        }
+        "ready" => Action::Ready,
+        "complete" => Action::Complete,
+        _ => Action::Cancel,
+    };
+    let not_found = || Error::NotFound("no such order".into());
+    let id: Uuid = order_id.parse().map_err(|_| not_found())?;
+    let scope = if staff {
+        Scope {
+            bran_id: if caller.role == Role::Staff {
+                caller.bran_id.as_deref()
+            } else {
+                None
+            },
+            member_id: None,
+        }
+    } else {
+        Scope {
+            bran_id: None,
+            member_id: Some(&caller.member_id),
+        }
+    };
+    match workflow::apply(&s.db, id, &action, &caller.member_id, scope).await? {
+        Outcome::Done { order, previous } => {
+            tracing::info!(order.id = %id, from = previous, to = %order.status, by = %caller.member_id, "order status changed");
+            let mut orders = with_lines(&s, std::slice::from_ref(&order)).await?;
+            Ok(Json(orders.remove(0)))
+        }
+        Outcome::NotFound => Err(not_found()),
+        Outcome::Conflict { current } => {
+            let (from, to) = action.transition();
+            Err(httpkit::ApiError::conflict(format!(
+                "cannot move the order from {current} to {to} (it must be {from})"
+            ))
+            .with_details(json!({"current_status": current}))
+            .into())
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // OpenAPI
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "pizza-order", description = "Orders: server-priced, idempotent."),
-    paths(create_order, my_orders, one_order, branches),
+    paths(create_order, my_orders, one_order, branches, staff_queue, order_action),
     components(schemas(httpkit::doc::ErrorEnvelope)),
     modifiers(&BearerAuth),
-    tags((name = "order", description = "Place and read orders"))
+    tags(
+        (name = "order", description = "Place and read orders"),
+        (name = "staff", description = "The staff queue and the status workflow")
+    )
 )]
 pub struct ApiDoc;
 

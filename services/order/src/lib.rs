@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod prices;
+pub mod workflow;
 
 use std::{sync::Arc, time::Duration};
 
@@ -89,6 +90,10 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
         let _ = relay_stopped.await;
     }));
     let pruner = tokio::spawn(prune_forever(db.clone()));
+    let auto_cancel = tokio::spawn(workflow::auto_cancel_forever(
+        db.clone(),
+        cfg.order_pending_timeout,
+    ));
 
     let client = nats.client.clone();
     let probes = Probes {
@@ -107,6 +112,7 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
         let _ = s.await;
     }
     pruner.abort();
+    auto_cancel.abort();
     served?;
     tracing::info!("pizza-order stopped");
     Ok(())

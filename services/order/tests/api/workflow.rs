@@ -1,0 +1,327 @@
+//! The status machine, the staff queue and the auto-cancel.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, envelope, spawn, start_order};
+
+fn one_pizza(bran: &str) -> Value {
+    json!({"bran_id": bran, "items": [{"pizza_id": "hawaiian_s", "quantity": 1}]})
+}
+
+async fn place(app: &TestApp, token: &str, bran: &str) -> String {
+    let o: Value = app
+        .order(0, token, &one_pizza(bran), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    o["order_id"].as_str().unwrap().to_owned()
+}
+
+async fn act(
+    app: &TestApp,
+    replica: usize,
+    token: &str,
+    id: &str,
+    action: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(app.orders[replica].url(&format!("/order/{id}/{action}/")))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn two_staff_accepting_the_same_order_at_once_one_wins_and_the_other_gets_409() {
+    let app = spawn(2).await;
+    let customer = app.customer("race_customer").await;
+    let s1 = app.token_with("staff_one", "STAFF", None).await;
+    let s2 = app.token_with("staff_two", "STAFF", None).await;
+    let id = place(&app, &customer, "gangnam").await;
+    let body = Some(json!({"estimated_time_minutes": 20}));
+    let (a, b) = tokio::join!(
+        act(&app, 0, &s1, &id, "accept", body.clone()),
+        act(&app, 1, &s2, &id, "accept", body.clone())
+    );
+    let mut statuses = vec![a.status().as_u16(), b.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, vec![200, 409]);
+    let loser = if a.status() == 409 { a } else { b };
+    let (_, code, err) = envelope(loser).await;
+    assert_eq!(code, "CONFLICT");
+    assert_eq!(err["details"]["current_status"], "ACCEPTED");
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT count(*) FROM order_status_history WHERE order_id = '{id}'"
+        ))
+        .await,
+        2,
+        "PENDING and one ACCEPTED"
+    );
+}
+
+#[tokio::test]
+async fn only_legal_transitions_by_the_right_people_happen() {
+    let app = spawn(1).await;
+    let alice = app.customer("alice_flow").await;
+    let bob = app.customer("bob_flow").await;
+    let staff = app.token_with("staff_flow", "STAFF", Some("gangnam")).await;
+    let elsewhere = app.token_with("staff_far", "STAFF", Some("haeundae")).await;
+    let id = place(&app, &alice, "gangnam").await;
+
+    let (s, code, _) = envelope(
+        act(
+            &app,
+            0,
+            &alice,
+            &id,
+            "accept",
+            Some(json!({"estimated_time_minutes": 10})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((s, code.as_str()), (403, "FORBIDDEN"));
+    let (s, _, err) = envelope(act(&app, 0, &staff, &id, "complete", None).await).await;
+    assert_eq!(
+        (s, err["details"]["current_status"].as_str()),
+        (409, Some("PENDING"))
+    );
+    let (s, _, _) = envelope(
+        act(
+            &app,
+            0,
+            &elsewhere,
+            &id,
+            "accept",
+            Some(json!({"estimated_time_minutes": 10})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 404, "another branch's staff does not see it");
+    let (s, _, _) = envelope(act(&app, 0, &bob, &id, "cancel", None).await).await;
+    assert_eq!(s, 404, "another customer cannot cancel it");
+    for bad in [
+        json!({"estimated_time_minutes": 0}),
+        json!({"estimated_time_minutes": 181}),
+        json!({}),
+    ] {
+        let (s, _, _) = envelope(act(&app, 0, &staff, &id, "accept", Some(bad)).await).await;
+        assert_eq!(s, 400);
+    }
+
+    let res = act(
+        &app,
+        0,
+        &staff,
+        &id,
+        "accept",
+        Some(json!({"estimated_time_minutes": 25})),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let o: Value = res.json().await.unwrap();
+    assert_eq!(o["status"], "ACCEPTED");
+    assert!(
+        o["estimated_ready_at"]
+            .as_str()
+            .unwrap()
+            .ends_with("+09:00")
+    );
+    let (s, _, err) = envelope(act(&app, 0, &alice, &id, "cancel", None).await).await;
+    assert_eq!(
+        (s, err["details"]["current_status"].as_str()),
+        (409, Some("ACCEPTED")),
+        "no cancel after acceptance"
+    );
+    assert_eq!(act(&app, 0, &staff, &id, "ready", None).await.status(), 200);
+    let done: Value = act(&app, 0, &staff, &id, "complete", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["status"], "COMPLETED");
+
+    // Reject needs a reason; cancel is the customer's own.
+    let r = place(&app, &alice, "gangnam").await;
+    let (s, _, _) =
+        envelope(act(&app, 0, &staff, &r, "reject", Some(json!({"reason": "  "}))).await).await;
+    assert_eq!(s, 400);
+    let rejected: Value = act(
+        &app,
+        0,
+        &staff,
+        &r,
+        "reject",
+        Some(json!({"reason": "out of dough"})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            rejected["status"].as_str(),
+            rejected["reject_reason"].as_str()
+        ),
+        (Some("REJECTED"), Some("out of dough"))
+    );
+    let c = place(&app, &alice, "gangnam").await;
+    let cancelled: Value = act(&app, 0, &alice, &c, "cancel", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cancelled["status"], "CANCELLED");
+
+    let history: Vec<(String, String)> = sqlx::query_as(
+        "SELECT status, changed_by FROM order_status_history WHERE order_id = $1::uuid ORDER BY version",
+    )
+    .bind(&id)
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    let statuses: Vec<&str> = history.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(statuses, ["PENDING", "ACCEPTED", "READY", "COMPLETED"]);
+    assert_eq!(history[1].1, "staff_flow");
+    let changed = testkit::eventually(Duration::from_secs(10), || async {
+        let e = app.order_events().await;
+        let n = e
+            .iter()
+            .filter(|e| e["type"] == "order.status_changed")
+            .count();
+        (n == 5).then_some(e)
+    })
+    .await
+    .expect("one order.status_changed per change");
+    let first = changed
+        .iter()
+        .find(|e| e["type"] == "order.status_changed")
+        .unwrap();
+    assert_eq!(first["data"]["previous_status"], "PENDING");
+    assert_eq!(first["data"]["status"], "ACCEPTED");
+    assert!(first["data"]["estimated_ready_at"].is_string());
+}
+
+#[tokio::test]
+async fn the_staff_queue_lists_oldest_first_and_respects_branch_bindings() {
+    let app = spawn(1).await;
+    let customer = app.customer("queue_customer").await;
+    let bound = app.token_with("staff_bound", "STAFF", Some("jamsil")).await;
+    let admin = app.token_with("admin_queue", "ADMIN", None).await;
+    let mut jamsil = vec![];
+    for _ in 0..3 {
+        jamsil.push(place(&app, &customer, "jamsil").await);
+        place(&app, &customer, "hongdae").await;
+    }
+    let get = |token: &str, query: &str| {
+        app.client
+            .get(app.orders[0].url(&format!("/order/{query}")))
+            .bearer_auth(token)
+            .send()
+    };
+    let (s, code, _) = envelope(get(&customer, "").await.unwrap()).await;
+    assert_eq!((s, code.as_str()), (403, "FORBIDDEN"));
+
+    let mine: Vec<Value> = get(&bound, "?status=PENDING")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = mine
+        .iter()
+        .map(|o| o["order_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        jamsil.iter().map(String::as_str).collect::<Vec<_>>(),
+        "its branch only, oldest first"
+    );
+    let (s, _, _) = envelope(get(&bound, "?bran_id=hongdae").await.unwrap()).await;
+    assert_eq!(s, 403);
+
+    let all: Vec<Value> = get(&admin, "?status=pending")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 6);
+    let page = get(&admin, "?limit=4").await.unwrap();
+    assert!(
+        page.headers()["link"]
+            .to_str()
+            .unwrap()
+            .contains("rel=\"next\"")
+    );
+    let (s, _, _) = envelope(get(&admin, "?status=EATEN").await.unwrap()).await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test]
+async fn a_forgotten_pending_order_is_cancelled_exactly_once_with_two_replicas() {
+    let app = spawn(0).await;
+    let mut app = app;
+    for _ in 0..2 {
+        let r = start_order(
+            &app.db,
+            &app.nats,
+            &app.login,
+            &app.menu,
+            &["--order-pending-timeout", "1s"],
+        )
+        .await;
+        app.wait_live(&r).await;
+        app.orders.push(r);
+    }
+    let customer = app.customer("forgetful").await;
+    let ids = [
+        place(&app, &customer, "pangyo").await,
+        place(&app, &customer, "pangyo").await,
+    ];
+    let all_cancelled = testkit::eventually(Duration::from_secs(10), || async {
+        let n = app
+            .scalar("SELECT count(*) FROM orders WHERE status = 'CANCELLED'")
+            .await;
+        (n == 2).then_some(())
+    })
+    .await;
+    assert!(
+        all_cancelled.is_some(),
+        "both cancelled by the background task"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for id in ids {
+        let n = app
+            .scalar(&format!(
+                "SELECT count(*) FROM order_status_history WHERE order_id = '{id}' AND status = 'CANCELLED'"
+            ))
+            .await;
+        assert_eq!(n, 1, "cancelled exactly once");
+    }
+    let events = testkit::eventually(Duration::from_secs(10), || async {
+        let e = app.order_events().await;
+        let n = e
+            .iter()
+            .filter(|e| e["type"] == "order.status_changed")
+            .count();
+        (n >= 2).then_some(e)
+    })
+    .await
+    .unwrap();
+    let changes: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "order.status_changed")
+        .collect();
+    assert_eq!(changes.len(), 2);
+    assert!(changes.iter().all(|e| e["data"]["status"] == "CANCELLED"));
+}
