@@ -80,7 +80,7 @@ pub struct Stack {
 async fn wait_ready(port: u16, path: &str, what: &str) {
     let url = format!("http://127.0.0.1:{port}{path}");
     let ok = testkit::eventually(Duration::from_secs(20), || async {
-        let r = reqwest::get(&url).await.ok()?;
+        let r = testkit::get(&url).await.ok()?;
         (r.status().as_u16() < 500).then_some(())
     })
     .await;

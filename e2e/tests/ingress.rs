@@ -18,7 +18,7 @@ async fn envelope(res: reqwest::Response) -> (u16, String) {
 #[tokio::test]
 async fn register_login_me_refresh_logout_through_the_ingress() {
     let stack = Stack::start(&[]).await;
-    let http = reqwest::Client::new();
+    let http = testkit::http();
 
     let res = http
         .post(stack.url("/login/register/"))
@@ -97,7 +97,7 @@ async fn register_login_me_refresh_logout_through_the_ingress() {
 #[tokio::test]
 async fn the_ingress_answers_its_own_errors_with_the_envelope() {
     let mut stack = Stack::start(&[]).await;
-    let http = reqwest::Client::new();
+    let http = testkit::http();
 
     // Over nginx's own limit: nginx answers, in the envelope.
     let res = http
@@ -122,7 +122,7 @@ async fn the_ingress_answers_its_own_errors_with_the_envelope() {
     assert_eq!(envelope(res).await, (404, "NOT_FOUND".to_owned()));
     // Every prefix has its service now; an unknown path under one is the service's 404.
     let res = http
-        .get(stack.url("/order/nothing/here/"))
+        .get(stack.url("/order/no/such/path/"))
         .send()
         .await
         .unwrap();
@@ -142,7 +142,7 @@ async fn per_client_limits_key_on_the_address_the_ingress_reports_not_on_what_cl
         ("AUTH_RATE_LIMIT_PERIOD", "1m"),
     ])
     .await;
-    let http = reqwest::Client::new();
+    let http = testkit::http();
     let mut statuses = vec![];
     for i in 0..3 {
         // A client trying to look like many clients.
@@ -161,7 +161,7 @@ async fn per_client_limits_key_on_the_address_the_ingress_reports_not_on_what_cl
 #[tokio::test]
 async fn the_menu_is_served_through_the_ingress_with_revalidation_and_images() {
     let stack = Stack::start(&[]).await;
-    let http = reqwest::Client::new();
+    let http = testkit::http();
     let res = http
         .get(stack.url("/menu/?categ=Chicken"))
         .send()
@@ -231,7 +231,7 @@ async fn the_menu_is_served_through_the_ingress_with_revalidation_and_images() {
 #[tokio::test]
 async fn the_customer_journey_register_login_menu_branch_order_my_orders() {
     let stack = Stack::start(&[]).await;
-    let http = reqwest::Client::new();
+    let http = testkit::http();
     let res = http
         .post(stack.url("/login/register/"))
         .json(&json!({"member_id": "journey", "member_pwd": "pizza lover 1", "member_nm": "여정"}))

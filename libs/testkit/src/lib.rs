@@ -246,6 +246,22 @@ impl Drop for NatsServer {
     }
 }
 
+/// An HTTP client for tests. reqwest's TLS takes its crypto from the process (the
+/// workspace builds it without a bundled provider), so install ring's first, as the order
+/// service does.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client")
+}
+
+/// `GET url` with [`http`]'s client.
+pub async fn get(url: &str) -> reqwest::Result<reqwest::Response> {
+    http().get(url).send().await
+}
+
 /// A listener on 127.0.0.1, port 0, for a service under test.
 pub async fn listener() -> tokio::net::TcpListener {
     tokio::net::TcpListener::bind("127.0.0.1:0")

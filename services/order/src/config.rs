@@ -58,6 +58,9 @@ pub struct ServeConfig {
     /// Backstop on cached prices, should a `catalog.updated` be lost.
     #[arg(long, env = "PRICE_CACHE_TTL", value_name = "PRICE_CACHE_TTL", default_value = "60s", value_parser = parse_duration)]
     pub price_cache_ttl: Duration,
+    /// Where to POST a Discord-compatible `{"content": …}` for every new order (off if unset).
+    #[arg(long, env = "ORDER_WEBHOOK_URL", value_name = "ORDER_WEBHOOK_URL")]
+    pub order_webhook_url: Option<String>,
     /// PENDING orders older than this are cancelled.
     #[arg(long, env = "ORDER_PENDING_TIMEOUT", value_name = "ORDER_PENDING_TIMEOUT", default_value = "15m", value_parser = parse_duration)]
     pub order_pending_timeout: Duration,
@@ -75,6 +78,11 @@ impl ServeConfig {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 settings::fail(&format!("{var} must be an http:// or https:// URL"));
             }
+        }
+        if let Some(url) = &self.order_webhook_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            settings::fail("ORDER_WEBHOOK_URL must be an http:// or https:// URL");
         }
         if self.order_pending_timeout.is_zero() {
             settings::fail("ORDER_PENDING_TIMEOUT must be above zero");

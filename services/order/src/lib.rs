@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod notify;
 pub mod prices;
 pub mod workflow;
 
@@ -90,6 +91,12 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
         let _ = relay_stopped.await;
     }));
     let pruner = tokio::spawn(prune_forever(db.clone()));
+    let notifier = cfg.order_webhook_url.clone().map(|url| {
+        // reqwest's rustls takes its crypto from the process: ring, as sqlx's does.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let n = notify::Notifier::new(db.clone(), outbox::jetstream(nats.client.clone()), url);
+        tokio::spawn(n.run(stopped()))
+    });
     let auto_cancel = tokio::spawn(workflow::auto_cancel_forever(
         db.clone(),
         cfg.order_pending_timeout,
@@ -108,7 +115,7 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
     let served = httpkit::serve(http, app, shutdown.clone()).await;
     let _ = relay_stop.send(());
     let _ = relay.await;
-    for s in subscriptions {
+    for s in subscriptions.into_iter().chain(notifier) {
         let _ = s.await;
     }
     pruner.abort();

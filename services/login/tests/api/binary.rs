@@ -51,7 +51,7 @@ async fn start(db: &TestDb, nats: &NatsServer, extra: &[(&str, &str)]) -> Runnin
     let child = cmd.spawn().expect("spawn pizza-login");
     let running = Running { child, http };
     let ready = testkit::eventually(Duration::from_secs(15), || async {
-        let r = reqwest::get(format!("http://127.0.0.1:{http}/healthz"))
+        let r = testkit::get(&format!("http://127.0.0.1:{http}/healthz"))
             .await
             .ok()?;
         (r.status() == 200).then_some(())
@@ -216,7 +216,7 @@ async fn operator_commands_create_staff_change_roles_and_delete_members_revoking
     );
 
     let app = start(&db, &nats, &[]).await;
-    let client = reqwest::Client::new();
+    let client = testkit::http();
     let base = format!("http://127.0.0.1:{}", app.http);
     let login: Value = client
         .post(format!("{base}/login/"))
@@ -396,7 +396,7 @@ async fn with_an_otlp_endpoint_request_spans_are_exported_and_logs_carry_the_sam
     let _running = Running { child, http };
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let register = || async {
-        reqwest::Client::new()
+        testkit::http()
             .post(format!("http://127.0.0.1:{http}/login/register/"))
             .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
             .json(&json!({"member_id": "traced", "member_pwd": PASSWORD, "member_nm": "t"}))

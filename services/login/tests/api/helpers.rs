@@ -83,10 +83,7 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         grpc,
         db,
         nats,
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        client: testkit::http(),
         shutdown,
         server,
     }

@@ -138,7 +138,7 @@ pub async fn spawn(replicas: usize) -> TestApp {
         nats,
         login,
         menus,
-        client: reqwest::Client::new(),
+        client: testkit::http(),
     };
     for m in &app.menus {
         app.wait_until_live(m).await;

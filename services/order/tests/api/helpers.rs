@@ -204,7 +204,7 @@ pub async fn spawn(replicas: usize) -> TestApp {
         login,
         menu,
         orders,
-        client: reqwest::Client::new(),
+        client: testkit::http(),
     };
     app.wait_live(&app.menu).await;
     for o in &app.orders {

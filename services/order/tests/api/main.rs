@@ -2,6 +2,7 @@
 //! pizza-menu over real gRPC.
 
 mod helpers;
+mod notify;
 mod workflow;
 
 use std::{
