@@ -77,11 +77,23 @@ pub struct Stack {
     _nginx_dir: tempfile::TempDir,
 }
 
+/// Waits until `path` answers below 500 and, for `/healthz`, every event subscription the
+/// service reports is live (so no event of the test can be missed).
 async fn wait_ready(port: u16, path: &str, what: &str) {
     let url = format!("http://127.0.0.1:{port}{path}");
     let ok = testkit::eventually(Duration::from_secs(20), || async {
         let r = testkit::get(&url).await.ok()?;
-        (r.status().as_u16() < 500).then_some(())
+        if r.status().as_u16() >= 500 {
+            return None;
+        }
+        if path == "/healthz" {
+            let body: serde_json::Value = r.json().await.ok()?;
+            let subs = body["subscriptions"].as_object()?;
+            if !subs.values().all(|v| v == "live") {
+                return None;
+            }
+        }
+        Some(())
     })
     .await;
     assert!(ok.is_some(), "{what} did not come up at {url}");

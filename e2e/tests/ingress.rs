@@ -306,3 +306,63 @@ async fn the_customer_journey_register_login_menu_branch_order_my_orders() {
     assert_eq!(mine[0]["order_id"], order["order_id"]);
     assert_eq!(mine[0]["items"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn live_status_flows_over_a_websocket_through_the_ingress() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let stack = Stack::start(&[]).await;
+    let http = testkit::http();
+    http.post(stack.url("/login/register/"))
+        .json(&json!({"member_id": "ws_e2e", "member_pwd": "pizza lover 1", "member_nm": "x"}))
+        .send()
+        .await
+        .unwrap();
+    let login: Value = http
+        .post(stack.url("/login/"))
+        .json(&json!({"member_id": "ws_e2e", "member_pwd": "pizza lover 1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap();
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/order/ws", stack.ingress))
+            .await
+            .expect("upgrade through nginx");
+    ws.send(Message::text(
+        json!({"type": "auth", "token": token}).to_string(),
+    ))
+    .await
+    .unwrap();
+    let mut texts = Vec::new();
+    let mut next_text = async || -> Value {
+        loop {
+            let m = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+                .await
+                .expect("a message in time")
+                .expect("open")
+                .expect("ok");
+            if let Message::Text(t) = m {
+                return serde_json::from_str(&t).unwrap();
+            }
+        }
+    };
+    texts.push(next_text().await);
+    assert_eq!(texts[0]["type"], "ready");
+    let o: Value = http
+        .post(stack.url("/order/"))
+        .bearer_auth(token)
+        .json(&json!({"bran_id": "gangnam", "items": [{"pizza_id": "bbq_ckn_s", "quantity": 1}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pushed = next_text().await;
+    assert_eq!(pushed["type"], "order.created");
+    assert_eq!(pushed["order_id"], o["order_id"]);
+}

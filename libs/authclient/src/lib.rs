@@ -149,11 +149,29 @@ impl From<AuthError> for ApiError {
     }
 }
 
+/// A revoked session (`session_id: None`: every session of the member).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    pub member_id: String,
+    pub session_id: Option<String>,
+}
+
+impl Revocation {
+    /// Whether this revocation ends `caller`'s session.
+    pub fn ends(&self, caller: &Caller) -> bool {
+        match &self.session_id {
+            Some(s) => *s == caller.session_id,
+            None => self.member_id == caller.member_id,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct AuthClient {
     grpc: AuthServiceClient<Channel>,
     cache: Cache<[u8; 32], Arc<Caller>>,
     timeout: Duration,
+    revocations: tokio::sync::broadcast::Sender<Revocation>,
 }
 
 impl AuthClient {
@@ -174,6 +192,7 @@ impl AuthClient {
                 .support_invalidation_closures()
                 .build(),
             timeout,
+            revocations: tokio::sync::broadcast::channel(256).0,
         })
     }
 
@@ -220,8 +239,18 @@ impl AuthClient {
         Ok(caller)
     }
 
+    /// Revocations as they arrive, for long-lived connections that must end with their
+    /// session (a WebSocket, say).
+    pub fn revocations(&self) -> tokio::sync::broadcast::Receiver<Revocation> {
+        self.revocations.subscribe()
+    }
+
     /// Drops cached verifications of one session, or of every session of the member.
     pub fn revoke(&self, member_id: &str, session_id: Option<&str>) {
+        let _ = self.revocations.send(Revocation {
+            member_id: member_id.to_owned(),
+            session_id: session_id.map(str::to_owned),
+        });
         let member_id = member_id.to_owned();
         let session_id = session_id.map(str::to_owned);
         let r = self

@@ -34,7 +34,6 @@ use settings::{Cidrs, HttpArgs};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
-    limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     timeout::TimeoutLayer,
     trace::TraceLayer,
@@ -101,7 +100,10 @@ pub fn stack(app: Router, service: &'static str, http: &HttpArgs, probes: Probes
         .merge(probes.router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(http.http_body_limit))
-        .layer(RequestBodyLimitLayer::new(http.http_body_limit))
+        .layer(middleware::from_fn_with_state(
+            http.http_body_limit,
+            refuse_large_bodies,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             http.http_request_timeout,
@@ -117,6 +119,42 @@ pub fn stack(app: Router, service: &'static str, http: &HttpArgs, probes: Probes
         app = app.layer(cors);
     }
     app
+}
+
+/// The most a refused body is read (and thrown away) before answering 413: the ingress
+/// accepts up to 1 MiB.
+const DRAIN_CAP: usize = 1 << 20;
+
+/// Answers 413 to a declared `Content-Length` over the limit. The body is read and dropped
+/// first (up to [`DRAIN_CAP`], for at most 5 s): closing a connection with unread data makes
+/// the kernel send a reset, and a proxy still writing the body would then report 502 instead
+/// of passing our 413 on. Bodies without a length are cut by `DefaultBodyLimit` as they are
+/// read.
+async fn refuse_large_bodies(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    match declared {
+        Some(len) if len > limit => {
+            if len <= DRAIN_CAP {
+                let body = req.into_body();
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    axum::body::to_bytes(body, DRAIN_CAP),
+                )
+                .await;
+            }
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body is too large")
+                .into_response()
+        }
+        _ => next.run(req).await,
+    }
 }
 
 fn request_span(req: &Request) -> Span {

@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
     r = route_both(r, "/order/", get(staff_queue).post(create_order));
     r = route_both(r, "/order/myorder/", get(my_orders));
     r = route_both(r, "/order/branch/", get(branches));
+    r = route_both(r, "/order/ws/", get(crate::live::ws));
     r = route_both(r, "/order/{order_id}/", get(one_order));
     r = route_both(r, "/order/{order_id}/{action}/", post(order_action));
     r = r.route("/order/openapi.json", get(openapi));

@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod live;
 pub mod notify;
 pub mod prices;
 pub mod workflow;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub db: PgPool,
     pub prices: Prices,
     pub auth: AuthClient,
+    pub hub: live::Hub,
+    pub shutdown: Shutdown,
 }
 
 impl FromRef<AppState> for AuthClient {
@@ -60,17 +63,22 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
         cfg.price_cache_ttl,
     )
     .map_err(|e| anyhow::anyhow!(e))?;
+    let hub = live::Hub::default();
     let state = AppState {
         db: db.clone(),
         prices: prices.clone(),
         auth: auth.clone(),
+        hub: hub.clone(),
+        shutdown: shutdown.clone(),
     };
 
     let prices_sub = prices.subscription();
     let auth_sub = auth.subscription();
+    let orders_sub = hub.subscription();
     let live = vec![
         ("CATALOG", prices_sub.live.clone()),
         ("AUTH", auth_sub.live.clone()),
+        ("ORDERS", orders_sub.live.clone()),
     ];
     let stopped = || {
         let s = shutdown.clone();
@@ -79,6 +87,7 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
     let subscriptions = [
         tokio::spawn(prices_sub.run(nats.clone(), stopped())),
         tokio::spawn(auth_sub.run(nats.clone(), stopped())),
+        tokio::spawn(orders_sub.run(nats.clone(), stopped())),
     ];
     let (relay_stop, relay_stopped) = tokio::sync::oneshot::channel::<()>();
     let relay = outbox::Relay::new(

@@ -2,6 +2,7 @@
 //! pizza-menu over real gRPC.
 
 mod helpers;
+mod live;
 mod notify;
 mod workflow;
 
