@@ -1,6 +1,6 @@
 # The two commands that matter: `make up` and `make test`. Both work from a fresh clone on a
 # fresh Debian machine; they install and start what is missing.
-.PHONY: up down test lint logs
+.PHONY: up down test lint logs check-deploy
 
 up:        ## build and start the stack behind nginx on 127.0.0.1:8080 (REPLICAS=N)
 	@scripts/up.sh
@@ -10,6 +10,9 @@ down:      ## stop what `make up` started
 
 test:      ## every test: unit, integration (PostgreSQL, NATS, gRPC), end-to-end via nginx
 	@scripts/test.sh
+
+check-deploy: ## Dockerfiles, compose, Helm chart, kustomize: lint, render, validate, checkov
+	@cargo build --workspace --bins -q && scripts/check-deploy.sh
 
 lint:      ## rustfmt, clippy -D warnings
 	@scripts/lint.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: every test — unit, integration against real PostgreSQL and NATS, and the
-# end-to-end test through the nginx ingress. Installs and starts what is missing first.
+# `make test`: every test — unit, integration against real PostgreSQL and NATS, the
+# end-to-end tests through the nginx ingress, and the offline checks of the Dockerfiles,
+# docker-compose.yml, the Helm chart and the kustomize overlays. Installs and starts what is missing first.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -8,6 +9,9 @@ cd "$root"
 
 # The end-to-end tests run the service binaries as the Deployment would: build them first.
 cargo build --workspace --bins --tests -q
+
+# The deployment artifacts, proven offline against the binaries just built.
+"$root/scripts/check-deploy.sh"
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --profile ci --no-tests=fail

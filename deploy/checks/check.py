@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""Proves the Kubernetes artifacts offline (no cluster, no Docker engine).
+
+- helm lint, and a render of the chart with every values file (Helm's own Go SDK, through
+  the PyPI wheel helm-python-sdk);
+- kubernetes-validate --strict on every rendered object and on the kustomize renders;
+- checkov on the rendered manifests, with zero failures (skips listed in checkov.yaml, each
+  with its reason);
+- consistency with the binaries: probe paths, ports, gRPC ports, ingress paths, and every
+  environment variable the manifests set is one the binary reads (from its --help);
+- that the grace period covers preStop + drain + the request timeout;
+- and a self-test: a deliberately broken manifest (wrong probe path, no securityContext) must
+  make these checks fail.
+
+Usage: check.py BIN_DIR   (BIN_DIR holds the built pizza-* binaries)
+"""
+
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "helm" / "pizza"
+KUSTOMIZE = ROOT / "deploy" / "k8s"
+ENVS = {"dev": "values-dev.yaml", "stg": "values-stg.yaml", "prod": "values-prod.yaml"}
+K8S_VERSION = "1.31.0"
+SERVICES = {"login": True, "menu": True, "order": False}  # name -> serves gRPC
+CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
+
+failures: list[str] = []
+quiet = False
+
+
+def fail(msg: str) -> None:
+    failures.append(msg)
+    if not quiet:
+        print(f"  FAIL {msg}")
+
+
+def ok(msg: str) -> None:
+    print(f"  ok   {msg}")
+
+
+def duration_secs(s: str) -> float:
+    m = re.fullmatch(r"(\d+)(ms|s|m|h|d)?", s)
+    if not m:
+        raise ValueError(s)
+    n, unit = int(m.group(1)), m.group(2) or "s"
+    return n * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+def binary_env(bin_dir: Path, svc: str) -> set[str]:
+    """The environment variables `pizza-<svc> serve` reads, from its own --help."""
+    out = subprocess.run(
+        [str(bin_dir / f"pizza-{svc}"), "serve", "--help"],
+        capture_output=True, text=True, env={"PATH": os.environ.get("PATH", "")}, check=True,
+    ).stdout
+    names = set(re.findall(r"\[env: ([A-Z0-9_]+)", out))
+    assert names, f"no env names in pizza-{svc} --help"
+    return names
+
+
+# --------------------------------------------------------------------------------------
+# Rendering
+
+
+def render_chart(env: str) -> list[dict]:
+    import helm_python
+
+    chart = helm_python.Chart.load(str(CHART))
+    values = helm_python.values_from_yaml((CHART / ENVS[env]).read_text())
+    rendered = chart.render(values, name="pizza", namespace=f"pizza-{env}", is_install=True)
+    docs = []
+    for path, text in sorted(rendered.items()):
+        if path.endswith("NOTES.txt"):
+            continue
+        docs += [d for d in yaml.safe_load_all(text) if d]
+    return docs
+
+
+def render_kustomize(env: str) -> list[dict]:
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(KUSTOMIZE / "overlays" / env)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+# --------------------------------------------------------------------------------------
+# Checks
+
+
+def by_kind(docs: list[dict], kind: str) -> list[dict]:
+    return [d for d in docs if d.get("kind") == kind]
+
+
+def service_of(obj: dict) -> str | None:
+    name = obj.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/name", "")
+    return name.removeprefix("pizza-") if name.removeprefix("pizza-") in SERVICES else None
+
+
+def check_deployments(label: str, docs: list[dict], env_names: dict[str, set[str]]) -> int:
+    """Consistency with the binaries and the restricted security profile; returns failures."""
+    before = len(failures)
+    deps = by_kind(docs, "Deployment")
+    if {service_of(d) for d in deps} != set(SERVICES):
+        fail(f"{label}: expected one Deployment per service, got {[service_of(d) for d in deps]}")
+    configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in by_kind(docs, "ConfigMap")}
+    for d in deps:
+        svc = service_of(d)
+        spec = d["spec"]["template"]["spec"]
+        where = f"{label}: {d['metadata']['name']}"
+        c = spec["containers"][0]
+        ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+        if ports.get("http") != 8000:
+            fail(f"{where}: http port must be 8000 (HTTP_ADDR), got {ports}")
+        if SERVICES[svc] != ("grpc" in ports) or (SERVICES[svc] and ports.get("grpc") != 50051):
+            fail(f"{where}: grpc port must be 50051 exactly when the service serves gRPC, got {ports}")
+        rp = c.get("readinessProbe", {}).get("httpGet", {})
+        lp = c.get("livenessProbe", {}).get("httpGet", {})
+        if rp.get("path") != "/healthz" or rp.get("port") not in ("http", 8000):
+            fail(f"{where}: readiness probe must be GET /healthz on http, got {rp}")
+        if lp.get("path") != "/livez" or lp.get("port") not in ("http", 8000):
+            fail(f"{where}: liveness probe must be GET /livez on http, got {lp}")
+        # Pod Security Standards "restricted".
+        psc, csc = spec.get("securityContext") or {}, c.get("securityContext") or {}
+        if not (psc.get("runAsNonRoot") or csc.get("runAsNonRoot")):
+            fail(f"{where}: must run as non-root")
+        if (csc.get("runAsUser") or psc.get("runAsUser") or 0) < 10000:
+            fail(f"{where}: UID must be >= 10000")
+        if csc.get("allowPrivilegeEscalation") is not False:
+            fail(f"{where}: allowPrivilegeEscalation must be false")
+        if csc.get("readOnlyRootFilesystem") is not True:
+            fail(f"{where}: the root filesystem must be read-only")
+        if "ALL" not in (csc.get("capabilities") or {}).get("drop", []):
+            fail(f"{where}: capabilities must drop ALL")
+        if ((csc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")) != "RuntimeDefault":
+            fail(f"{where}: seccompProfile must be RuntimeDefault")
+        if spec.get("automountServiceAccountToken") is not False:
+            fail(f"{where}: the service account token must not be mounted")
+        if not c.get("resources", {}).get("limits") or not c.get("resources", {}).get("requests"):
+            fail(f"{where}: requests and limits are required")
+        # Environment: every name set must be one the binary reads.
+        set_names = {e["name"] for e in c.get("env", [])}
+        config = {}
+        for ef in c.get("envFrom", []):
+            cm = ef.get("configMapRef", {}).get("name")
+            if cm is not None:
+                config.update(configmaps.get(cm, {}))
+        set_names |= set(config)
+        unknown = set_names - env_names[svc]
+        if unknown:
+            fail(f"{where}: env the binary does not read: {sorted(unknown)}")
+        if svc == "login" and "JWT_SECRET" not in set_names:
+            fail(f"{where}: JWT_SECRET is required")
+        # Grace period covers preStop + drain + the longest request.
+        pre = (c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}) or {}).get("seconds", 0)
+        drain = duration_secs(config.get("SHUTDOWN_DRAIN", "5s"))
+        timeout = duration_secs(config.get("HTTP_REQUEST_TIMEOUT", "10s"))
+        grace = spec.get("terminationGracePeriodSeconds", 30)
+        if pre <= 0:
+            fail(f"{where}: a preStop sleep is required")
+        if grace < pre + drain + timeout:
+            fail(f"{where}: terminationGracePeriodSeconds {grace} < preStop {pre} + drain {drain} + timeout {timeout}")
+    ingresses = by_kind(docs, "Ingress")
+    paths = {p["path"] for i in ingresses for r in i["spec"]["rules"] for p in r["http"]["paths"]}
+    if paths != {"/login", "/menu", "/order"}:
+        fail(f"{label}: ingress paths must be /login, /menu, /order, got {sorted(paths)}")
+    return len(failures) - before
+
+
+def kube_validate(label: str, docs: list[dict]) -> None:
+    plain = [d for d in docs if d.get("kind") not in CRD_KINDS]
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "all.yaml"
+        f.write_text(yaml.safe_dump_all(plain))
+        r = subprocess.run(
+            ["kubernetes-validate", "-k", K8S_VERSION, "--strict", "--quiet", str(f)],
+            capture_output=True, text=True,
+        )
+    if r.returncode != 0:
+        fail(f"{label}: kubernetes-validate\n{r.stdout}{r.stderr}")
+    else:
+        ok(f"{label}: {len(plain)} objects valid for Kubernetes {K8S_VERSION} (strict)")
+
+
+def checkov(label: str, docs: list[dict]) -> None:
+    plain = [d for d in docs if d.get("kind") not in CRD_KINDS]
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, d in enumerate(plain):
+            (Path(tmp) / f"{i:03d}-{d['kind'].lower()}.yaml").write_text(yaml.safe_dump(d))
+        r = subprocess.run(
+            ["checkov", "-d", tmp, "--framework", "kubernetes", "--compact",
+             "--config-file", str(Path(__file__).with_name("checkov.yaml")), "-o", "json"],
+            capture_output=True, text=True,
+        )
+    try:
+        report = json.loads(r.stdout)
+    except json.JSONDecodeError:
+        fail(f"{label}: checkov gave no report\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
+        return
+    reports = report if isinstance(report, list) else [report]
+    failed = [c for rep in reports for c in rep.get("results", {}).get("failed_checks", [])]
+    passed = sum(rep.get("summary", {}).get("passed", 0) for rep in reports)
+    if passed == 0 and not failed:
+        fail(f"{label}: checkov checked nothing")
+    for c in failed:
+        fail(f"{label}: checkov {c['check_id']} {c['check_name']} — {c.get('resource')}")
+    if not failed:
+        ok(f"{label}: checkov {passed} checks passed, 0 failed")
+
+
+def self_test(docs: list[dict], env_names: dict[str, set[str]]) -> None:
+    """The checks must catch a broken manifest; otherwise they prove nothing."""
+    global failures, quiet
+    saved = failures
+    cases = {
+        "a wrong readiness probe path": lambda c, s: c["readinessProbe"]["httpGet"].__setitem__("path", "/health"),
+        "a missing securityContext": lambda c, s: c.pop("securityContext"),
+        "an env var the binary does not read": lambda c, s: c["env"].append({"name": "DB_HOSTNAME", "value": "x"}),
+        "a grace period shorter than the drain": lambda c, s: s.__setitem__("terminationGracePeriodSeconds", 5),
+    }
+    for what, breakit in cases.items():
+        broken = copy.deepcopy(docs)
+        dep = by_kind(broken, "Deployment")[0]
+        spec = dep["spec"]["template"]["spec"]
+        breakit(spec["containers"][0], spec)
+        failures, quiet = [], True
+        n = check_deployments("self-test", broken, env_names)
+        failures, quiet = saved, False
+        if n == 0:
+            fail(f"self-test: {what} was not caught")
+        else:
+            ok(f"self-test: {what} is caught")
+
+
+def main() -> int:
+    bin_dir = Path(sys.argv[1])
+    env_names = {svc: binary_env(bin_dir, svc) for svc in SERVICES}
+
+    import helm_python
+
+    print("helm lint")
+    for env, values_file in {"default": "values.yaml", **ENVS}.items():
+        values = helm_python.values_from_yaml((CHART / values_file).read_text())
+        if env == "default":
+            values = {"secrets": {"existingSecret": "pizza-secrets"}}
+        res = helm_python.lint(str(CHART), values, strict=True, namespace=f"pizza-{env}")
+        errors = res.get("errors") or []
+        bad = [m for m in res.get("messages", []) if m.get("severity", 0) > 1]
+        if errors or bad:
+            fail(f"helm lint {values_file}: {errors} {bad}")
+        else:
+            ok(f"helm lint {values_file}")
+
+    dev_docs = None
+    for env in ENVS:
+        print(f"chart, pizza-{env}")
+        docs = render_chart(env)
+        if env == "dev":
+            dev_docs = docs
+        if any(d["metadata"].get("namespace") != f"pizza-{env}" for d in docs):
+            fail(f"chart {env}: every object must be in namespace pizza-{env}")
+        n = check_deployments(f"chart {env}", docs, env_names)
+        if n == 0:
+            ok(f"chart {env}: probes, ports, env, security and grace period match the binaries")
+        kube_validate(f"chart {env}", docs)
+        checkov(f"chart {env}", docs)
+        if env == "prod":
+            for d in by_kind(docs, "HorizontalPodAutoscaler"):
+                if d["spec"]["minReplicas"] < 2:
+                    fail(f"chart prod: {d['metadata']['name']} must keep at least 2 replicas")
+            pdbs = by_kind(docs, "PodDisruptionBudget")
+            if len(pdbs) != 3 or any(p["spec"].get("minAvailable") != 1 for p in pdbs):
+                fail("chart prod: each service needs a PDB keeping one pod")
+
+    for env in ENVS:
+        print(f"kustomize, pizza-{env}")
+        docs = render_kustomize(env)
+        if any(d["metadata"].get("namespace") != f"pizza-{env}" for d in docs if d["kind"] != "Namespace"):
+            fail(f"kustomize {env}: every object must be in namespace pizza-{env}")
+        n = check_deployments(f"kustomize {env}", docs, env_names)
+        if n == 0:
+            ok(f"kustomize {env}: probes, ports, env, security and grace period match the binaries")
+        kube_validate(f"kustomize {env}", docs)
+
+    print("self-test")
+    self_test(dev_docs, env_names)
+
+    print()
+    if failures:
+        print(f"deploy checks: {len(failures)} failed")
+        return 1
+    print("deploy checks: all passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+-- The three service roles (cluster-wide). Idempotent; run by the bootstrap and by the tests.
+-- Each role logs in, owns nothing outside its own schema, and finds its tables (and its
+-- migration history) through its search_path. Passwords are set by bootstrap.sh from env.
+SELECT pg_advisory_xact_lock(72310001);  -- concurrent runs (parallel tests) take turns
+
+DO $$
+DECLARE
+  r text;
+BEGIN
+  FOREACH r IN ARRAY ARRAY['login_svc', 'menu_svc', 'order_svc'] LOOP
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
+      EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION', r);
+    END IF;
+  END LOOP;
+END
+$$;
+
+ALTER ROLE login_svc SET search_path = login;
+ALTER ROLE menu_svc SET search_path = menu;
+ALTER ROLE order_svc SET search_path = ordering;
