@@ -15,7 +15,10 @@ cargo build --workspace --bins --tests -q
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --profile ci --no-tests=fail
+  # The end-to-end suite again, with two replicas of each service behind nginx.
+  REPLICAS=2 cargo nextest run -p e2e --profile ci --no-tests=fail
 else
   echo "test: cargo-nextest not found; using cargo test"
   cargo test --workspace -- --test-threads=4
+  REPLICAS=2 cargo test -p e2e
 fi

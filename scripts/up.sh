@@ -34,8 +34,6 @@ common_env=(
   "NATS_URL=nats://127.0.0.1:4222"
   "JWT_SECRET=$(cat "$run/jwt_secret")"
   "TRUSTED_PROXIES=127.0.0.1/32"
-  "LOGIN_GRPC_URL=http://127.0.0.1:50051"
-  "MENU_GRPC_URL=http://127.0.0.1:50052"
   "LOG_LEVEL=${LOG_LEVEL:-info}"
   "SHUTDOWN_DRAIN=${SHUTDOWN_DRAIN:-1s}"
 )
@@ -48,8 +46,9 @@ for spec in "${services[@]}"; do
   addrs=""
   for ((i = 0; i < replicas; i++)); do
     http_port=$((http_base + 10 * i))
-    grpc_env=()
-    if [ "$grpc_base" != 0 ]; then grpc_env=("GRPC_ADDR=127.0.0.1:$((grpc_base + 10 * i))"); fi
+    # Replica i calls replica i of login and menu (a Kubernetes Service would pick one).
+    grpc_env=("LOGIN_GRPC_URL=http://127.0.0.1:$((50051 + 10 * i))" "MENU_GRPC_URL=http://127.0.0.1:$((50052 + 10 * i))")
+    if [ "$grpc_base" != 0 ]; then grpc_env+=("GRPC_ADDR=127.0.0.1:$((grpc_base + 10 * i))"); fi
     nohup env "${common_env[@]}" "${grpc_env[@]}" HTTP_ADDR="127.0.0.1:$http_port" \
       "$bin/pizza-$svc" serve >>"$run/logs/$svc-$i.log" 2>&1 &
     echo $! >"$run/pids/$svc-$i.pid"

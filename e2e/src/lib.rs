@@ -69,9 +69,10 @@ pub struct Service {
 pub struct Stack {
     pub db: TestDb,
     pub nats: NatsServer,
-    pub login: Service,
-    pub menu: Service,
-    pub order: Service,
+    /// The replicas of each service (`REPLICAS`, default 1).
+    pub login: Vec<Service>,
+    pub menu: Vec<Service>,
+    pub order: Vec<Service>,
     pub ingress: u16,
     pub nginx: Proc,
     _nginx_dir: tempfile::TempDir,
@@ -207,27 +208,55 @@ fn migrate(db: &TestDb, service: &str, role: &str) {
     );
 }
 
+/// Replicas per service: `REPLICAS` (as for `make up`), default 1.
+pub fn replicas() -> usize {
+    std::env::var("REPLICAS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(1)
+}
+
+fn upstream(name: &str, replicas: &[Service]) -> String {
+    let addrs: Vec<String> = replicas
+        .iter()
+        .map(|s| format!("127.0.0.1:{}", s.http))
+        .collect();
+    format!("{name}={}", addrs.join(","))
+}
+
 impl Stack {
-    /// A fresh stack: bootstrap, each service's own `migrate`, one replica of each, nginx in
+    /// A fresh stack: bootstrap, each service's own `migrate`, [`replicas`] of each, nginx in
     /// front.
     pub async fn start(login_env: &[(&str, &str)]) -> Stack {
+        Self::start_with(replicas(), login_env).await
+    }
+
+    /// Like [`Stack::start`] with `n` replicas of each service.
+    pub async fn start_with(n: usize, login_env: &[(&str, &str)]) -> Stack {
         let db = TestDb::empty("login_svc").await.expect("test database");
         let nats = NatsServer::start().await.expect("nats-server");
         migrate(&db, "login", "login_svc");
         migrate(&db, "menu", "menu_svc");
         migrate(&db, "order", "order_svc");
-        let login = start_login(&db, &nats, login_env).await;
-        let menu = start_menu(&db, &nats, &login).await;
-        let order = start_order(&db, &nats, &login, &menu).await;
+        let mut login = vec![];
+        let mut menu = vec![];
+        let mut order = vec![];
+        for i in 0..n {
+            login.push(start_login(&db, &nats, login_env).await);
+            // Each replica calls one login/menu replica, as a Kubernetes Service would pick.
+            menu.push(start_menu(&db, &nats, &login[i]).await);
+            order.push(start_order(&db, &nats, &login[i], &menu[i]).await);
+        }
 
         let dir = tempfile::tempdir().expect("nginx prefix");
         let ingress = free_port();
         let rendered = Command::new(root().join("scripts/render-nginx.sh"))
             .arg(dir.path())
             .arg(format!("127.0.0.1:{ingress}"))
-            .arg(format!("login=127.0.0.1:{}", login.http))
-            .arg(format!("menu=127.0.0.1:{}", menu.http))
-            .arg(format!("order=127.0.0.1:{}", order.http))
+            .arg(upstream("login", &login))
+            .arg(upstream("menu", &menu))
+            .arg(upstream("order", &order))
             .output()
             .expect("render nginx config");
         assert!(

@@ -82,7 +82,7 @@ async fn register_login_me_refresh_logout_through_the_ingress() {
         // And over real gRPC, straight to the service.
         let mut grpc = proto::auth::v1::auth_service_client::AuthServiceClient::connect(format!(
             "http://127.0.0.1:{}",
-            stack.login.grpc
+            stack.login[0].grpc
         ))
         .await
         .unwrap();
@@ -129,7 +129,9 @@ async fn the_ingress_answers_its_own_errors_with_the_envelope() {
     assert_eq!(envelope(res).await, (404, "NOT_FOUND".to_owned()));
 
     // The service dies: the ingress says 503 in the envelope, not an nginx page.
-    stack.login.proc.kill();
+    for replica in &mut stack.login {
+        replica.proc.kill();
+    }
     let res = http.get(stack.url("/login/me/")).send().await.unwrap();
     assert!(res.headers().contains_key("retry-after"));
     assert_eq!(envelope(res).await, (503, "SERVICE_UNAVAILABLE".to_owned()));
@@ -137,10 +139,15 @@ async fn the_ingress_answers_its_own_errors_with_the_envelope() {
 
 #[tokio::test]
 async fn per_client_limits_key_on_the_address_the_ingress_reports_not_on_what_clients_claim() {
-    let stack = Stack::start(&[
-        ("AUTH_RATE_LIMIT_BURST", "2"),
-        ("AUTH_RATE_LIMIT_PERIOD", "1m"),
-    ])
+    // One replica: each process keeps its own per-address limit (N replicas allow N times
+    // the burst).
+    let stack = Stack::start_with(
+        1,
+        &[
+            ("AUTH_RATE_LIMIT_BURST", "2"),
+            ("AUTH_RATE_LIMIT_PERIOD", "1m"),
+        ],
+    )
     .await;
     let http = testkit::http();
     let mut statuses = vec![];
