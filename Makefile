@@ -1,6 +1,6 @@
 # The two commands that matter: `make up` and `make test`. Both work from a fresh clone on a
 # fresh Debian machine; they install and start what is missing.
-.PHONY: up down test lint logs check-deploy
+.PHONY: up down test lint logs check-deploy rehearse
 
 up:        ## build and start the stack behind nginx on 127.0.0.1:8080 (REPLICAS=N)
 	@scripts/up.sh
@@ -13,6 +13,9 @@ test:      ## every test: unit, integration (PostgreSQL, NATS, gRPC), end-to-end
 
 check-deploy: ## Dockerfiles, compose, Helm chart, kustomize: lint, render, validate, checkov
 	@cargo build --workspace --bins -q && scripts/check-deploy.sh
+
+rehearse:  ## run each rendered Deployment locally: env, probes, preStop, SIGTERM mid-request
+	@scripts/deps.sh && cargo build --workspace --bins -q && scripts/rehearse.sh
 
 lint:      ## rustfmt, clippy -D warnings
 	@scripts/lint.sh

