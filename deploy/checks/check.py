@@ -119,6 +119,11 @@ def check_deployments(label: str, docs: list[dict], env_names: dict[str, set[str
         where = f"{label}: {d['metadata']['name']}"
         c = spec["containers"][0]
         ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+        config = {}
+        for ef in c.get("envFrom", []):
+            cm = ef.get("configMapRef", {}).get("name")
+            if cm is not None:
+                config.update(configmaps.get(cm, {}))
         if ports.get("http") != 8000:
             fail(f"{where}: http port must be 8000 (HTTP_ADDR), got {ports}")
         if SERVICES[svc] != ("grpc" in ports) or (SERVICES[svc] and ports.get("grpc") != 50051):
@@ -147,14 +152,18 @@ def check_deployments(label: str, docs: list[dict], env_names: dict[str, set[str
             fail(f"{where}: the service account token must not be mounted")
         if not c.get("resources", {}).get("limits") or not c.get("resources", {}).get("requests"):
             fail(f"{where}: requests and limits are required")
+        # The addresses the binary binds match the container ports; callers use the callee's
+        # gRPC port.
+        for var, port_name in (("HTTP_ADDR", "http"), ("GRPC_ADDR", "grpc")):
+            addr = config.get(var)
+            if addr is not None and int(addr.rsplit(":", 1)[1]) != ports.get(port_name):
+                fail(f"{where}: {var}={addr} but the {port_name} port is {ports.get(port_name)}")
+        for var in ("LOGIN_GRPC_URL", "MENU_GRPC_URL"):
+            url = config.get(var)
+            if url is not None and not url.endswith(":50051"):
+                fail(f"{where}: {var}={url} must reach the callee's grpc port 50051")
         # Environment: every name set must be one the binary reads.
-        set_names = {e["name"] for e in c.get("env", [])}
-        config = {}
-        for ef in c.get("envFrom", []):
-            cm = ef.get("configMapRef", {}).get("name")
-            if cm is not None:
-                config.update(configmaps.get(cm, {}))
-        set_names |= set(config)
+        set_names = {e["name"] for e in c.get("env", [])} | set(config)
         unknown = set_names - env_names[svc]
         if unknown:
             fail(f"{where}: env the binary does not read: {sorted(unknown)}")
@@ -226,6 +235,7 @@ def self_test(docs: list[dict], env_names: dict[str, set[str]]) -> None:
         "a missing securityContext": lambda c, s: c.pop("securityContext"),
         "an env var the binary does not read": lambda c, s: c["env"].append({"name": "DB_HOSTNAME", "value": "x"}),
         "a grace period shorter than the drain": lambda c, s: s.__setitem__("terminationGracePeriodSeconds", 5),
+        "a container port the binary does not listen on": lambda c, s: c["ports"][0].__setitem__("containerPort", 8080),
     }
     for what, breakit in cases.items():
         broken = copy.deepcopy(docs)
