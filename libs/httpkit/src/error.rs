@@ -151,6 +151,15 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Whether a database error means "the database cannot be reached right now" (503), as
+/// opposed to a bug or a constraint (500): every service maps them the same way.
+pub fn db_unavailable(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
+    )
+}
+
 /// Answers with a 404 envelope; the fallback of every router.
 pub async fn not_found() -> ApiError {
     ApiError::not_found(default_message(StatusCode::NOT_FOUND))

@@ -40,7 +40,7 @@ use tower_http::{
 };
 use tracing::Span;
 
-pub use error::{ApiError, code_for, current_request_id, not_found};
+pub use error::{ApiError, code_for, current_request_id, db_unavailable, not_found};
 pub use json::Json;
 pub use probes::{NatsState, Probes};
 pub use shutdown::Shutdown;

@@ -55,25 +55,8 @@ async fn write_events(db: &TestDb, from: usize, n: usize) {
     }
 }
 
-/// Every message in the TEST stream, in stream order.
 async fn stream_messages(nats: &NatsServer) -> Vec<(Option<String>, Value)> {
-    let js = async_nats::jetstream::new(nats.client().await.unwrap());
-    let Ok(stream) = js.get_stream("TEST").await else {
-        return vec![];
-    };
-    let last = stream
-        .get_info()
-        .await
-        .map(|i| i.state.last_sequence)
-        .unwrap_or(0);
-    let mut out = vec![];
-    for seq in 1..=last {
-        if let Ok(m) = stream.get_raw_message(seq).await {
-            let msg_id = m.headers.get("Nats-Msg-Id").map(|v| v.as_str().to_owned());
-            out.push((msg_id, serde_json::from_slice(&m.payload).unwrap()));
-        }
-    }
-    out
+    nats.stream_messages("TEST").await
 }
 
 async fn wait_for(nats: &NatsServer, n: usize) -> Vec<(Option<String>, Value)> {

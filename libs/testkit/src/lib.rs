@@ -235,6 +235,41 @@ impl NatsServer {
     pub async fn client(&self) -> anyhow::Result<async_nats::Client> {
         Ok(async_nats::connect(self.url()).await?)
     }
+
+    /// Every message stored in `stream` so far, in order, as its `Nats-Msg-Id` and JSON
+    /// payload (empty when the stream does not exist yet). The server is the test's own, so
+    /// nothing of another test is in it.
+    pub async fn stream_messages(&self, stream: &str) -> Vec<(Option<String>, serde_json::Value)> {
+        let Ok(client) = self.client().await else {
+            return vec![];
+        };
+        let js = async_nats::jetstream::new(client);
+        let Ok(stream) = js.get_stream(stream).await else {
+            return vec![];
+        };
+        let last = stream
+            .get_info()
+            .await
+            .map(|i| i.state.last_sequence)
+            .unwrap_or(0);
+        let mut out = vec![];
+        for seq in 1..=last {
+            if let Ok(m) = stream.get_raw_message(seq).await {
+                let id = m.headers.get("Nats-Msg-Id").map(|v| v.as_str().to_owned());
+                out.push((id, serde_json::from_slice(&m.payload).unwrap_or_default()));
+            }
+        }
+        out
+    }
+
+    /// The payloads of [`NatsServer::stream_messages`].
+    pub async fn events(&self, stream: &str) -> Vec<serde_json::Value> {
+        self.stream_messages(stream)
+            .await
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect()
+    }
 }
 
 impl Drop for NatsServer {

@@ -26,11 +26,10 @@ pub enum Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                Error::Unavailable(e)
-            }
-            other => Error::Internal(other.into()),
+        if httpkit::db_unavailable(&e) {
+            Error::Unavailable(e)
+        } else {
+            Error::Internal(e.into())
         }
     }
 }

@@ -37,11 +37,10 @@ impl From<sqlx::Error> for Error {
 /// Cache loads share one error among their waiters.
 impl From<Arc<sqlx::Error>> for Error {
     fn from(e: Arc<sqlx::Error>) -> Self {
-        match &*e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                Error::Unavailable(e)
-            }
-            _ => Error::Internal(anyhow::anyhow!("{e}")),
+        if httpkit::db_unavailable(&e) {
+            Error::Unavailable(e)
+        } else {
+            Error::Internal(anyhow::anyhow!("{e}"))
         }
     }
 }

@@ -162,23 +162,7 @@ impl TestApp {
 
     /// Every `auth.*` event in the AUTH stream so far (the stream is this test's own).
     pub async fn auth_events(&self) -> Vec<Value> {
-        let client = self.nats.client().await.unwrap();
-        let js = async_nats::jetstream::new(client);
-        let Ok(stream) = js.get_stream("AUTH").await else {
-            return vec![];
-        };
-        let mut out = vec![];
-        let last = stream
-            .get_info()
-            .await
-            .map(|i| i.state.last_sequence)
-            .unwrap_or(0);
-        for seq in 1..=last {
-            if let Ok(m) = stream.get_raw_message(seq).await {
-                out.push(serde_json::from_slice(&m.payload).unwrap());
-            }
-        }
-        out
+        self.nats.events("AUTH").await
     }
 
     pub async fn wait_for_auth_events(&self, n: usize, within: Duration) -> Vec<Value> {

@@ -229,22 +229,7 @@ impl TestApp {
 
     /// Messages in the CATALOG stream (this test's own NATS server).
     pub async fn catalog_events(&self) -> Vec<Value> {
-        let js = async_nats::jetstream::new(self.nats.client().await.unwrap());
-        let Ok(stream) = js.get_stream("CATALOG").await else {
-            return vec![];
-        };
-        let last = stream
-            .get_info()
-            .await
-            .map(|i| i.state.last_sequence)
-            .unwrap_or(0);
-        let mut out = vec![];
-        for seq in 1..=last {
-            if let Ok(m) = stream.get_raw_message(seq).await {
-                out.push(serde_json::from_slice(&m.payload).unwrap());
-            }
-        }
-        out
+        self.nats.events("CATALOG").await
     }
 
     pub async fn metric(&self, replica: usize, name: &str) -> f64 {
