@@ -1,6 +1,6 @@
 # The two commands that matter: `make up` and `make test`. Both work from a fresh clone on a
 # fresh Debian machine; they install and start what is missing.
-.PHONY: up down test lint logs check-deploy rehearse
+.PHONY: up down test lint logs check-deploy rehearse bench
 
 up:        ## build and start the stack behind nginx on 127.0.0.1:8080 (REPLICAS=N)
 	@scripts/up.sh
@@ -16,6 +16,10 @@ check-deploy: ## Dockerfiles, compose, Helm chart, kustomize: lint, render, vali
 
 rehearse:  ## run each rendered Deployment locally: env, probes, preStop, SIGTERM mid-request
 	@scripts/deps.sh && cargo build --workspace --bins -q && scripts/rehearse.sh
+
+bench:     ## release build, the stack, wrk scenarios + baselines → bench/results/<time>.{json,md,svg}
+	@cargo build --release --bins --example argon2_ceiling -p pizza-login -p pizza-menu -p pizza-order -q
+	@python3 bench/run.py
 
 lint:      ## rustfmt, clippy -D warnings
 	@scripts/lint.sh

@@ -30,7 +30,7 @@ for spec in login:8001:50051 menu:8002:50052 order:8003:0; do
 done
 
 common_env=(
-  "DB_HOST=127.0.0.1" "DB_PORT=5432" "DB_NAME=pizza"
+  "DB_HOST=127.0.0.1" "DB_PORT=5432" "DB_NAME=${DB_NAME:-pizza}"
   "NATS_URL=nats://127.0.0.1:4222"
   "JWT_SECRET=$(cat "$run/jwt_secret")"
   "TRUSTED_PROXIES=127.0.0.1/32"
