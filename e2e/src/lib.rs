@@ -295,6 +295,29 @@ impl Stack {
         }
     }
 
+    /// Registers a customer and logs it in, through the ingress; returns its access token.
+    pub async fn customer(&self, member_id: &str) -> String {
+        let http = testkit::http();
+        let body = serde_json::json!({"member_id": member_id, "member_pwd": "pizza lover 1", "member_nm": "x"});
+        let res = http
+            .post(self.url("/login/register/"))
+            .json(&body)
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(res.status(), 201, "register {member_id}");
+        let login: serde_json::Value = http
+            .post(self.url("/login/"))
+            .json(&serde_json::json!({"member_id": member_id, "member_pwd": "pizza lover 1"}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("login body");
+        login["token"].as_str().expect("a token").to_owned()
+    }
+
     /// A URL through the ingress.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.ingress, path)

@@ -211,23 +211,10 @@ async fn the_menu_is_served_through_the_ingress_with_revalidation_and_images() {
         .unwrap();
     assert_eq!(id["pizza_id"], "hawaiian_l");
     // A customer cannot change prices, through the ingress either.
-    http.post(stack.url("/login/register/"))
-        .json(&json!({"member_id": "menu_fan", "member_pwd": "pizza lover 1", "member_nm": "x"}))
-        .send()
-        .await
-        .unwrap();
-    let login: Value = http
-        .post(stack.url("/login/"))
-        .json(&json!({"member_id": "menu_fan", "member_pwd": "pizza lover 1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = stack.customer("menu_fan").await;
     let res = http
         .patch(stack.url("/menu/pizzas/hawaiian_l/"))
-        .bearer_auth(login["token"].as_str().unwrap())
+        .bearer_auth(&token)
         .json(&json!({"price": 1}))
         .send()
         .await
@@ -320,21 +307,8 @@ async fn live_status_flows_over_a_websocket_through_the_ingress() {
     use tokio_tungstenite::tungstenite::Message;
     let stack = Stack::start(&[]).await;
     let http = testkit::http();
-    http.post(stack.url("/login/register/"))
-        .json(&json!({"member_id": "ws_e2e", "member_pwd": "pizza lover 1", "member_nm": "x"}))
-        .send()
-        .await
-        .unwrap();
-    let login: Value = http
-        .post(stack.url("/login/"))
-        .json(&json!({"member_id": "ws_e2e", "member_pwd": "pizza lover 1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().unwrap();
+    let token = stack.customer("ws_e2e").await;
+    let token = token.as_str();
     let (mut ws, _) =
         tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/order/ws", stack.ingress))
             .await
