@@ -16,11 +16,13 @@ apt_install() {
 
 # --- PostgreSQL ---------------------------------------------------------------------------
 fresh_pg=""
-if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+pg_up() { command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; }
+# Already served (a local cluster, a CI service container)? Then nothing to install.
+if ! pg_up && ! command -v pg_ctlcluster >/dev/null 2>&1; then
   apt_install postgresql postgresql-client
   fresh_pg=1
 fi
-if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+if ! pg_up; then
   ver=$(ls /etc/postgresql | sort -V | tail -n1)
   if [ -n "$fresh_pg" ]; then
     # A fresh install authenticates by peer/password; the local stack and the tests use
@@ -30,9 +32,10 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432; then
   fi
   log "starting PostgreSQL $ver"
   as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main start
-  for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
+  for _ in $(seq 1 50); do pg_up && break; sleep 0.2; done
 fi
-pg_isready -q -h 127.0.0.1 -p 5432 || { log "PostgreSQL is not reachable on 127.0.0.1:5432"; exit 1; }
+pg_up || { log "PostgreSQL is not reachable on 127.0.0.1:5432"; exit 1; }
+command -v psql >/dev/null 2>&1 || apt_install postgresql-client
 
 # --- NATS (JetStream) ---------------------------------------------------------------------
 nats_bin=$(command -v nats-server || true)
