@@ -136,20 +136,24 @@ def propagation(admin, token, rounds=15):
 def svg_chart(scenarios, sweep):
     """Latency percentiles per scenario (bars) and RPS vs connections (lines), plain SVG."""
     w, h = 900, 620
+    import math
+
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">',
            '<rect width="100%" height="100%" fill="white"/>',
-           '<text x="20" y="20" font-size="14">Latency per scenario (ms; p50 / p95 / p99)</text>']
+           '<text x="20" y="20" font-size="14">Latency per scenario (ms, log scale; p50 / p95 / p99)</text>']
     names = list(scenarios)
-    top = max(max(s["p99_ms"] for s in scenarios.values()), 1)
+    # Log scale from 0.1 ms: sub-millisecond reads and 100 ms logins on one chart.
+    top = math.log10(max(max(s["p99_ms"] for s in scenarios.values()), 1) / 0.1)
+    scale = lambda v: 560 * max(math.log10(max(v, 0.1) / 0.1), 0) / top
     colors = ["#4e79a7", "#f28e2b", "#e15759"]
     for i, name in enumerate(names):
         y = 40 + i * 26
         out.append(f'<text x="20" y="{y + 14}">{name}</text>')
         for j, key in enumerate(("p50_ms", "p95_ms", "p99_ms")):
             v = scenarios[name][key]
-            bw = max(1, 560 * v / top)
+            bw = max(1, scale(v))
             out.append(f'<rect x="250" y="{y + j * 7}" width="{bw:.1f}" height="6" fill="{colors[j]}"/>')
-        out.append(f'<text x="{255 + 560 * scenarios[name]["p99_ms"] / top:.0f}" y="{y + 20}">{scenarios[name]["p99_ms"]:.1f}</text>')
+        out.append(f'<text x="{255 + scale(scenarios[name]["p99_ms"]):.0f}" y="{y + 20}">{scenarios[name]["p99_ms"]:.1f}</text>')
     base = 60 + len(names) * 26
     out.append(f'<text x="20" y="{base}" font-size="14">RPS vs connections</text>')
     cons = sorted({c for s in sweep.values() for c in s})
@@ -175,6 +179,12 @@ def svg_chart(scenarios, sweep):
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--chart":
+        # Redraw the chart of an earlier run: bench/run.py --chart bench/results/<time>.json
+        r = json.loads(Path(sys.argv[2]).read_text())
+        sweep = {k: {int(c): v for c, v in d.items()} for k, d in r["sweep_rps"].items()}
+        Path(sys.argv[2]).with_suffix(".svg").write_text(svg_chart(r["scenarios"], sweep))
+        return 0
     started = time.time()
     env = dict(os.environ, PROFILE="release", REPLICAS="1", DB_NAME=DB, LOG_LEVEL="warn",
                # One load generator stands for many clients: lift the per-address limits
