@@ -29,6 +29,38 @@ use proto::auth::v1::{VerifyTokenRequest, auth_service_client::AuthServiceClient
 use sha2::{Digest, Sha256};
 use tonic::transport::{Channel, Endpoint};
 
+/// How a service reaches login's `VerifyToken`: the same variables in menu and order.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthClientArgs {
+    /// login's gRPC address, for VerifyToken.
+    #[arg(
+        long,
+        env = "LOGIN_GRPC_URL",
+        value_name = "LOGIN_GRPC_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub login_grpc_url: String,
+    /// Deadline of a gRPC call; past it the request is answered 503 (nothing is written).
+    #[arg(long, env = "GRPC_CALL_TIMEOUT", value_name = "GRPC_CALL_TIMEOUT", default_value = "800ms", value_parser = settings::parse_duration)]
+    pub grpc_call_timeout: Duration,
+    /// Backstop on cached token verifications, should an `auth.session_revoked` be lost.
+    #[arg(long, env = "AUTH_CACHE_TTL", value_name = "AUTH_CACHE_TTL", default_value = "5m", value_parser = settings::parse_duration)]
+    pub auth_cache_ttl: Duration,
+}
+
+impl AuthClientArgs {
+    /// Checks clap cannot express; exits with one line naming the variable.
+    pub fn validate(&self) {
+        settings::require_http_url("LOGIN_GRPC_URL", &self.login_grpc_url);
+        if self.grpc_call_timeout.is_zero() {
+            settings::fail("GRPC_CALL_TIMEOUT must be above zero");
+        }
+        if self.auth_cache_ttl.is_zero() {
+            settings::fail("AUTH_CACHE_TTL must be above zero");
+        }
+    }
+}
+
 /// A role of DESIGN §3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -175,6 +207,15 @@ pub struct AuthClient {
 }
 
 impl AuthClient {
+    /// The client `args` describe.
+    pub fn from_args(args: &AuthClientArgs) -> Result<Self, String> {
+        Self::new(
+            &args.login_grpc_url,
+            args.grpc_call_timeout,
+            args.auth_cache_ttl,
+        )
+    }
+
     /// `url` is login's gRPC address (`LOGIN_GRPC_URL`); the channel connects lazily, so a
     /// process starts while login is still coming up.
     pub fn new(url: &str, timeout: Duration, ttl_backstop: Duration) -> Result<Self, String> {

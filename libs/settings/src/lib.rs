@@ -60,6 +60,13 @@ pub async fn bind(addr: SocketAddr, var: &str) -> tokio::net::TcpListener {
     }
 }
 
+/// Stops the process unless `url` (the value of `var`) is an http:// or https:// URL.
+pub fn require_http_url(var: &str, url: &str) {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        fail(&format!("{var} must be an http:// or https:// URL"));
+    }
+}
+
 /// A value that must never reach a log line: `Debug` and `Display` print `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

@@ -53,12 +53,7 @@ pub struct Listeners {
 pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> anyhow::Result<()> {
     let db = cfg.db.pool(DB_ROLE);
     let nats = outbox::connect_nats(&cfg.nats.nats_url, "pizza-menu").await?;
-    let auth = AuthClient::new(
-        &cfg.login_grpc_url,
-        cfg.grpc_call_timeout,
-        cfg.auth_cache_ttl,
-    )
-    .map_err(|e| anyhow::anyhow!(e))?;
+    let auth = AuthClient::from_args(&cfg.auth).map_err(|e| anyhow::anyhow!(e))?;
     let catalog = CatalogCache::new(db.clone(), cfg.menu_cache_ttl);
     let state = AppState {
         db: db.clone(),

@@ -36,14 +36,9 @@ pub struct ServeConfig {
     pub nats: NatsArgs,
     #[command(flatten)]
     pub log: LogArgs,
-    /// login's gRPC address, for VerifyToken.
-    #[arg(
-        long,
-        env = "LOGIN_GRPC_URL",
-        value_name = "LOGIN_GRPC_URL",
-        default_value = "http://127.0.0.1:50051"
-    )]
-    pub login_grpc_url: String,
+    /// login (VerifyToken) and the deadline of every gRPC call.
+    #[command(flatten)]
+    pub auth: authclient::AuthClientArgs,
     /// menu's gRPC address, for GetPrices.
     #[arg(
         long,
@@ -52,9 +47,6 @@ pub struct ServeConfig {
         default_value = "http://127.0.0.1:50052"
     )]
     pub menu_grpc_url: String,
-    /// Deadline of a gRPC call; past it the request is answered 503 and nothing is written.
-    #[arg(long, env = "GRPC_CALL_TIMEOUT", value_name = "GRPC_CALL_TIMEOUT", default_value = "800ms", value_parser = parse_duration)]
-    pub grpc_call_timeout: Duration,
     /// Backstop on cached prices, should a `catalog.updated` be lost.
     #[arg(long, env = "PRICE_CACHE_TTL", value_name = "PRICE_CACHE_TTL", default_value = "60s", value_parser = parse_duration)]
     pub price_cache_ttl: Duration,
@@ -64,34 +56,21 @@ pub struct ServeConfig {
     /// PENDING orders older than this are cancelled.
     #[arg(long, env = "ORDER_PENDING_TIMEOUT", value_name = "ORDER_PENDING_TIMEOUT", default_value = "15m", value_parser = parse_duration)]
     pub order_pending_timeout: Duration,
-    /// Backstop on cached token verifications, should an `auth.session_revoked` be lost.
-    #[arg(long, env = "AUTH_CACHE_TTL", value_name = "AUTH_CACHE_TTL", default_value = "5m", value_parser = parse_duration)]
-    pub auth_cache_ttl: Duration,
 }
 
 impl ServeConfig {
+    /// Checks clap cannot express; exits with one line naming the variable.
     pub fn validate(&self) {
-        for (var, url) in [
-            ("LOGIN_GRPC_URL", &self.login_grpc_url),
-            ("MENU_GRPC_URL", &self.menu_grpc_url),
-        ] {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                settings::fail(&format!("{var} must be an http:// or https:// URL"));
-            }
-        }
-        if let Some(url) = &self.order_webhook_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            settings::fail("ORDER_WEBHOOK_URL must be an http:// or https:// URL");
+        self.auth.validate();
+        settings::require_http_url("MENU_GRPC_URL", &self.menu_grpc_url);
+        if let Some(url) = &self.order_webhook_url {
+            settings::require_http_url("ORDER_WEBHOOK_URL", url);
         }
         if self.order_pending_timeout.is_zero() {
             settings::fail("ORDER_PENDING_TIMEOUT must be above zero");
         }
-        if self.grpc_call_timeout.is_zero() {
-            settings::fail("GRPC_CALL_TIMEOUT must be above zero");
-        }
-        if self.price_cache_ttl.is_zero() || self.auth_cache_ttl.is_zero() {
-            settings::fail("PRICE_CACHE_TTL and AUTH_CACHE_TTL must be above zero");
+        if self.price_cache_ttl.is_zero() {
+            settings::fail("PRICE_CACHE_TTL must be above zero");
         }
     }
 }

@@ -51,15 +51,10 @@ impl FromRef<AppState> for AuthClient {
 pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> anyhow::Result<()> {
     let db = cfg.db.pool(DB_ROLE);
     let nats = outbox::connect_nats(&cfg.nats.nats_url, "pizza-order").await?;
-    let auth = AuthClient::new(
-        &cfg.login_grpc_url,
-        cfg.grpc_call_timeout,
-        cfg.auth_cache_ttl,
-    )
-    .map_err(|e| anyhow::anyhow!(e))?;
+    let auth = AuthClient::from_args(&cfg.auth).map_err(|e| anyhow::anyhow!(e))?;
     let prices = Prices::new(
         &cfg.menu_grpc_url,
-        cfg.grpc_call_timeout,
+        cfg.auth.grpc_call_timeout,
         cfg.price_cache_ttl,
     )
     .map_err(|e| anyhow::anyhow!(e))?;
