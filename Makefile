@@ -18,7 +18,7 @@ rehearse:  ## run each rendered Deployment locally: env, probes, preStop, SIGTER
 	@scripts/deps.sh && cargo build --workspace --bins -q && scripts/rehearse.sh
 
 bench:     ## release build, the stack, wrk scenarios + baselines → bench/results/<time>.{json,md,svg}
-	@cargo build --release --bins --example argon2_ceiling -p pizza-login -p pizza-menu -p pizza-order -q
+	@cargo build --release --workspace --bins --examples -q
 	@python3 bench/run.py
 
 lint:      ## rustfmt, clippy -D warnings

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure what the project needs is installed and running: PostgreSQL (with the
 # platform's database bootstrapped), NATS with JetStream, nginx. Installs from Debian's
-# packages what is missing. Idempotent; `make up` and `make test` call it.
+# packages what is missing. Idempotent; `make up` and `make test` call it; `make bench` calls
+# it with `bench` for wrk and pgbench too.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 log() { echo "deps: $*"; }
@@ -55,6 +56,13 @@ fi
 # --- nginx (the local ingress) ------------------------------------------------------------
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   apt_install nginx
+fi
+
+# --- the benchmark's load generators (`scripts/deps.sh bench`, from `make bench`) ----------
+if [ "${1:-}" = bench ]; then
+  command -v wrk >/dev/null 2>&1 || apt_install wrk
+  # Debian ships pgbench with the server package.
+  command -v pgbench >/dev/null 2>&1 || apt_install "postgresql-$(psql --version | grep -oE '[0-9]+' | head -n1)"
 fi
 
 # --- the platform's database ---------------------------------------------------------------

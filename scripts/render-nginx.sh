@@ -27,7 +27,7 @@ for spec in "$@"; do
   for a in ${addrs//,/ }; do
     servers+="        server $a max_fails=1 fail_timeout=2s;"$'\n'
   done
-  upstreams+="    upstream pizza_$svc {"$'\n'"$servers        keepalive 32;"$'\n'"    }"$'\n'
+  upstreams+="    upstream pizza_$svc {"$'\n'"$servers        keepalive 256;"$'\n'"    }"$'\n'
   locations+="        location /$svc {"$'\n'"            proxy_pass http://pizza_$svc;"$'\n'"        }"$'\n'
 done
 for svc in login menu order; do

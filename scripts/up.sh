@@ -15,7 +15,8 @@ mkdir -p "$run/logs" "$run/pids"
 "$root/scripts/deps.sh"
 
 echo "up: building ($profile)"
-if [ "$profile" = release ]; then cargo build --release --bins -q; else cargo build --bins -q; fi
+# Release builds include the examples (make bench runs one): one build, one feature set.
+if [ "$profile" = release ]; then cargo build --release --workspace --bins --examples -q; else cargo build --bins -q; fi
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 bin=$target/$profile
 
@@ -30,7 +31,7 @@ for spec in login:8001:50051 menu:8002:50052 order:8003:0; do
 done
 
 common_env=(
-  "DB_HOST=127.0.0.1" "DB_PORT=5432" "DB_NAME=${DB_NAME:-pizza}"
+  "DB_HOST=${DB_HOST:-127.0.0.1}" "DB_PORT=5432" "DB_NAME=${DB_NAME:-pizza}"
   "NATS_URL=nats://127.0.0.1:4222"
   "JWT_SECRET=$(cat "$run/jwt_secret")"
   "TRUSTED_PROXIES=127.0.0.1/32"

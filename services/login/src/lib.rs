@@ -41,8 +41,19 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// The database role (and default `DB_USER`) of this service.
 pub const DB_ROLE: &str = "login_svc";
 
+/// What every handler needs, behind one `Arc`: axum clones the state for each request, and
+/// cloning the fields one by one (pool, caches, gRPC channels) showed in the menu's profile.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub db: PgPool,
     pub tokens: Arc<Tokens>,
     pub passwords: Passwords,
@@ -55,7 +66,7 @@ const INVALID_TOKEN: &str = "invalid or expired token";
 impl AppState {
     pub fn new(db: PgPool, cfg: &ServeConfig) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Self {
+        Self(Arc::new(Shared {
             db,
             tokens: Arc::new(Tokens::new(
                 cfg.auth.jwt_secret.expose().as_bytes(),
@@ -68,7 +79,7 @@ impl AppState {
             passwords: Passwords::new(cfg.auth.password_hash_concurrency.unwrap_or(cores)),
             auth: Arc::new(cfg.auth.clone()),
             trusted_proxies: cfg.http.trusted_proxies.clone(),
-        }
+        }))
     }
 
     /// A valid access token of a live session, with the member as it is now.

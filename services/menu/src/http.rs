@@ -42,8 +42,33 @@ pub fn router(state: AppState) -> Router {
 /// Clients revalidate every time (cheap: a 304 with no body), so a change is visible at once.
 const CACHE_CONTROL: &str = "no-cache";
 
-/// 304 when the client's `If-None-Match` names the current entity, the body otherwise.
+/// Whether `Accept-Encoding` allows gzip (any q other than 0).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+/// 304 when the client's `If-None-Match` names the entity it would get, the body otherwise:
+/// gzip bytes compressed once per catalog version when the client accepts them.
 fn conditional(rendered: &Rendered, headers: &HeaderMap, content_type: &'static str) -> Response {
+    let (body, etag, gzipped) = match &rendered.gzip {
+        Some((z, tag)) if accepts_gzip(headers) => (z, tag, true),
+        _ => (&rendered.body, &rendered.etag, false),
+    };
     let matches = headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -51,22 +76,29 @@ fn conditional(rendered: &Rendered, headers: &HeaderMap, content_type: &'static 
         .flat_map(|v| v.split(','))
         .any(|t| {
             let t = t.trim();
-            t == "*" || t.trim_start_matches("W/") == rendered.etag.to_str().unwrap_or_default()
+            t == "*" || t.trim_start_matches("W/") == etag.to_str().unwrap_or_default()
         });
     let mut res = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let mut r = Response::new(Body::from(rendered.body.clone()));
+        let mut r = Response::new(Body::from(body.clone()));
         r.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if gzipped {
+            r.headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         r
     };
     let h = res.headers_mut();
-    h.insert(header::ETAG, rendered.etag.clone());
+    h.insert(header::ETAG, etag.clone());
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(CACHE_CONTROL),
     );
+    if rendered.gzip.is_some() {
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     res
 }
 

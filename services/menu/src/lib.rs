@@ -30,8 +30,19 @@ use crate::{catalog::CatalogCache, config::ServeConfig};
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub const DB_ROLE: &str = "menu_svc";
 
+/// What every handler needs, behind one `Arc`: axum clones the state for each request, and
+/// cloning the fields one by one (pool, caches, gRPC channels) showed in the menu's profile.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub db: PgPool,
     pub catalog: CatalogCache,
     pub auth: AuthClient,
@@ -55,11 +66,11 @@ pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> 
     let nats = outbox::connect_nats(&cfg.nats.nats_url, "pizza-menu").await?;
     let auth = AuthClient::from_args(&cfg.auth).map_err(|e| anyhow::anyhow!(e))?;
     let catalog = CatalogCache::new(db.clone(), cfg.menu_cache_ttl);
-    let state = AppState {
+    let state = AppState(Arc::new(Shared {
         db: db.clone(),
         catalog: catalog.clone(),
         auth: auth.clone(),
-    };
+    }));
 
     let stopped = {
         let s = shutdown.clone();

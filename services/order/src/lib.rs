@@ -31,8 +31,19 @@ use crate::{config::ServeConfig, prices::Prices};
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub const DB_ROLE: &str = "order_svc";
 
+/// What every handler needs, behind one `Arc`: axum clones the state for each request, and
+/// cloning the fields one by one (pool, caches, gRPC channels) showed in the menu's profile.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub db: PgPool,
     pub prices: Prices,
     pub auth: AuthClient,
@@ -59,13 +70,13 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
     )
     .map_err(|e| anyhow::anyhow!(e))?;
     let hub = live::Hub::default();
-    let state = AppState {
+    let state = AppState(Arc::new(Shared {
         db: db.clone(),
         prices: prices.clone(),
         auth: auth.clone(),
         hub: hub.clone(),
         shutdown: shutdown.clone(),
-    };
+    }));
 
     let prices_sub = prices.subscription();
     let auth_sub = auth.subscription();

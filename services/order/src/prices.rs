@@ -14,7 +14,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, LazyLock,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicI64, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -22,7 +22,7 @@ use std::{
 use authclient::CACHE_REQUESTS;
 use moka::future::Cache;
 use outbox::Broadcast;
-use prometheus::{HistogramOpts, HistogramVec};
+use prometheus::{HistogramOpts, HistogramVec, IntCounter, Opts};
 use proto::menu::v1::{GetPricesRequest, menu_service_client::MenuServiceClient};
 use tonic::transport::{Channel, Endpoint};
 
@@ -55,12 +55,27 @@ static GRPC_LATENCY: LazyLock<HistogramVec> = LazyLock::new(|| {
     )
 });
 
+static STALE_REPLIES: LazyLock<IntCounter> = LazyLock::new(|| {
+    telemetry::register(
+        IntCounter::with_opts(Opts::new(
+            "order_stale_price_replies_total",
+            "GetPrices replies older than the newest announced catalog version (used, not cached)",
+        ))
+        .expect("valid counter"),
+    )
+});
+
 #[derive(Clone)]
 pub struct Prices {
     grpc: MenuServiceClient<Channel>,
     /// `None` records an id the menu does not know.
     cache: Cache<(u64, String), Option<Arc<Price>>>,
     generation: Arc<AtomicU64>,
+    /// The newest catalog version `catalog.updated` has announced. A reply older than that
+    /// came from a menu replica that has not taken the change in yet (the event reaches the
+    /// replicas in no particular order): it prices this order but is not cached, or the old
+    /// price would stay for a whole `PRICE_CACHE_TTL`.
+    announced: Arc<AtomicI64>,
     timeout: Duration,
 }
 
@@ -78,6 +93,7 @@ impl Prices {
                 .time_to_live(ttl)
                 .build(),
             generation: Arc::new(AtomicU64::new(0)),
+            announced: Arc::new(AtomicI64::new(0)),
             timeout,
         })
     }
@@ -121,7 +137,9 @@ impl Prices {
                 Error::DependencyDown("prices are unavailable right now; try again")
             })?
             .into_inner();
+        let announced = self.announced.load(Ordering::Acquire);
         for p in reply.prices {
+            let stale = p.catalog_version < announced;
             let price = Some(Arc::new(Price {
                 pizza_id: p.pizza_id.clone(),
                 pizza_nm: p.pizza_nm,
@@ -130,9 +148,13 @@ impl Prices {
                 available: p.available,
                 catalog_version: p.catalog_version,
             }));
-            self.cache
-                .insert((generation, p.pizza_id.clone()), price.clone())
-                .await;
+            if stale {
+                STALE_REPLIES.inc();
+            } else {
+                self.cache
+                    .insert((generation, p.pizza_id.clone()), price.clone())
+                    .await;
+            }
             found.insert(p.pizza_id, price);
         }
         for id in reply.unknown_ids {
@@ -155,7 +177,12 @@ impl Prices {
         Broadcast::new(
             "CATALOG",
             "catalog.updated",
-            Arc::new(move |_| on_event.invalidate()),
+            Arc::new(move |e| {
+                if let Some(v) = e.data["catalog_version"].as_i64() {
+                    on_event.announced.fetch_max(v, Ordering::AcqRel);
+                }
+                on_event.invalidate();
+            }),
             Arc::new(move || on_reset.invalidate()),
         )
     }

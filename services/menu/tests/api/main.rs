@@ -86,6 +86,69 @@ async fn the_menu_serves_the_seeded_catalog_with_etags() {
 }
 
 #[tokio::test]
+async fn a_browser_asking_for_gzip_gets_the_same_menu_compressed_with_its_own_etag() {
+    use std::io::Read;
+    let app = spawn(1).await;
+    let get = |accept: &'static str| {
+        app.client
+            .get(app.menus[0].url("/menu/"))
+            .header("accept-encoding", accept)
+            .send()
+    };
+    let plain = get("identity").await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain_etag = plain.headers()["etag"].clone();
+    let plain: Value = serde_json::from_slice(&plain.bytes().await.unwrap()).unwrap();
+
+    let zipped = get("gzip, deflate, br, zstd").await.unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["vary"], "accept-encoding");
+    let zipped_etag = zipped.headers()["etag"].clone();
+    assert_ne!(
+        zipped_etag, plain_etag,
+        "two representations, two entity tags"
+    );
+    let raw = zipped.bytes().await.unwrap();
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(&raw[..])
+        .read_to_end(&mut json)
+        .unwrap();
+    assert!(
+        raw.len() * 4 < json.len(),
+        "{} -> {}",
+        json.len(),
+        raw.len()
+    );
+    assert_eq!(serde_json::from_slice::<Value>(&json).unwrap(), plain);
+
+    // q=0 refuses gzip; revalidation matches the representation the client would get.
+    let refused = get("gzip;q=0").await.unwrap();
+    assert!(refused.headers().get("content-encoding").is_none());
+    let revalidate = |accept: &'static str, tag: reqwest::header::HeaderValue| {
+        app.client
+            .get(app.menus[0].url("/menu/"))
+            .header("accept-encoding", accept)
+            .header("if-none-match", tag)
+            .send()
+    };
+    assert_eq!(
+        revalidate("gzip", zipped_etag.clone())
+            .await
+            .unwrap()
+            .status(),
+        304
+    );
+    assert_eq!(
+        revalidate("identity", zipped_etag).await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        revalidate("identity", plain_etag).await.unwrap().status(),
+        304
+    );
+}
+
+#[tokio::test]
 async fn get_pizza_id_finds_by_name_and_size_and_refuses_unknown_sizes() {
     let app = spawn(1).await;
     let ask = |nm: &'static str, size: &'static str| {

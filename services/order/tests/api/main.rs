@@ -121,6 +121,64 @@ async fn after_a_price_change_the_next_order_on_either_replica_pays_the_new_pric
     }
 }
 
+/// `catalog.updated` reaches the replicas in no particular order: an order replica can hear
+/// of a change before the menu replica it asks has. Announcing a version no menu serves yet
+/// stands for that moment: the older prices still price the order but are never cached, so
+/// the next order asks again instead of keeping the old price for a whole PRICE_CACHE_TTL.
+#[tokio::test]
+async fn prices_older_than_the_announced_catalog_version_are_not_cached() {
+    let app = spawn(1).await;
+    let token = app.customer("kim_lagging").await;
+    let one = json!({"bran_id": "hongdae", "items": [{"pizza_id": "bbq_ckn_l", "quantity": 1}]});
+    let stale = || async {
+        let text = app
+            .client
+            .get(app.orders[0].url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("order_stale_price_replies_total "))
+            .map_or(0, |v| v.trim().parse::<i64>().unwrap())
+    };
+    assert_eq!(app.order(0, &token, &one, None).await.status(), 201);
+    assert_eq!(
+        stale().await,
+        0,
+        "replies of the current version are cached"
+    );
+
+    let js = async_nats::jetstream::new(app.nats.client().await.unwrap());
+    let event = json!({"id": uuid::Uuid::now_v7(), "type": "catalog.updated",
+        "occurred_at": chrono::Utc::now(), "data": {"catalog_version": 1_000_000}});
+    js.publish("catalog.updated", event.to_string().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let seen = testkit::eventually(Duration::from_secs(2), || async {
+        let res = app.order(0, &token, &one, None).await;
+        assert_eq!(res.status(), 201, "an older price still prices the order");
+        (stale().await >= 1).then_some(())
+    })
+    .await;
+    assert!(
+        seen.is_some(),
+        "the reply older than the announcement was noticed"
+    );
+    let before = stale().await;
+    let o: Value = app.order(0, &token, &one, None).await.json().await.unwrap();
+    assert_eq!(o["items"][0]["unit_price"], 29000);
+    assert_eq!(
+        stale().await,
+        before + 1,
+        "and it was not cached: asked again"
+    );
+}
+
 #[tokio::test]
 async fn twenty_concurrent_requests_with_one_key_make_exactly_one_order() {
     let app = spawn(2).await;
