@@ -39,6 +39,18 @@ common_env=(
   "SHUTDOWN_DRAIN=${SHUTDOWN_DRAIN:-1s}"
 )
 
+# Another checkout's stack (or anything else) on our ports would answer our health checks.
+in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for spec in "${services[@]}"; do
+  IFS=: read -r svc http_base grpc_base <<<"$spec"
+  for ((i = 0; i < replicas; i++)); do
+    for port in $((http_base + 10 * i)) $([ "$grpc_base" != 0 ] && echo $((grpc_base + 10 * i))); do
+      if in_use "$port"; then echo "up: 127.0.0.1:$port ($svc) is already in use: is another stack running? (make down there)"; exit 1; fi
+    done
+  done
+done
+if in_use "${listen##*:}"; then echo "up: $listen (ingress) is already in use: is another stack running? (make down there)"; exit 1; fi
+
 ingress_args=()
 for spec in "${services[@]}"; do
   IFS=: read -r svc http_base grpc_base <<<"$spec"
