@@ -26,7 +26,9 @@ chmod 600 "$run/jwt_secret"
 
 # service:http_base:grpc_base — the services that exist in this checkout.
 declare -a services=()
-for spec in login:8001:50051 menu:8002:50052 order:8003:0; do
+# gRPC on 9051/9052 (+10 per replica): below the ephemeral range (32768+), so no client
+# socket of the machine can hold the port when a replica starts.
+for spec in login:8001:9051 menu:8002:9052 order:8003:0; do
   [ -d "$root/services/${spec%%:*}" ] && services+=("$spec")
 done
 
@@ -60,7 +62,7 @@ for spec in "${services[@]}"; do
   for ((i = 0; i < replicas; i++)); do
     http_port=$((http_base + 10 * i))
     # Replica i calls replica i of login and menu (a Kubernetes Service would pick one).
-    grpc_env=("LOGIN_GRPC_URL=http://127.0.0.1:$((50051 + 10 * i))" "MENU_GRPC_URL=http://127.0.0.1:$((50052 + 10 * i))")
+    grpc_env=("LOGIN_GRPC_URL=http://127.0.0.1:$((9051 + 10 * i))" "MENU_GRPC_URL=http://127.0.0.1:$((9052 + 10 * i))")
     if [ "$grpc_base" != 0 ]; then grpc_env+=("GRPC_ADDR=127.0.0.1:$((grpc_base + 10 * i))"); fi
     nohup env "${common_env[@]}" "${grpc_env[@]}" HTTP_ADDR="127.0.0.1:$http_port" \
       "$bin/pizza-$svc" serve >>"$run/logs/$svc-$i.log" 2>&1 &
