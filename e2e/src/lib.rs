@@ -318,6 +318,50 @@ impl Stack {
         login["token"].as_str().expect("a token").to_owned()
     }
 
+    /// Creates a STAFF or ADMIN with the operator command (as an operator would) and logs it
+    /// in through the ingress; returns its access token.
+    pub async fn member(&self, member_id: &str, role: &str, bran_id: Option<&str>) -> String {
+        use std::io::Write;
+        let mut cmd = Command::new(binary("pizza-login"));
+        cmd.args([
+            "member",
+            "create",
+            "--member-id",
+            member_id,
+            "--member-nm",
+            member_id,
+        ])
+        .args(["--role", role])
+        .env("DATABASE_URL", self.db.url())
+        .env("JWT_SECRET", JWT_SECRET)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null());
+        if let Some(b) = bran_id {
+            cmd.args(["--bran-id", b]);
+        }
+        let mut child = cmd.spawn().expect("spawn member create");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"pizza lover 1\n")
+            .expect("write the password");
+        assert!(
+            child.wait().expect("member create").success(),
+            "member create {member_id}"
+        );
+        let login: serde_json::Value = testkit::http()
+            .post(self.url("/login/"))
+            .json(&serde_json::json!({"member_id": member_id, "member_pwd": "pizza lover 1"}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("login body");
+        login["token"].as_str().expect("a token").to_owned()
+    }
+
     /// A URL through the ingress.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.ingress, path)

@@ -41,7 +41,7 @@ use tower_http::{
 use tracing::Span;
 
 pub use error::{ApiError, code_for, current_request_id, db_unavailable, not_found};
-pub use json::Json;
+pub use json::{Json, has_escaped_nul};
 pub use probes::{NatsState, Probes};
 pub use shutdown::Shutdown;
 
@@ -104,6 +104,7 @@ pub fn stack(app: Router, service: &'static str, http: &HttpArgs, probes: Probes
             http.http_body_limit,
             refuse_large_bodies,
         ))
+        .layer(middleware::from_fn(refuse_nul_in_uri))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             http.http_request_timeout,
@@ -119,6 +120,21 @@ pub fn stack(app: Router, service: &'static str, http: &HttpArgs, probes: Probes
         app = app.layer(cors);
     }
     app
+}
+
+/// A NUL (`%00`) in the path or the query is refused before any handler sees it: no id, name
+/// or filter of ours contains one, and PostgreSQL cannot take it as text (it would be a 500).
+async fn refuse_nul_in_uri(req: Request, next: Next) -> Response {
+    let has_nul = |s: &str| {
+        s.as_bytes()
+            .windows(3)
+            .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
+    };
+    if has_nul(req.uri().path()) || req.uri().query().is_some_and(has_nul) {
+        return ApiError::validation("the URL must not contain NUL (%00) characters")
+            .into_response();
+    }
+    next.run(req).await
 }
 
 /// The most a refused body is read (and thrown away) before answering 413: the ingress
