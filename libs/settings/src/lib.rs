@@ -108,12 +108,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let n: u64 = digits
         .parse()
         .map_err(|_| format!("`{s}` is not a duration like 15m, 5s or 250ms"))?;
+    let too_long = || format!("`{s}` is too long a duration");
     let d = match unit.trim() {
         "ms" => Duration::from_millis(n),
         "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        "d" => Duration::from_secs(n * 86_400),
+        "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(too_long)?),
+        "h" => Duration::from_secs(n.checked_mul(3600).ok_or_else(too_long)?),
+        "d" => Duration::from_secs(n.checked_mul(86_400).ok_or_else(too_long)?),
         other => {
             return Err(format!(
                 "unknown duration unit `{other}` (use ms, s, m, h or d)"
@@ -137,7 +138,8 @@ pub fn parse_bytes(s: &str) -> Result<usize, String> {
         "MiB" | "M" => 1024 * 1024,
         other => return Err(format!("unknown size unit `{other}` (use B, KiB or MiB)")),
     };
-    Ok(n * mult)
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large a size"))
 }
 
 /// A comma-separated list of CIDRs (a bare address counts as a /32 or /128).
@@ -378,5 +380,34 @@ mod tests {
     fn secrets_do_not_print() {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Whatever an operator writes, the parsers answer Ok or a message; never a panic
+            /// (a panic at start is not the one-line error the process promises).
+            #[test]
+            fn config_parsers_never_panic(s in "\\PC{0,40}") {
+                let _ = parse_duration(&s);
+                let _ = parse_bytes(&s);
+                let _ = parse_cidrs(&s);
+                let _ = parse_list(&s);
+            }
+
+            #[test]
+            fn huge_numbers_are_errors_not_overflows(n in any::<u64>(), unit in "(ms|s|m|h|d|)") {
+                let text = format!("{n}{unit}");
+                let mult: u64 = match unit.as_str() { "m" => 60, "h" => 3600, "d" => 86_400, _ => 1 };
+                match parse_duration(&text) {
+                    Ok(d) if unit == "ms" => prop_assert_eq!(d, Duration::from_millis(n)),
+                    Ok(d) => prop_assert_eq!(Some(d.as_secs()), n.checked_mul(mult)),
+                    Err(_) => prop_assert!(n.checked_mul(mult).is_none()),
+                }
+                let _ = parse_bytes(&format!("{n}MiB"));
+            }
+        }
     }
 }

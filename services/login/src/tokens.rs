@@ -197,4 +197,35 @@ mod tests {
         assert_eq!(ha, hash_refresh_token(&a));
         assert!(a.len() >= 43);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2048))]
+
+            /// Any change to a valid token — one byte anywhere, or cutting it short — makes it
+            /// worthless; and no string at all makes the parser panic.
+            #[test]
+            fn a_changed_token_never_verifies(pos in any::<prop::sample::Index>(), byte in any::<u8>(), cut in any::<prop::sample::Index>()) {
+                let t = tokens();
+                let (jwt, _) = t.issue("alice", "CUSTOMER", None, Uuid::new_v4()).unwrap();
+                let mut bytes = jwt.clone().into_bytes();
+                let i = pos.index(bytes.len());
+                prop_assume!(bytes[i] != byte);
+                bytes[i] = byte;
+                if let Ok(changed) = String::from_utf8(bytes) {
+                    prop_assert!(t.verify(&changed).is_none(), "byte {} -> {}", i, byte);
+                }
+                let short = &jwt[..cut.index(jwt.len())];
+                prop_assert!(t.verify(short).is_none());
+            }
+
+            #[test]
+            fn arbitrary_strings_are_rejected_without_panic(s in "\\PC{0,300}") {
+                prop_assert!(tokens().verify(&s).is_none());
+            }
+        }
+    }
 }
