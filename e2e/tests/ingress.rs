@@ -127,6 +127,14 @@ async fn the_ingress_answers_its_own_errors_with_the_envelope() {
         .await
         .unwrap();
     assert_eq!(envelope(res).await, (404, "NOT_FOUND".to_owned()));
+    // TRACE never reaches a service: nginx refuses it, in the envelope, with Allow.
+    let res = http
+        .request(reqwest::Method::TRACE, stack.url("/menu/"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().contains_key("allow"));
+    assert_eq!(envelope(res).await, (405, "METHOD_NOT_ALLOWED".to_owned()));
 
     // The service dies: the ingress says 503 in the envelope, not an nginx page.
     for replica in &mut stack.login {
