@@ -67,13 +67,13 @@ pub fn router(state: AppState) -> Router {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
     /// 3–50 characters of `[A-Za-z0-9_.-]`.
-    #[schema(example = "kim_minji")]
+    #[schema(example = "kim_minji", pattern = "^[A-Za-z0-9_.-]{3,50}$")]
     pub member_id: String,
     /// 8–128 characters.
-    #[schema(example = "correct horse battery")]
+    #[schema(example = "correct horse battery", min_length = 8, max_length = 128)]
     pub member_pwd: String,
-    /// 1–100 characters of any script.
-    #[schema(example = "김민지")]
+    /// 1–100 characters of any script, not only spaces.
+    #[schema(example = "김민지", min_length = 1, max_length = 100, pattern = "\\S")]
     pub member_nm: String,
 }
 
@@ -130,6 +130,8 @@ pub struct MeResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordRequest {
     pub member_pwd: String,
+    /// 8–128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub new_member_pwd: String,
 }
 
@@ -269,7 +271,7 @@ async fn login(
     Ok(Json(s.token_response(member, session_id, refresh_token)?))
 }
 
-#[utoipa::path(post, path = "/login/logout/", tag = "login",
+#[utoipa::path(method(get, post), path = "/login/logout/", tag = "login",
     security(("bearer" = [])),
     responses(
         (status = 204, description = "The session is revoked everywhere"),
@@ -290,6 +292,7 @@ const REFRESH_INVALID: &str = "refresh token is not valid";
     request_body = RefreshRequest,
     responses(
         (status = 200, body = TokenResponse, description = "A new access token and the next refresh token"),
+        (status = 400, body = httpkit::doc::ErrorEnvelope, description = "No or a malformed body"),
         (status = 401, body = httpkit::doc::ErrorEnvelope, description = "Unknown, expired or reused (the whole family is then revoked)"),
     ))]
 async fn refresh(

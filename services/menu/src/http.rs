@@ -103,6 +103,7 @@ fn conditional(rendered: &Rendered, headers: &HeaderMap, content_type: &'static 
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MenuQuery {
     /// Only this category: Classic, Chicken, Supreme or Veggie.
     categ: Option<String>,

@@ -54,18 +54,19 @@ fn seoul() -> FixedOffset {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewOrder {
-    #[schema(example = "gangnam")]
+    #[schema(example = "gangnam", min_length = 1)]
     pub bran_id: String,
     /// 1 to 50 lines, each pizza once.
+    #[schema(min_items = 1, max_items = 50)]
     pub items: Vec<NewOrderLine>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewOrderLine {
-    #[schema(example = "bbq_ckn_l")]
+    #[schema(example = "bbq_ckn_l", min_length = 1)]
     pub pizza_id: String,
     /// 1 to 100.
-    #[schema(example = 2)]
+    #[schema(example = 2, minimum = 1, maximum = 100)]
     pub quantity: i64,
 }
 
@@ -374,8 +375,10 @@ fn unprocessable_pizza(id: &str, why: &str) -> Error {
 // Reading orders
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// From the `Link: <…>; rel="next"` header of the previous page.
     cursor: Option<String>,
@@ -508,12 +511,14 @@ pub const STATUSES: [&str; 6] = [
 ];
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct QueueQuery {
     /// PENDING, ACCEPTED, READY, COMPLETED, REJECTED or CANCELLED.
     status: Option<String>,
     /// One branch (a STAFF member bound to a branch sees only that one).
     bran_id: Option<String>,
     /// 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     cursor: Option<String>,
 }

@@ -625,4 +625,20 @@ async fn a_new_replica_prices_from_the_menu_and_serves_the_openapi_document() {
     ] {
         assert!(doc["paths"][p].is_object(), "{p}");
     }
+    // Filters and paging are query parameters (a client generated from the document would
+    // otherwise put them in the path), with their bounds.
+    for (path, method) in [("/order/", "get"), ("/order/myorder/", "get")] {
+        for p in doc["paths"][path][method]["parameters"].as_array().unwrap() {
+            assert_eq!(p["in"], "query", "{path} {}", p["name"]);
+            if p["name"] == "limit" {
+                assert_eq!(
+                    (
+                        p["schema"]["minimum"].as_i64(),
+                        p["schema"]["maximum"].as_i64()
+                    ),
+                    (Some(1), Some(100))
+                );
+            }
+        }
+    }
 }
