@@ -13,6 +13,15 @@ cargo build --workspace --bins --tests -q
 # The deployment artifacts, proven offline against the binaries just built.
 "$root/scripts/check-deploy.sh"
 
+# schemathesis (PyPI) for the API fuzzing test, in its own virtualenv outside the clone.
+st_venv=${PIZZA_ST_VENV:-$HOME/.cache/pizza-schemathesis}
+if ! "$st_venv/bin/schemathesis" --version 2>/dev/null | grep -q "$(grep -o '[0-9.]*$' deploy/checks/schemathesis-requirements.txt)"; then
+  echo "test: installing schemathesis into $st_venv"
+  python3 -m venv "$st_venv"
+  "$st_venv/bin/pip" install -q -r deploy/checks/schemathesis-requirements.txt
+fi
+export SCHEMATHESIS="$st_venv/bin/schemathesis"
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --profile ci --no-tests=fail
   # The end-to-end suite again, with two replicas of each service behind nginx.

@@ -14,7 +14,13 @@ use testkit::{NatsServer, TestDb, free_port};
 
 /// The workspace root (where `scripts/` and `deploy/` are).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // At run time first: cargo and nextest set it for the checkout being tested, while the
+    // compile-time value can name another clone that shared the target directory (cargo reuses
+    // a workspace member's build across checkouts when its sources are unchanged).
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    Path::new(&manifest_dir)
         .parent()
         .expect("e2e lives in the workspace")
         .to_path_buf()

@@ -14,6 +14,7 @@ mod error;
 mod json;
 mod probes;
 mod shutdown;
+pub mod whole;
 
 use std::{
     net::{IpAddr, SocketAddr},

@@ -105,7 +105,10 @@ fn conditional(rendered: &Rendered, headers: &HeaderMap, content_type: &'static 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MenuQuery {
-    /// Only this category: Classic, Chicken, Supreme or Veggie.
+    /// Only this category: Classic, Chicken, Supreme or Veggie (any case; empty means all).
+    #[param(
+        pattern = "^\\s*([Cc][Ll][Aa][Ss][Ss][Ii][Cc]|[Cc][Hh][Ii][Cc][Kk][Ee][Nn]|[Ss][Uu][Pp][Rr][Ee][Mm][Ee]|[Vv][Ee][Gg][Gg][Ii][Ee]|)\\s*$"
+    )]
     categ: Option<String>,
 }
 
@@ -121,7 +124,8 @@ async fn menu(
     headers: HeaderMap,
 ) -> Result<Response> {
     let category = match q.categ.as_deref() {
-        None | Some("") => None,
+        None => None,
+        Some(c) if c.trim().is_empty() => None,
         Some(c) => Some(catalog::parse_category(c).ok_or_else(|| {
             Error::Validation(format!(
                 "categ must be one of {}",
@@ -147,8 +151,11 @@ async fn types(State(s): State<AppState>, headers: HeaderMap) -> Result<Response
 pub struct PizzaIdRequest {
     #[schema(example = "The Barbecue Chicken Pizza")]
     pub pizza_nm: String,
-    /// S, M, L, XL or XXL.
-    #[schema(example = "M")]
+    /// S, M, L, XL or XXL (any case).
+    #[schema(
+        example = "M",
+        pattern = "^\\s*([Ss]|[Mm]|[Ll]|[Xx][Ll]|[Xx][Xx][Ll])\\s*$"
+    )]
     pub size: String,
 }
 
@@ -217,11 +224,17 @@ async fn image(
 // ---------------------------------------------------------------------------------------
 // ADMIN writes
 
+/// At least one of the two.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(min_properties = 1)]
 pub struct PizzaPatch {
     /// New price in whole won (1 to 1,000,000).
+    #[serde(default, deserialize_with = "httpkit::whole::option")]
+    #[schema(minimum = 1, maximum = 1_000_000, nullable = false)]
     pub price: Option<i64>,
     /// `false` marks it sold out.
+    #[serde(default, deserialize_with = "httpkit::whole::present")]
+    #[schema(nullable = false)]
     pub available: Option<bool>,
 }
 
@@ -285,8 +298,12 @@ async fn update_pizza(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewPizza {
     pub pizza_type_id: String,
-    /// S, M, L, XL or XXL.
+    /// S, M, L, XL or XXL (any case).
+    #[schema(pattern = "^\\s*([Ss]|[Mm]|[Ll]|[Xx][Ll]|[Xx][Xx][Ll])\\s*$")]
     pub size: String,
+    /// In whole won, 1 to 1,000,000.
+    #[serde(deserialize_with = "httpkit::whole::number")]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub price: i64,
     /// Defaults to `true`.
     pub available: Option<bool>,
@@ -327,11 +344,20 @@ async fn add_pizza(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewType {
     /// 2–40 characters of `a-z`, `0-9`, `_`.
-    #[schema(example = "kimchi_bulgogi")]
+    #[schema(example = "kimchi_bulgogi", pattern = "^\\s*[a-z0-9_]{2,40}\\s*$")]
     pub pizza_type_id: String,
-    #[schema(example = "The Kimchi Bulgogi Pizza")]
+    /// 1–100 characters, not only spaces.
+    #[schema(
+        example = "The Kimchi Bulgogi Pizza",
+        min_length = 1,
+        max_length = 100,
+        pattern = "\\S"
+    )]
     pub pizza_nm: String,
-    /// Classic, Chicken, Supreme or Veggie.
+    /// Classic, Chicken, Supreme or Veggie (any case).
+    #[schema(
+        pattern = "^\\s*([Cc][Ll][Aa][Ss][Ss][Ii][Cc]|[Cc][Hh][Ii][Cc][Kk][Ee][Nn]|[Ss][Uu][Pp][Rr][Ee][Mm][Ee]|[Vv][Ee][Gg][Gg][Ii][Ee])\\s*$"
+    )]
     pub pizza_categ: String,
 }
 

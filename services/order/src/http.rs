@@ -66,6 +66,7 @@ pub struct NewOrderLine {
     #[schema(example = "bbq_ckn_l", min_length = 1)]
     pub pizza_id: String,
     /// 1 to 100.
+    #[serde(deserialize_with = "httpkit::whole::number")]
     #[schema(example = 2, minimum = 1, maximum = 100)]
     pub quantity: i64,
 }
@@ -207,7 +208,7 @@ fn validate(req: &NewOrder) -> Result<Vec<(String, i64)>> {
 #[utoipa::path(post, path = "/order/", tag = "order",
     security(("bearer" = [])),
     request_body = NewOrder,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body: the first response again; another body: 422; still in flight: 409. Kept 24 h, per member.")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[\\x21-\\x7E]{1,255}$", description = "1 to 255 visible ASCII characters. Same key and body: the first response again; another body: 422; still in flight: 409. Kept 24 h, per member.")),
     responses(
         (status = 201, body = Order, description = "Placed, priced by the server"),
         (status = 400, body = httpkit::doc::ErrorEnvelope, description = "Empty items, more than 50 lines, quantity outside 1..=100, malformed"),
@@ -597,6 +598,8 @@ async fn staff_queue(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AcceptBody {
     /// Minutes until ready, 1 to 180.
+    #[serde(deserialize_with = "httpkit::whole::number")]
+    #[schema(minimum = 1, maximum = 180)]
     pub estimated_time_minutes: i64,
 }
 
