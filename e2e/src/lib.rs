@@ -62,6 +62,9 @@ impl Drop for Proc {
     }
 }
 
+/// The password of every member the helpers make.
+pub const PASSWORD: &str = "pizza lover 1";
+
 pub const JWT_SECRET: &str = "e2e-secret-0123456789-abcdefghijklmn";
 
 /// A service replica: its process and ports.
@@ -303,18 +306,27 @@ impl Stack {
 
     /// Registers a customer and logs it in, through the ingress; returns its access token.
     pub async fn customer(&self, member_id: &str) -> String {
-        let http = testkit::http();
-        let body = serde_json::json!({"member_id": member_id, "member_pwd": "pizza lover 1", "member_nm": "x"});
-        let res = http
+        self.customer_named(member_id, "x").await
+    }
+
+    /// [`Stack::customer`] with a display name of the caller's choosing.
+    pub async fn customer_named(&self, member_id: &str, member_nm: &str) -> String {
+        let body = serde_json::json!({"member_id": member_id, "member_pwd": PASSWORD, "member_nm": member_nm});
+        let res = testkit::http()
             .post(self.url("/login/register/"))
             .json(&body)
             .send()
             .await
             .expect("register");
         assert_eq!(res.status(), 201, "register {member_id}");
-        let login: serde_json::Value = http
+        self.login(member_id).await
+    }
+
+    /// Logs a member in (password [`PASSWORD`]) through the ingress; returns its access token.
+    pub async fn login(&self, member_id: &str) -> String {
+        let login: serde_json::Value = testkit::http()
             .post(self.url("/login/"))
-            .json(&serde_json::json!({"member_id": member_id, "member_pwd": "pizza lover 1"}))
+            .json(&serde_json::json!({"member_id": member_id, "member_pwd": PASSWORD}))
             .send()
             .await
             .expect("login")
@@ -350,22 +362,13 @@ impl Stack {
             .stdin
             .take()
             .expect("stdin")
-            .write_all(b"pizza lover 1\n")
+            .write_all(format!("{PASSWORD}\n").as_bytes())
             .expect("write the password");
         assert!(
             child.wait().expect("member create").success(),
             "member create {member_id}"
         );
-        let login: serde_json::Value = testkit::http()
-            .post(self.url("/login/"))
-            .json(&serde_json::json!({"member_id": member_id, "member_pwd": "pizza lover 1"}))
-            .send()
-            .await
-            .expect("login")
-            .json()
-            .await
-            .expect("login body");
-        login["token"].as_str().expect("a token").to_owned()
+        self.login(member_id).await
     }
 
     /// A URL through the ingress.

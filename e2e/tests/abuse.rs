@@ -130,27 +130,7 @@ async fn unicode_and_sql_looking_text_is_stored_and_returned_verbatim() {
     let stack = Stack::start(&[]).await;
     let http = testkit::http();
     let name = "Robert'); DROP TABLE member;-- 김민지 🍕 \"quoted\" \\ back \u{202e}rtl";
-    let res = http
-        .post(stack.url("/login/register/"))
-        .json(
-            &json!({"member_id": "bobby_tables", "member_pwd": "pizza lover 1", "member_nm": name}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let token: String = http
-        .post(stack.url("/login/"))
-        .json(&json!({"member_id": "bobby_tables", "member_pwd": "pizza lover 1"}))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = stack.customer_named("bobby_tables", name).await;
     let me: Value = http
         .get(stack.url("/login/me/"))
         .bearer_auth(&token)
