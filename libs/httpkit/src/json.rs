@@ -37,9 +37,7 @@ where
                 ApiError::validation(clean(&e.body_text()))
             }
         })?;
-        if has_escaped_nul(&body) {
-            return Err(ApiError::validation(NUL_MESSAGE));
-        }
+        refuse_escaped_nul(&body)?;
         match axum::Json::<T>::from_bytes(&body) {
             Ok(axum::Json(v)) => Ok(Json(v)),
             Err(rejection) => Err(rejection_to_error(rejection)),
@@ -47,9 +45,17 @@ where
     }
 }
 
+/// The extractor's NUL rule, for handlers that parse the body themselves.
+pub fn refuse_escaped_nul(json: &[u8]) -> Result<(), ApiError> {
+    if has_escaped_nul(json) {
+        return Err(ApiError::validation(NUL_MESSAGE));
+    }
+    Ok(())
+}
+
 /// Whether a JSON text has an escaped NUL (`\u0000`) inside a string. JSON cannot carry a raw
 /// NUL inside a string, so the escape is the only way one arrives.
-pub fn has_escaped_nul(json: &[u8]) -> bool {
+fn has_escaped_nul(json: &[u8]) -> bool {
     let mut backslashes = 0usize;
     for (i, b) in json.iter().enumerate() {
         if *b == b'\\' {

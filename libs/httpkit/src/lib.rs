@@ -42,7 +42,7 @@ use tower_http::{
 use tracing::Span;
 
 pub use error::{ApiError, code_for, current_request_id, db_unavailable, not_found};
-pub use json::{Json, has_escaped_nul};
+pub use json::{Json, refuse_escaped_nul};
 pub use probes::{NatsState, Probes};
 pub use shutdown::Shutdown;
 

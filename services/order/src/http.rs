@@ -610,11 +610,7 @@ pub struct RejectBody {
 }
 
 fn body_as<T: serde::de::DeserializeOwned>(body: &Bytes, what: &str) -> Result<T> {
-    if httpkit::has_escaped_nul(body) {
-        return Err(Error::Validation(format!(
-            "{what}: text must not contain NUL (\\u0000) characters"
-        )));
-    }
+    httpkit::refuse_escaped_nul(body)?;
     serde_json::from_slice(body).map_err(|e| Error::Validation(format!("{what}: {e}")))
 }
 

@@ -55,6 +55,12 @@ static GRPC_LATENCY: LazyLock<HistogramVec> = LazyLock::new(|| {
     )
 });
 
+/// The cache's counters, looked up once (every order line counts one).
+static PRICE_HITS: LazyLock<IntCounter> =
+    LazyLock::new(|| CACHE_REQUESTS.with_label_values(&["prices", "hit"]));
+static PRICE_MISSES: LazyLock<IntCounter> =
+    LazyLock::new(|| CACHE_REQUESTS.with_label_values(&["prices", "miss"]));
+
 static STALE_REPLIES: LazyLock<IntCounter> = LazyLock::new(|| {
     telemetry::register(
         IntCounter::with_opts(Opts::new(
@@ -107,11 +113,11 @@ impl Prices {
         for id in ids {
             match self.cache.get(&(generation, (*id).to_owned())).await {
                 Some(p) => {
-                    CACHE_REQUESTS.with_label_values(&["prices", "hit"]).inc();
+                    PRICE_HITS.inc();
                     found.insert((*id).to_owned(), p);
                 }
                 None => {
-                    CACHE_REQUESTS.with_label_values(&["prices", "miss"]).inc();
+                    PRICE_MISSES.inc();
                     missing.push((*id).to_owned());
                 }
             }
