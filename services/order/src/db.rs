@@ -7,88 +7,42 @@ use uuid::Uuid;
 
 use crate::{error::Result, events};
 
-/// What an `Idempotency-Key` leads to.
-pub enum Claim {
-    /// The key is ours: go on and place the order.
-    Claimed,
+/// What an `Idempotency-Key` used before leads to.
+pub enum Recorded {
     /// Done before with the same request: answer the same again.
     Replay { status: u16, body: Value },
-    /// A request with this key is still being served.
-    InFlight,
     /// The key was used with a different request.
     Mismatch,
 }
 
-#[derive(sqlx::FromRow)]
-struct KeyRow {
-    request_hash: Vec<u8>,
-    state: String,
-    response_status: Option<i32>,
-    response_body: Option<Value>,
-}
-
-/// Claims `key` for this member and request. A key older than 24 h is forgotten, and one
-/// left in flight for over a minute (its process died) can be taken over.
-pub async fn claim_key(
+/// What the key of this member says about this request, if it was used in the last 24 h.
+///
+/// A key is written only in the transaction that places its order ([`insert_order`]), so a
+/// request that dies half-way (its process killed, the database restarted) leaves nothing
+/// behind, and a retry simply runs again.
+pub async fn recorded(
     db: &PgPool,
     member_id: &str,
     key: &str,
     request_hash: &[u8],
-) -> Result<Claim> {
-    let claimed: Option<bool> = sqlx::query_scalar(
-        "INSERT INTO idempotency_key (member_id, idem_key, request_hash, state) \
-         VALUES ($1, $2, $3, 'IN_FLIGHT') \
-         ON CONFLICT (member_id, idem_key) DO UPDATE \
-           SET request_hash = EXCLUDED.request_hash, state = 'IN_FLIGHT', \
-               response_status = NULL, response_body = NULL, created_at = now() \
-         WHERE idempotency_key.created_at < now() - interval '24 hours' \
-            OR (idempotency_key.state = 'IN_FLIGHT' \
-                AND idempotency_key.created_at < now() - interval '1 minute') \
-         RETURNING true",
-    )
-    .bind(member_id)
-    .bind(key)
-    .bind(request_hash)
-    .fetch_optional(db)
-    .await?;
-    if claimed.is_some() {
-        return Ok(Claim::Claimed);
-    }
-    let row: Option<KeyRow> = sqlx::query_as(
-        "SELECT request_hash, state, response_status, response_body FROM idempotency_key \
-         WHERE member_id = $1 AND idem_key = $2",
+) -> Result<Option<Recorded>> {
+    let row: Option<(Vec<u8>, Option<i32>, Option<Value>)> = sqlx::query_as(
+        "SELECT request_hash, response_status, response_body FROM idempotency_key \
+         WHERE member_id = $1 AND idem_key = $2 AND state = 'DONE' \
+           AND created_at >= now() - interval '24 hours'",
     )
     .bind(member_id)
     .bind(key)
     .fetch_optional(db)
     .await?;
-    Ok(match row {
-        // Released between our insert and our look: the client may simply retry.
-        None => Claim::InFlight,
-        Some(k) if k.request_hash != request_hash => Claim::Mismatch,
-        Some(KeyRow {
-            state,
-            response_status: Some(status),
-            response_body: Some(body),
-            ..
-        }) if state == "DONE" => Claim::Replay {
+    Ok(row.map(|(hash, status, body)| match (status, body) {
+        _ if hash != request_hash => Recorded::Mismatch,
+        (Some(status), Some(body)) => Recorded::Replay {
             status: status as u16,
             body,
         },
-        Some(_) => Claim::InFlight,
-    })
-}
-
-/// Gives a claimed key back (the request failed before writing anything).
-pub async fn release_key(db: &PgPool, member_id: &str, key: &str) -> Result<()> {
-    sqlx::query(
-        "DELETE FROM idempotency_key WHERE member_id = $1 AND idem_key = $2 AND state = 'IN_FLIGHT'",
-    )
-    .bind(member_id)
-    .bind(key)
-    .execute(db)
-    .await?;
-    Ok(())
+        _ => Recorded::Mismatch,
+    }))
 }
 
 pub async fn branch_name(conn: &mut PgConnection, bran_id: &str) -> Result<Option<String>> {
@@ -118,8 +72,10 @@ pub struct NewLine<'a> {
     pub line_total: i64,
 }
 
-/// The order, its lines, its first status, the idempotency record and `order.created`, in
-/// the caller's transaction.
+/// The idempotency record, the order, its lines, its first status and `order.created`, in
+/// the caller's transaction. `Ok(false)`, with nothing written, when the key was taken by
+/// another request in the meantime (its transaction committed first; a concurrent one with
+/// the same key waits here until the first commits or rolls back).
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_order(
     conn: &mut PgConnection,
@@ -129,8 +85,33 @@ pub async fn insert_order(
     total_price: i64,
     created_at: DateTime<Utc>,
     lines: &[NewLine<'_>],
-    idempotency: Option<(&str, &Value)>,
-) -> Result<()> {
+    idempotency: Option<(&str, &[u8], &Value)>,
+) -> Result<bool> {
+    if let Some((key, request_hash, response)) = idempotency {
+        // A key older than 24 h is forgotten; an IN_FLIGHT row is a leftover of the version
+        // that claimed keys before placing the order.
+        let ours: Option<bool> = sqlx::query_scalar(
+            "INSERT INTO idempotency_key \
+               (member_id, idem_key, request_hash, state, response_status, response_body) \
+             VALUES ($1, $2, $3, 'DONE', 201, $4) \
+             ON CONFLICT (member_id, idem_key) DO UPDATE \
+               SET request_hash = EXCLUDED.request_hash, state = 'DONE', \
+                   response_status = 201, response_body = EXCLUDED.response_body, \
+                   created_at = now() \
+             WHERE idempotency_key.created_at < now() - interval '24 hours' \
+                OR idempotency_key.state = 'IN_FLIGHT' \
+             RETURNING true",
+        )
+        .bind(member_id)
+        .bind(key)
+        .bind(request_hash)
+        .bind(response)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if ours.is_none() {
+            return Ok(false);
+        }
+    }
     sqlx::query(
         "INSERT INTO orders (order_id, member_id, bran_id, total_price, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5)",
@@ -175,19 +156,8 @@ pub async fn insert_order(
     .bind(created_at)
     .execute(&mut *conn)
     .await?;
-    if let Some((key, response)) = idempotency {
-        sqlx::query(
-            "UPDATE idempotency_key SET state = 'DONE', response_status = 201, response_body = $3 \
-             WHERE member_id = $1 AND idem_key = $2",
-        )
-        .bind(member_id)
-        .bind(key)
-        .bind(response)
-        .execute(&mut *conn)
-        .await?;
-    }
     events::order_created(conn, order_id, member_id, bran_id, total_price).await?;
-    Ok(())
+    Ok(true)
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

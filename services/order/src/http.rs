@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::{
     AppState,
-    db::{self, Claim, LineRow, OrderRow},
+    db::{self, LineRow, OrderRow},
     error::{Error, Result},
     workflow::{self, Action, Outcome, Scope},
 };
@@ -208,12 +208,12 @@ fn validate(req: &NewOrder) -> Result<Vec<(String, i64)>> {
 #[utoipa::path(post, path = "/order/", tag = "order",
     security(("bearer" = [])),
     request_body = NewOrder,
-    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[\\x21-\\x7E]{1,255}$", description = "1 to 255 visible ASCII characters. Same key and body: the first response again; another body: 422; still in flight: 409. Kept 24 h, per member.")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[\\x21-\\x7E]{1,255}$", description = "1 to 255 visible ASCII characters. Same key and body: the first response again (also to a request sent while the first was being served); another body: 422. A request that failed wrote nothing, so the key may be used again. Kept 24 h, per member.")),
     responses(
         (status = 201, body = Order, description = "Placed, priced by the server"),
         (status = 400, body = httpkit::doc::ErrorEnvelope, description = "Empty items, more than 50 lines, quantity outside 1..=100, malformed"),
         (status = 401, body = httpkit::doc::ErrorEnvelope),
-        (status = 409, body = httpkit::doc::ErrorEnvelope, description = "The same Idempotency-Key is still in flight"),
+        (status = 409, body = httpkit::doc::ErrorEnvelope, description = "Rare: a request with the same Idempotency-Key was served at the same time and its answer could not be read back; try again"),
         (status = 422, body = httpkit::doc::ErrorEnvelope, description = "Unknown or sold-out pizza, unknown branch, or a reused key with another body"),
         (status = 503, body = httpkit::doc::ErrorEnvelope, description = "Prices or token checks unavailable; nothing written"),
     ))]
@@ -227,59 +227,70 @@ async fn create_order(
     let bran_id = req.bran_id.trim().to_owned();
     let key = idempotency_key(&headers)?;
     let hash = request_hash(&bran_id, &lines);
-    if let Some(key) = &key {
-        match db::claim_key(&s.db, &caller.member_id, key, &hash).await? {
-            Claim::Claimed => {}
-            Claim::Replay { status, body } => {
-                let mut res = (
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
-                    axum::Json(body),
-                )
-                    .into_response();
-                res.headers_mut()
-                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
-                return Ok(res);
-            }
-            Claim::InFlight => {
-                return Err(Error::Conflict(
-                    "a request with this Idempotency-Key is still being served".into(),
-                ));
-            }
-            Claim::Mismatch => {
-                return Err(Error::Unprocessable(
-                    "this Idempotency-Key was used with a different request".into(),
-                ));
-            }
-        }
+    if let Some(key) = &key
+        && let Some(recorded) = db::recorded(&s.db, &caller.member_id, key, &hash).await?
+    {
+        return answer_recorded(recorded);
     }
-    let placed = place(&s, &caller, &bran_id, &lines, key.as_deref()).await;
-    match placed {
-        Ok(order) => {
-            let mut res = (StatusCode::CREATED, Json(&order)).into_response();
-            if let Ok(loc) = HeaderValue::from_str(&format!("/order/{}/", order.order_id)) {
-                res.headers_mut().insert(header::LOCATION, loc);
-            }
+    let order = match place(
+        &s,
+        &caller,
+        &bran_id,
+        &lines,
+        key.as_deref().map(|k| (k, &hash[..])),
+    )
+    .await?
+    {
+        Some(order) => order,
+        // Another request with this key placed its order while we priced ours: answer what
+        // it was answered.
+        None => {
+            let recorded = match &key {
+                Some(key) => db::recorded(&s.db, &caller.member_id, key, &hash).await?,
+                None => None,
+            };
+            return recorded.map(answer_recorded).unwrap_or_else(|| {
+                Err(Error::Conflict(
+                    "a request with this Idempotency-Key was served at the same time; try again"
+                        .into(),
+                ))
+            });
+        }
+    };
+    let mut res = (StatusCode::CREATED, Json(&order)).into_response();
+    if let Ok(loc) = HeaderValue::from_str(&format!("/order/{}/", order.order_id)) {
+        res.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(res)
+}
+
+/// The first answer again for a key used with the same request; 422 for another request.
+fn answer_recorded(recorded: db::Recorded) -> Result<Response> {
+    match recorded {
+        db::Recorded::Replay { status, body } => {
+            let mut res = (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
+                axum::Json(body),
+            )
+                .into_response();
+            res.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
             Ok(res)
         }
-        Err(e) => {
-            // Nothing was written: let a retry with the same key run again.
-            if let Some(key) = &key
-                && let Err(release) = db::release_key(&s.db, &caller.member_id, key).await
-            {
-                tracing::warn!(error = %release, "could not release an idempotency key");
-            }
-            Err(e)
-        }
+        db::Recorded::Mismatch => Err(Error::Unprocessable(
+            "this Idempotency-Key was used with a different request".into(),
+        )),
     }
 }
 
+/// Prices and writes the order; `None` when `key` was taken meanwhile (nothing written).
 async fn place(
     s: &AppState,
     caller: &Caller,
     bran_id: &str,
     lines: &[(String, i64)],
-    key: Option<&str>,
-) -> Result<Order> {
+    key: Option<(&str, &[u8])>,
+) -> Result<Option<Order>> {
     let ids: Vec<&str> = lines.iter().map(|(id, _)| id.as_str()).collect();
     let prices = s.prices.lookup(&ids).await?;
     let mut priced = Vec::with_capacity(lines.len());
@@ -349,7 +360,7 @@ async fn place(
     if db::branch_name(&mut tx, bran_id).await?.is_none() {
         return Err(Error::Unprocessable(format!("unknown branch '{bran_id}'")));
     }
-    db::insert_order(
+    let written = db::insert_order(
         &mut tx,
         order_id,
         &caller.member_id,
@@ -357,12 +368,16 @@ async fn place(
         total,
         created_at,
         &new_lines,
-        key.map(|k| (k, &response)),
+        key.map(|(k, hash)| (k, hash, &response)),
     )
     .await?;
+    if !written {
+        tx.rollback().await?;
+        return Ok(None);
+    }
     tx.commit().await?;
     tracing::info!(order.id = %order_id, member.id = %caller.member_id, total_price = total, "order placed");
-    Ok(view)
+    Ok(Some(view))
 }
 
 fn unprocessable_pizza(id: &str, why: &str) -> Error {
