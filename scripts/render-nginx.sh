@@ -24,8 +24,12 @@ for spec in "$@"; do
   addrs=${spec#*=}
   named+="$svc "
   servers=""
+  # max_fails=0: a replica is never marked down. A dead one refuses the connection at once and
+  # the request goes to the next (proxy_next_upstream); marking it down for fail_timeout made
+  # nginx answer "no live upstreams" (503) for a while after every replica was back — the chaos
+  # run caught that (e2e/tests/chaos.rs). Kubernetes removes dead pods from the endpoints itself.
   for a in ${addrs//,/ }; do
-    servers+="        server $a max_fails=1 fail_timeout=2s;"$'\n'
+    servers+="        server $a max_fails=0;"$'\n'
   done
   upstreams+="    upstream pizza_$svc {"$'\n'"$servers        keepalive 256;"$'\n'"    }"$'\n'
   locations+="        location /$svc {"$'\n'"            proxy_pass http://pizza_$svc;"$'\n'"        }"$'\n'

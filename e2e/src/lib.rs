@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use testkit::{NatsServer, TestDb, free_port};
+use testkit::{NatsServer, PgServer, TestDb, free_port};
 
 /// The workspace root (where `scripts/` and `deploy/` are).
 pub fn root() -> PathBuf {
@@ -67,17 +67,67 @@ pub const PASSWORD: &str = "pizza lover 1";
 
 pub const JWT_SECRET: &str = "e2e-secret-0123456789-abcdefghijklmn";
 
-/// A service replica: its process and ports.
+/// A service replica: its process, ports and how it was started (to start it again).
 pub struct Service {
     pub proc: Proc,
     pub http: u16,
     pub grpc: u16,
+    binary: String,
+    env: Vec<(String, String)>,
+}
+
+impl Service {
+    /// Starts `binary serve` with `env` and waits until it is ready.
+    async fn launch(binary: &str, env: Vec<(String, String)>, http: u16, grpc: u16) -> Service {
+        let mut svc = Service {
+            proc: spawn(binary, &env),
+            http,
+            grpc,
+            binary: binary.to_owned(),
+            env,
+        };
+        svc.wait_ready().await;
+        svc
+    }
+
+    /// `kill -9`, as a crashed pod.
+    pub fn kill(&mut self) {
+        self.proc.kill();
+    }
+
+    /// Starts the replica again with the same environment and ports (what the kubelet does
+    /// after a crash) and waits until it is ready.
+    pub async fn restart(&mut self) {
+        self.proc.kill();
+        self.proc = spawn(&self.binary, &self.env);
+        self.wait_ready().await;
+    }
+
+    async fn wait_ready(&mut self) {
+        wait_ready(self.http, "/healthz", &self.binary).await;
+    }
+}
+
+fn spawn(binary_name: &str, env: &[(String, String)]) -> Proc {
+    let child = Command::new(binary(binary_name))
+        .arg("serve")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {binary_name}: {e}"));
+    Proc {
+        child,
+        name: binary_name.into(),
+    }
 }
 
 /// Database, NATS, services and ingress of one test.
 pub struct Stack {
     pub db: TestDb,
     pub nats: NatsServer,
+    /// The test's own PostgreSQL, when it asked for one ([`Stack::start_on_own_postgres`]).
+    pub pg: Option<PgServer>,
     /// The replicas of each service (`REPLICAS`, default 1).
     pub login: Vec<Service>,
     pub menu: Vec<Service>,
@@ -87,86 +137,86 @@ pub struct Stack {
     _nginx_dir: tempfile::TempDir,
 }
 
-/// Waits until `path` answers below 500 and, for `/healthz`, every event subscription the
-/// service reports is live (so no event of the test can be missed).
+/// Whether a replica is ready: `/healthz` answers 200 and every event subscription it
+/// reports is live (so no event of the test can be missed).
+pub async fn is_ready(port: u16) -> bool {
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let Ok(r) = testkit::get(&url).await else {
+        return false;
+    };
+    if r.status() != 200 {
+        return false;
+    }
+    let Ok(body) = r.json::<serde_json::Value>().await else {
+        return false;
+    };
+    body["subscriptions"]
+        .as_object()
+        .is_some_and(|subs| subs.values().all(|v| v == "live"))
+}
+
+/// Waits (up to 20 s) until `port` answers `path`: for `/healthz`, until [`is_ready`]; for any
+/// other path, below 500.
 async fn wait_ready(port: u16, path: &str, what: &str) {
     let url = format!("http://127.0.0.1:{port}{path}");
     let ok = testkit::eventually(Duration::from_secs(20), || async {
-        let r = testkit::get(&url).await.ok()?;
-        if r.status().as_u16() >= 500 {
-            return None;
-        }
         if path == "/healthz" {
-            let body: serde_json::Value = r.json().await.ok()?;
-            let subs = body["subscriptions"].as_object()?;
-            if !subs.values().all(|v| v == "live") {
-                return None;
-            }
+            return is_ready(port).await.then_some(());
         }
-        Some(())
+        let r = testkit::get(&url).await.ok()?;
+        (r.status().as_u16() < 500).then_some(())
     })
     .await;
     assert!(ok.is_some(), "{what} did not come up at {url}");
 }
 
+/// The environment every service gets.
+fn common_env(db_url: String, nats: &NatsServer, http: u16) -> Vec<(String, String)> {
+    [
+        ("DATABASE_URL", db_url),
+        ("NATS_URL", nats.url()),
+        ("HTTP_ADDR", format!("127.0.0.1:{http}")),
+        ("TRUSTED_PROXIES", "127.0.0.1/32".into()),
+        ("SHUTDOWN_DRAIN", "0s".into()),
+        ("LOG_LEVEL", "warn".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+fn owned(pairs: &[(&str, String)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
 /// Starts one login replica on free ports; `extra` env is added to the usual.
 pub async fn start_login(db: &TestDb, nats: &NatsServer, extra: &[(&str, &str)]) -> Service {
     let (http, grpc) = (free_port(), free_port());
-    let mut cmd = Command::new(binary("pizza-login"));
-    cmd.arg("serve")
-        .env("DATABASE_URL", db.url())
-        .env("NATS_URL", nats.url())
-        .env("JWT_SECRET", JWT_SECRET)
-        .env("HTTP_ADDR", format!("127.0.0.1:{http}"))
-        .env("GRPC_ADDR", format!("127.0.0.1:{grpc}"))
-        .env("TRUSTED_PROXIES", "127.0.0.1/32")
-        .env("SHUTDOWN_DRAIN", "0s")
-        .env("LOG_LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    let child = cmd.spawn().expect("spawn pizza-login");
-    let svc = Service {
-        proc: Proc {
-            child,
-            name: "pizza-login".into(),
-        },
-        http,
-        grpc,
-    };
-    wait_ready(http, "/healthz", "pizza-login").await;
-    svc
+    let mut env = common_env(db.url(), nats, http);
+    env.extend(owned(&[
+        ("JWT_SECRET", JWT_SECRET.into()),
+        ("GRPC_ADDR", format!("127.0.0.1:{grpc}")),
+    ]));
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    Service::launch("pizza-login", env, http, grpc).await
 }
 
 /// Starts one menu replica on free ports, verifying tokens with `login`.
 pub async fn start_menu(db: &TestDb, nats: &NatsServer, login: &Service) -> Service {
     let (http, grpc) = (free_port(), free_port());
-    let child = Command::new(binary("pizza-menu"))
-        .arg("serve")
-        .env("DATABASE_URL", db.url_as("menu_svc"))
-        .env("NATS_URL", nats.url())
-        .env("LOGIN_GRPC_URL", format!("http://127.0.0.1:{}", login.grpc))
-        .env("HTTP_ADDR", format!("127.0.0.1:{http}"))
-        .env("GRPC_ADDR", format!("127.0.0.1:{grpc}"))
-        .env("TRUSTED_PROXIES", "127.0.0.1/32")
-        .env("SHUTDOWN_DRAIN", "0s")
-        .env("LOG_LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn pizza-menu");
-    let svc = Service {
-        proc: Proc {
-            child,
-            name: "pizza-menu".into(),
-        },
-        http,
-        grpc,
-    };
-    wait_ready(http, "/healthz", "pizza-menu").await;
-    svc
+    let mut env = common_env(db.url_as("menu_svc"), nats, http);
+    env.extend(owned(&[
+        ("LOGIN_GRPC_URL", format!("http://127.0.0.1:{}", login.grpc)),
+        ("GRPC_ADDR", format!("127.0.0.1:{grpc}")),
+    ]));
+    Service::launch("pizza-menu", env, http, grpc).await
 }
 
 /// Starts one order replica on a free port, using `login` and `menu` over gRPC.
@@ -177,30 +227,12 @@ pub async fn start_order(
     menu: &Service,
 ) -> Service {
     let http = free_port();
-    let child = Command::new(binary("pizza-order"))
-        .arg("serve")
-        .env("DATABASE_URL", db.url_as("order_svc"))
-        .env("NATS_URL", nats.url())
-        .env("LOGIN_GRPC_URL", format!("http://127.0.0.1:{}", login.grpc))
-        .env("MENU_GRPC_URL", format!("http://127.0.0.1:{}", menu.grpc))
-        .env("HTTP_ADDR", format!("127.0.0.1:{http}"))
-        .env("TRUSTED_PROXIES", "127.0.0.1/32")
-        .env("SHUTDOWN_DRAIN", "0s")
-        .env("LOG_LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn pizza-order");
-    let svc = Service {
-        proc: Proc {
-            child,
-            name: "pizza-order".into(),
-        },
-        http,
-        grpc: 0,
-    };
-    wait_ready(http, "/healthz", "pizza-order").await;
-    svc
+    let mut env = common_env(db.url_as("order_svc"), nats, http);
+    env.extend(owned(&[
+        ("LOGIN_GRPC_URL", format!("http://127.0.0.1:{}", login.grpc)),
+        ("MENU_GRPC_URL", format!("http://127.0.0.1:{}", menu.grpc)),
+    ]));
+    Service::launch("pizza-order", env, http, 0).await
 }
 
 /// Runs a service binary's own `migrate`, as its own role.
@@ -244,6 +276,25 @@ impl Stack {
     /// Like [`Stack::start`] with `n` replicas of each service.
     pub async fn start_with(n: usize, login_env: &[(&str, &str)]) -> Stack {
         let db = TestDb::empty("login_svc").await.expect("test database");
+        Self::start_on(db, None, n, login_env).await
+    }
+
+    /// Like [`Stack::start_with`] on a PostgreSQL cluster of the test's own, which the test
+    /// may stop and start ([`Stack::pg`]).
+    pub async fn start_on_own_postgres(n: usize, login_env: &[(&str, &str)]) -> Stack {
+        let pg = PgServer::start().await.expect("a PostgreSQL of our own");
+        let db = TestDb::empty_on(pg.admin_options(), "login_svc")
+            .await
+            .expect("test database");
+        Self::start_on(db, Some(pg), n, login_env).await
+    }
+
+    async fn start_on(
+        db: TestDb,
+        pg: Option<PgServer>,
+        n: usize,
+        login_env: &[(&str, &str)],
+    ) -> Stack {
         let nats = NatsServer::start().await.expect("nats-server");
         migrate(&db, "login", "login_svc");
         migrate(&db, "menu", "menu_svc");
@@ -295,6 +346,7 @@ impl Stack {
         Stack {
             db,
             nats,
+            pg,
             login,
             menu,
             order,
@@ -369,6 +421,11 @@ impl Stack {
             "member create {member_id}"
         );
         self.login(member_id).await
+    }
+
+    /// What nginx wrote to its error log so far (upstream failures, say).
+    pub fn nginx_errors(&self) -> String {
+        std::fs::read_to_string(self._nginx_dir.path().join("error.log")).unwrap_or_default()
     }
 
     /// A URL through the ingress.

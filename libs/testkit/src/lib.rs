@@ -4,6 +4,8 @@
 //!   (`deploy/db/roles.sql` + `deploy/db/schemas.sql`) and migrated by the service's own role.
 //! - [`NatsServer`]: a private `nats-server` with JetStream on a free port, so tests that
 //!   count events never see another test's, and can stop and restart it freely.
+//! - [`PgServer`]: a private PostgreSQL cluster (`initdb` in a temporary folder, a free
+//!   port), for tests that stop and restart the database itself.
 //! - [`listener`]: a socket on port 0 for a service under test.
 //!
 //! PostgreSQL is reached as a superuser through `TEST_DATABASE_ADMIN_URL` (default
@@ -41,6 +43,7 @@ pub struct TestDb {
     /// Connected as the service's role, after its migrations ran.
     pub pool: PgPool,
     role: String,
+    admin: PgConnectOptions,
 }
 
 impl TestDb {
@@ -54,7 +57,13 @@ impl TestDb {
     /// Creates and bootstraps a new database, leaving the migrations to the caller (the
     /// service binary's `migrate`, say).
     pub async fn empty(role: &str) -> anyhow::Result<Self> {
-        let mut admin = PgConnection::connect_with(&admin_options()).await?;
+        Self::empty_on(admin_options(), role).await
+    }
+
+    /// [`TestDb::empty`] on the server `admin` (a superuser's options) reaches — a
+    /// [`PgServer`] of the test's own, say.
+    pub async fn empty_on(admin_options: PgConnectOptions, role: &str) -> anyhow::Result<Self> {
+        let mut admin = PgConnection::connect_with(&admin_options).await?;
         admin.execute(ROLES_SQL).await?;
         drop_stale_databases(&mut admin).await;
         let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
@@ -67,29 +76,27 @@ impl TestDb {
             .await?;
         admin.close().await?;
 
-        let mut db_admin = PgConnection::connect_with(&admin_options().database(&name)).await?;
+        let mut db_admin =
+            PgConnection::connect_with(&admin_options.clone().database(&name)).await?;
         db_admin.execute(SCHEMAS_SQL).await?;
         db_admin.close().await?;
 
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(Self::options_for(&name, role))
+            .connect_with(as_role(&admin_options, &name, role))
             .await?;
         Ok(Self {
             name,
             pool,
             role: role.to_owned(),
+            admin: admin_options,
         })
-    }
-
-    fn options_for(name: &str, role: &str) -> PgConnectOptions {
-        admin_options().database(name).username(role).password("")
     }
 
     /// Options to connect to this database as `role` (another service's, say).
     pub fn options_as(&self, role: &str) -> PgConnectOptions {
-        Self::options_for(&self.name, role)
+        as_role(&self.admin, &self.name, role)
     }
 
     /// A `postgres://` URL for a child process connecting as the service's role.
@@ -99,7 +106,7 @@ impl TestDb {
 
     /// A `postgres://` URL connecting as `role`.
     pub fn url_as(&self, role: &str) -> String {
-        let o = admin_options();
+        let o = &self.admin;
         format!(
             "postgres://{role}@{}:{}/{}",
             o.get_host(),
@@ -114,7 +121,7 @@ impl TestDb {
         let pool = PgPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(Self::options_for(&self.name, role))
+            .connect_with(self.options_as(role))
             .await?;
         migrator.run(&pool).await?;
         Ok(pool)
@@ -122,8 +129,12 @@ impl TestDb {
 
     /// A superuser connection to this database, for assertions that look past the role.
     pub async fn admin(&self) -> anyhow::Result<PgConnection> {
-        Ok(PgConnection::connect_with(&admin_options().database(&self.name)).await?)
+        Ok(PgConnection::connect_with(&self.admin.clone().database(&self.name)).await?)
     }
+}
+
+fn as_role(admin: &PgConnectOptions, database: &str, role: &str) -> PgConnectOptions {
+    admin.clone().database(database).username(role).password("")
 }
 
 async fn drop_stale_databases(admin: &mut PgConnection) {
@@ -320,4 +331,148 @@ where
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A PostgreSQL cluster of the test's own: `initdb` into a temporary folder, listening on
+/// 127.0.0.1 on a free port (trust auth, superuser `postgres`), stopped immediately when
+/// dropped. It can be stopped and started again like a real server — the point of having one.
+///
+/// The server programs come from `PG_BIN` or the newest `/usr/lib/postgresql/*/bin`. PostgreSQL
+/// refuses to run as root, so as root (CI, containers) they run as the `postgres` user, which
+/// owns the folder.
+pub struct PgServer {
+    pub port: u16,
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    as_postgres: bool,
+}
+
+impl PgServer {
+    pub async fn start() -> anyhow::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let bin = pg_bin()?;
+        let dir = tempfile::tempdir()?;
+        let as_postgres = std::fs::metadata("/proc/self")?.uid() == 0;
+        if as_postgres {
+            let out = Command::new("chown")
+                .arg("postgres:")
+                .arg(dir.path())
+                .output()?;
+            anyhow::ensure!(
+                out.status.success(),
+                "chown postgres {}: {}",
+                dir.path().display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let s = Self {
+            port: free_port(),
+            bin,
+            dir,
+            as_postgres,
+        };
+        let data = s.data();
+        s.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ],
+        )?;
+        s.start_again().await?;
+        Ok(s)
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    /// Runs one of the server programs (as `postgres` when we are root); its output on error.
+    fn run(&self, program: &str, args: &[&str]) -> anyhow::Result<()> {
+        let path = self.bin.join(program);
+        let mut cmd = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            Command::new(&path)
+        };
+        let out = cmd.args(args).stdin(Stdio::null()).output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{program} {}: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    }
+
+    /// Starts the server (again) on the same port and data, waiting until it accepts
+    /// connections.
+    pub async fn start_again(&self) -> anyhow::Result<()> {
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=200",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("postgres.log").display().to_string();
+        let data = self.data();
+        self.run(
+            "pg_ctl",
+            &[
+                "-D", &data, "-l", &log, "-o", &options, "-w", "-t", "30", "start",
+            ],
+        )
+    }
+
+    /// The operator's restart: a fast shutdown (clients are disconnected, the cluster is
+    /// checkpointed), then [`PgServer::start_again`] when the caller chooses.
+    pub fn stop_fast(&self) -> anyhow::Result<()> {
+        let data = self.data();
+        self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"])
+    }
+
+    /// Options for the superuser `postgres`, for [`TestDb::empty_on`].
+    pub fn admin_options(&self) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .host("127.0.0.1")
+            .port(self.port)
+            .username("postgres")
+            .database("postgres")
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let data = self.data();
+        let _ = self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
+    }
+}
+
+fn pg_bin() -> anyhow::Result<PathBuf> {
+    if let Ok(p) = std::env::var("PG_BIN") {
+        return Ok(p.into());
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .map_err(|e| anyhow::anyhow!("no PostgreSQL server programs in /usr/lib/postgresql: {e}"))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let v = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .map(|(_, bin)| bin)
+        .ok_or_else(|| anyhow::anyhow!("no initdb under /usr/lib/postgresql/*/bin; set PG_BIN"))
 }
