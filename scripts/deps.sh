@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure what the project needs is installed and running: PostgreSQL (with the
 # platform's database bootstrapped), NATS with JetStream, nginx. Installs from Debian's
-# packages what is missing. Idempotent; `make up` and `make test` call it; `make bench` calls
-# it with `bench` for wrk and pgbench too.
+# packages what is missing. Idempotent; `make up` calls it; `make test` calls it with
+# `browser` for chromium and playwright-core too; `make bench` with `bench` for wrk and pgbench.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 log() { echo "deps: $*"; }
@@ -56,6 +56,28 @@ fi
 # --- nginx (the local ingress) ------------------------------------------------------------
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   apt_install nginx
+fi
+
+# --- PostgreSQL's server programs (initdb, pg_ctl): the chaos test runs a cluster of its own -
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
+
+# --- the browser tests (`scripts/deps.sh browser`, from `make test`) -----------------------
+# Debian's chromium, and playwright-core (npm, the version in web/tests/package.json) in
+# ~/.cache/pizza-web, outside the clone; scripts/test.sh points the tests at both.
+if [ "${1:-}" = browser ]; then
+  command -v chromium >/dev/null 2>&1 || apt_install chromium
+  # Korean glyphs (names, branches, 원) for the screenshots; Debian's minimal images have none.
+  [ -d /usr/share/fonts/truetype/nanum ] || apt_install fonts-nanum
+  command -v node >/dev/null 2>&1 || apt_install nodejs
+  command -v npm >/dev/null 2>&1 || apt_install npm
+  web_deps=${PIZZA_WEB_DEPS:-$HOME/.cache/pizza-web}
+  if ! cmp -s "$here/web/tests/package.json" "$web_deps/package.json" \
+     || [ ! -d "$web_deps/node_modules/playwright-core" ]; then
+    log "installing playwright-core into $web_deps"
+    mkdir -p "$web_deps"
+    cp "$here/web/tests/package.json" "$web_deps/package.json"
+    (cd "$web_deps" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
 fi
 
 # --- the benchmark's load generators (`scripts/deps.sh bench`, from `make bench`) ----------

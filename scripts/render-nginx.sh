@@ -5,7 +5,9 @@
 #   e.g. scripts/render-nginx.sh .run/nginx 127.0.0.1:8080 login=127.0.0.1:8001,127.0.0.1:8011
 #
 # Each SERVICE gets an upstream of its replicas and a location for its prefix (/SERVICE).
-# Prefixes of services not named answer the 503 envelope. `make up` and the end-to-end
+# Prefixes of services not named answer the 503 envelope. `/` serves the web client: a copy of
+# web/ in PREFIX/web (readable by the workers, who may run as nobody), or WEB_ROOT if set (the
+# compose file mounts web/ into the nginx container). `make up` and the end-to-end
 # tests both use this, so the tests prove the configuration people run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,6 +17,13 @@ shift 2
 
 mkdir -p "$prefix/tmp"
 chmod 0777 "$prefix/tmp" # workers may run as nobody when the master is root
+web=${WEB_ROOT:-}
+if [ -z "$web" ]; then
+  web="$prefix/web"
+  rm -rf "$web" && cp -R "$here/web" "$web"
+  rm -rf "$web/tests"
+  chmod 0755 "$prefix" && chmod -R a+rX "$web"
+fi
 
 upstreams=""
 locations=""
@@ -40,12 +49,13 @@ for svc in login menu order; do
   esac
 done
 
-python3 - "$here/deploy/nginx/nginx.conf.template" "$prefix/nginx.conf" "$prefix" "$listen" <<PY
+python3 - "$here/deploy/nginx/nginx.conf.template" "$prefix/nginx.conf" "$prefix" "$listen" "$web" <<PY
 import sys
-src, dst, prefix, listen = sys.argv[1:5]
+src, dst, prefix, listen, web = sys.argv[1:6]
 text = open(src).read()
 text = (text.replace("@UPSTREAMS@", """$upstreams""".rstrip("\n"))
             .replace("@LOCATIONS@", """$locations""".rstrip("\n"))
+            .replace("@WEB@", web)
             .replace("@PREFIX@", prefix)
             .replace("@LISTEN@", listen))
 open(dst, "w").write(text)

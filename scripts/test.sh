@@ -5,7 +5,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-"$root/scripts/deps.sh"
+"$root/scripts/deps.sh" browser
+# The browser tests (e2e/tests/browser.rs): Debian's chromium driven by playwright-core.
+export CHROMIUM=${CHROMIUM:-$(command -v chromium)}
+export PLAYWRIGHT_DIR=${PIZZA_WEB_DEPS:-$HOME/.cache/pizza-web}
 
 # The end-to-end tests run the service binaries as the Deployment would: build them first.
 cargo build --workspace --bins --tests -q

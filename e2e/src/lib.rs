@@ -208,23 +208,39 @@ pub async fn start_login(db: &TestDb, nats: &NatsServer, extra: &[(&str, &str)])
     Service::launch("pizza-login", env, http, grpc).await
 }
 
-/// Starts one menu replica on free ports, verifying tokens with `login`.
-pub async fn start_menu(db: &TestDb, nats: &NatsServer, login: &Service) -> Service {
+fn extend(env: &mut Vec<(String, String)>, extra: &[(&str, &str)]) {
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+}
+
+/// Starts one menu replica on free ports, verifying tokens with `login`; `extra` env is added.
+pub async fn start_menu(
+    db: &TestDb,
+    nats: &NatsServer,
+    login: &Service,
+    extra: &[(&str, &str)],
+) -> Service {
     let (http, grpc) = (free_port(), free_port());
     let mut env = common_env(db.url_as("menu_svc"), nats, http);
     env.extend(owned(&[
         ("LOGIN_GRPC_URL", format!("http://127.0.0.1:{}", login.grpc)),
         ("GRPC_ADDR", format!("127.0.0.1:{grpc}")),
     ]));
+    extend(&mut env, extra);
     Service::launch("pizza-menu", env, http, grpc).await
 }
 
-/// Starts one order replica on a free port, using `login` and `menu` over gRPC.
+/// Starts one order replica on a free port, using `login` and `menu` over gRPC; `extra` env
+/// is added.
 pub async fn start_order(
     db: &TestDb,
     nats: &NatsServer,
     login: &Service,
     menu: &Service,
+    extra: &[(&str, &str)],
 ) -> Service {
     let http = free_port();
     let mut env = common_env(db.url_as("order_svc"), nats, http);
@@ -232,6 +248,7 @@ pub async fn start_order(
         ("LOGIN_GRPC_URL", format!("http://127.0.0.1:{}", login.grpc)),
         ("MENU_GRPC_URL", format!("http://127.0.0.1:{}", menu.grpc)),
     ]));
+    extend(&mut env, extra);
     Service::launch("pizza-order", env, http, 0).await
 }
 
@@ -275,8 +292,18 @@ impl Stack {
 
     /// Like [`Stack::start`] with `n` replicas of each service.
     pub async fn start_with(n: usize, login_env: &[(&str, &str)]) -> Stack {
+        Self::start_with_env(n, login_env, &[]).await
+    }
+
+    /// Like [`Stack::start_with`], with `all_env` added to every service's environment
+    /// (`CORS_ALLOWED_ORIGINS`, say).
+    pub async fn start_with_env(
+        n: usize,
+        login_env: &[(&str, &str)],
+        all_env: &[(&str, &str)],
+    ) -> Stack {
         let db = TestDb::empty("login_svc").await.expect("test database");
-        Self::start_on(db, None, n, login_env).await
+        Self::start_on(db, None, n, login_env, all_env).await
     }
 
     /// Like [`Stack::start_with`] on a PostgreSQL cluster of the test's own, which the test
@@ -286,7 +313,7 @@ impl Stack {
         let db = TestDb::empty_on(pg.admin_options(), "login_svc")
             .await
             .expect("test database");
-        Self::start_on(db, Some(pg), n, login_env).await
+        Self::start_on(db, Some(pg), n, login_env, &[]).await
     }
 
     async fn start_on(
@@ -294,7 +321,9 @@ impl Stack {
         pg: Option<PgServer>,
         n: usize,
         login_env: &[(&str, &str)],
+        all_env: &[(&str, &str)],
     ) -> Stack {
+        let login_env: Vec<(&str, &str)> = login_env.iter().chain(all_env).copied().collect();
         let nats = NatsServer::start().await.expect("nats-server");
         migrate(&db, "login", "login_svc");
         migrate(&db, "menu", "menu_svc");
@@ -303,10 +332,10 @@ impl Stack {
         let mut menu = vec![];
         let mut order = vec![];
         for i in 0..n {
-            login.push(start_login(&db, &nats, login_env).await);
+            login.push(start_login(&db, &nats, &login_env).await);
             // Each replica calls one login/menu replica, as a Kubernetes Service would pick.
-            menu.push(start_menu(&db, &nats, &login[i]).await);
-            order.push(start_order(&db, &nats, &login[i], &menu[i]).await);
+            menu.push(start_menu(&db, &nats, &login[i], all_env).await);
+            order.push(start_order(&db, &nats, &login[i], &menu[i], all_env).await);
         }
 
         let dir = tempfile::tempdir().expect("nginx prefix");

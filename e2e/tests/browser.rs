@@ -1,0 +1,109 @@
+//! The web client (web/) in a real browser: starts the stack behind nginx (which serves the
+//! client at `/`), then runs web/tests/browser.mjs — playwright-core driving Debian's chromium
+//! headless — against it. Also checks CORS at the HTTP level: the allowed second origin gets
+//! its preflight answered, an origin not in the list does not.
+//!
+//! `make test` installs chromium and playwright-core (scripts/deps.sh browser) and sets
+//! `CHROMIUM` and `PLAYWRIGHT_DIR`; screenshots go to docs/screenshots/ (or `SHOTS`).
+
+use std::process::Command;
+
+use e2e::{PASSWORD, Stack, root};
+use testkit::free_port;
+
+fn required(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with `make test`, which installs the browser")
+    })
+}
+
+#[tokio::test]
+async fn a_customer_orders_and_watches_staff_accept_and_ready_it_in_a_real_browser() {
+    let chromium = required("CHROMIUM");
+    let playwright = required("PLAYWRIGHT_DIR");
+    let (second, third) = (free_port(), free_port());
+    let allowed = format!("http://127.0.0.1:{second}");
+    let stack = Stack::start_with_env(
+        e2e::replicas(),
+        // Short-lived access tokens, so the page's silent refresh happens during the test.
+        &[("ACCESS_TOKEN_TTL", "12s")],
+        &[("CORS_ALLOWED_ORIGINS", &allowed)],
+    )
+    .await;
+    stack.member("web_staff", "STAFF", Some("gangnam")).await;
+
+    // CORS as the browser will ask: a preflight for a JSON POST with a token.
+    let http = testkit::http();
+    for (origin, allowed_here) in [
+        (allowed.clone(), true),
+        (format!("http://127.0.0.1:{third}"), false),
+    ] {
+        for path in ["/login/", "/menu/", "/order/"] {
+            let res = http
+                .request(reqwest::Method::OPTIONS, stack.url(path))
+                .header("origin", &origin)
+                .header("access-control-request-method", "POST")
+                .header(
+                    "access-control-request-headers",
+                    "authorization,content-type,idempotency-key",
+                )
+                .send()
+                .await
+                .unwrap();
+            let allow = res
+                .headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap().to_owned());
+            if allowed_here {
+                assert_eq!(
+                    allow.as_deref(),
+                    Some(origin.as_str()),
+                    "{path} from {origin}"
+                );
+            } else {
+                assert_eq!(allow, None, "{path} must not allow {origin}");
+            }
+        }
+    }
+
+    // The page itself, as nginx serves it.
+    let page = http.get(stack.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
+    assert!(page.text().await.unwrap().contains("app.js"));
+    let js = http.get(stack.url("/app.js")).send().await.unwrap();
+    assert_eq!(js.headers()["content-type"], "text/javascript");
+    // A path that is neither a file nor an API is still the JSON envelope.
+    let missing = http.get(stack.url("/no-such-file")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["content-type"], "application/json");
+
+    let shots = std::env::var("SHOTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| root().join("docs/screenshots"));
+    let out = Command::new("node")
+        .arg(root().join("web/tests/browser.mjs"))
+        .env("BASE", stack.url(""))
+        .env("SECOND_PORT", second.to_string())
+        .env("THIRD_PORT", third.to_string())
+        .env("STAFF_ID", "web_staff")
+        .env("PASSWORD", PASSWORD)
+        .env("CHROMIUM", chromium)
+        .env("PLAYWRIGHT_DIR", playwright)
+        .env("SHOTS", &shots)
+        .output()
+        .expect("run node (make test installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}{stderr}");
+    assert!(out.status.success(), "the browser test failed");
+    assert!(stdout.contains("browser: all passed"));
+    for shot in ["customer.png", "customer-phone.png", "staff-board.png"] {
+        assert!(shots.join(shot).exists(), "{shot} saved");
+    }
+}

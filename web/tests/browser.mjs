@@ -1,0 +1,201 @@
+// The web client in a real browser (Debian's chromium, headless, driven by playwright-core),
+// against a stack started by e2e/tests/browser.rs, which passes:
+//
+//   BASE          the ingress, serving the client at / and the API
+//   SECOND_PORT   a port for a second origin serving the same files, allowed by
+//                 CORS_ALLOWED_ORIGINS; THIRD_PORT one that is not allowed
+//   STAFF_ID, PASSWORD, CHROMIUM, PLAYWRIGHT_DIR, SHOTS (where screenshots go)
+//
+// A customer registers and orders two pizzas (double-clicking "Place order"); a staff member
+// in a second browser context accepts the order and marks it ready; the customer's page shows
+// both changes without reloading. Then the same client from the second origin works through
+// CORS, and from the third it is refused. Exits non-zero on the first failed expectation.
+
+import { createServer } from "node:http";
+import { readFile, mkdir } from "node:fs/promises";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const BASE = env("BASE");
+const SHOTS = env("SHOTS");
+const PASSWORD = env("PASSWORD");
+const { chromium } = createRequire(path.join(env("PLAYWRIGHT_DIR"), "x.js"))("playwright-core");
+const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css" };
+/** The client's files on another origin (what a CDN or another host would be). */
+function serveWeb(port) {
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url, "http://x");
+    const file = url.pathname === "/" ? "index.html" : url.pathname.slice(1);
+    if (file.includes("..") || file.startsWith("tests/")) return res.writeHead(404).end();
+    try {
+      const body = await readFile(path.join(WEB, file));
+      res.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((ok) => server.listen(Number(port), "127.0.0.1", () => ok(server)));
+}
+
+const step = (s) => console.log(`browser: ${s}`);
+/** The page's console and its sockets' frames, printed (they explain a failure). */
+function watch(page, who) {
+  page.on("console", (m) => console.log(`  ${who} console.${m.type()}: ${m.text()}`));
+  page.on("websocket", (ws) => {
+    console.log(`  ${who} websocket ${ws.url()}`);
+    ws.on("framereceived", (f) => console.log(`  ${who} ws ← ${String(f.payload).slice(0, 160)}`));
+    ws.on("close", () => console.log(`  ${who} ws closed`));
+    ws.on("socketerror", (e) => console.log(`  ${who} ws error ${e}`));
+  });
+}
+
+const browser = await chromium.launch({
+  executablePath: env("CHROMIUM"),
+  headless: true,
+  // Root in CI containers: chromium's sandbox needs user namespaces it may not get.
+  args: ["--no-sandbox", "--disable-dev-shm-usage"],
+});
+const servers = [];
+try {
+  await mkdir(SHOTS, { recursive: true });
+  const phone = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, hasTouch: true };
+  const customerCtx = await browser.newContext(phone);
+  const customer = await customerCtx.newPage();
+  const errors = [];
+  customer.on("pageerror", (e) => errors.push(String(e)));
+  watch(customer, "customer");
+
+  step("customer registers and logs in");
+  await customer.goto(BASE + "/");
+  await customer.getByLabel("Member ID (letters, digits, _)").fill("web_kim");
+  await customer.getByLabel("Your name").fill("김웹");
+  await customer.getByLabel("Password (8 characters or more)").fill(PASSWORD);
+  await customer.getByRole("button", { name: "Register and log in" }).click();
+  await customer.getByRole("heading", { name: "Menu" }).waitFor();
+  await customer.getByText("김웹 (customer)").waitFor();
+
+  step("a wrong password is told in words");
+  const probe = await browser.newContext(phone);
+  const p2 = await probe.newPage();
+  await p2.goto(BASE + "/");
+  await p2.getByLabel("Member ID", { exact: true }).fill("web_kim");
+  await p2.getByLabel("Password", { exact: true }).fill("not the password");
+  await p2.getByRole("button", { name: "Log in", exact: true }).click();
+  await p2.getByRole("alert").getByText("That member ID and password do not match.").waitFor();
+  await probe.close();
+
+  step("customer browses by category and fills the cart");
+  const first = customer.getByRole("button", { name: /^Add The Barbecue Chicken Pizza, size L/ });
+  await customer.getByRole("button", { name: "Chicken", exact: true }).click();
+  await first.click();
+  await customer.getByRole("button", { name: "Classic", exact: true }).click();
+  await customer.getByRole("button", { name: /^Add The Hawaiian Pizza, size M/ }).click();
+  await customer.getByLabel("Branch").selectOption("gangnam");
+  await customer.getByText("Total 47,600원").waitFor(); // 29,000 + 18,600 from the seeded catalog
+  const img = customer.locator(".pizza img").first();
+  assert.ok(await img.evaluate((i) => i.complete && i.naturalWidth > 0), "pizza images load");
+
+  step("silent refresh: the token is swapped before it expires, without asking anyone");
+  const tokenOf = (page) => page.evaluate(() => JSON.parse(sessionStorage.getItem("pizza.session")).token);
+  const before = await tokenOf(customer);
+  await customer.waitForFunction(
+    (t) => JSON.parse(sessionStorage.getItem("pizza.session") ?? "null")?.token !== t,
+    before,
+    { timeout: 20_000 },
+  );
+
+  step("customer double-clicks Place order: one order");
+  await customer.getByRole("button", { name: "Place order" }).dblclick();
+  const mine = customer.locator(".orders .order");
+  await mine.first().getByText("Waiting for the shop").waitFor();
+  await customer.getByText("Order placed: 47,600원", { exact: false }).waitFor();
+  const count = await customer.evaluate(async (api) => {
+    const s = JSON.parse(sessionStorage.getItem("pizza.session"));
+    const r = await fetch(api + "/order/myorder/", { headers: { authorization: `Bearer ${s.token}` } });
+    return (await r.json()).length;
+  }, "");
+  assert.equal(count, 1, "a double click makes one order");
+  assert.equal(await mine.count(), 1);
+  await customer.screenshot({ path: path.join(SHOTS, "customer-placed-phone.png") });
+
+  step("staff logs in, in a second browser context, and sees the order on the board");
+  const staffCtx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const staff = await staffCtx.newPage();
+  staff.on("pageerror", (e) => errors.push(String(e)));
+  watch(staff, "staff");
+  await staff.goto(BASE + "/");
+  await staff.getByLabel("Member ID", { exact: true }).fill(env("STAFF_ID"));
+  await staff.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await staff.getByRole("button", { name: "Log in", exact: true }).click();
+  const pending = staff.locator('.order[data-status="PENDING"]');
+  await pending.first().waitFor();
+  await pending.first().getByText("The Barbecue Chicken Pizza (L) × 1").waitFor();
+  await staff.getByText("● live").waitFor();
+  await staff.screenshot({ path: path.join(SHOTS, "staff-board-new.png") });
+
+  step("staff accepts with 25 minutes; the customer's page changes by itself");
+  await pending.first().getByLabel("Minutes").fill("25");
+  await pending.first().getByRole("button", { name: "Accept" }).click();
+  await staff.locator('.order[data-status="ACCEPTED"]').first().waitFor();
+  await mine.first().getByText("Being made").waitFor({ timeout: 10_000 });
+  await mine.first().getByText(/Ready at about/).waitFor();
+  await staff.screenshot({ path: path.join(SHOTS, "staff-board.png") });
+
+  step("staff marks it ready; the customer's page changes again");
+  await staff.locator('.order[data-status="ACCEPTED"]').first().getByRole("button", { name: "Mark ready" }).click();
+  await staff.locator('.order[data-status="READY"]').first().waitFor();
+  await mine.first().getByText("Ready for pickup").waitFor({ timeout: 10_000 });
+  await customer.screenshot({ path: path.join(SHOTS, "customer-phone.png"), fullPage: true });
+
+  step("staff completes it; the customer sees that too");
+  await staff.locator('.order[data-status="READY"]').first().getByRole("button", { name: "Complete" }).click();
+  await staff.locator('.order[data-status="READY"]').first().waitFor({ state: "detached" });
+  await mine.first().getByText("Picked up").waitFor({ timeout: 10_000 });
+  // The same page on a wide screen, with something in the cart, for the README.
+  await customer.setViewportSize({ width: 1280, height: 900 });
+  await customer.getByRole("button", { name: "Chicken", exact: true }).click();
+  await first.click();
+  await customer.screenshot({ path: path.join(SHOTS, "customer.png") });
+
+  step("the client from a second origin, allowed by CORS_ALLOWED_ORIGINS");
+  servers.push(await serveWeb(env("SECOND_PORT")));
+  servers.push(await serveWeb(env("THIRD_PORT")));
+  const other = await browser.newContext(phone);
+  const o = await other.newPage();
+  o.on("pageerror", (e) => errors.push(String(e)));
+  await o.goto(`http://127.0.0.1:${env("SECOND_PORT")}/?api=${encodeURIComponent(BASE)}`);
+  await o.getByLabel("Member ID", { exact: true }).fill("web_kim");
+  await o.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await o.getByRole("button", { name: "Log in", exact: true }).click();
+  await o.getByRole("heading", { name: "Menu" }).waitFor();
+  await o.locator(".pizza").first().waitFor();
+  await o.locator('.order[data-status="COMPLETED"]').first().waitFor();
+  await o.getByText("● live").waitFor();
+  await other.close();
+
+  step("and from an origin not in the list: refused, and said so");
+  const third = await browser.newContext(phone);
+  const t = await third.newPage();
+  await t.goto(`http://127.0.0.1:${env("THIRD_PORT")}/?api=${encodeURIComponent(BASE)}`);
+  await t.getByLabel("Member ID", { exact: true }).fill("web_kim");
+  await t.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await t.getByRole("button", { name: "Log in", exact: true }).click();
+  await t.getByRole("alert").getByText("Cannot reach the service").waitFor();
+  await third.close();
+
+  assert.deepEqual(errors, [], "no script errors on any page");
+  step("all passed");
+} finally {
+  await browser.close();
+  for (const s of servers) s.close();
+}
