@@ -106,12 +106,54 @@ def service_of(obj: dict) -> str | None:
     return name.removeprefix("pizza-") if name.removeprefix("pizza-") in SERVICES else None
 
 
+def restricted(where: str, spec: dict, c: dict) -> None:
+    """The Pod Security Standard "restricted", and what the platform adds to it."""
+    psc, csc = spec.get("securityContext") or {}, c.get("securityContext") or {}
+    if not (psc.get("runAsNonRoot") or csc.get("runAsNonRoot")):
+        fail(f"{where}: must run as non-root")
+    if (csc.get("runAsUser") or psc.get("runAsUser") or 0) < 10000:
+        fail(f"{where}: UID must be >= 10000")
+    if csc.get("allowPrivilegeEscalation") is not False:
+        fail(f"{where}: allowPrivilegeEscalation must be false")
+    if csc.get("readOnlyRootFilesystem") is not True:
+        fail(f"{where}: the root filesystem must be read-only")
+    if "ALL" not in (csc.get("capabilities") or {}).get("drop", []):
+        fail(f"{where}: capabilities must drop ALL")
+    if ((csc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")) != "RuntimeDefault":
+        fail(f"{where}: seccompProfile must be RuntimeDefault")
+    if spec.get("automountServiceAccountToken") is not False:
+        fail(f"{where}: the service account token must not be mounted")
+    if not c.get("resources", {}).get("limits") or not c.get("resources", {}).get("requests"):
+        fail(f"{where}: requests and limits are required")
+
+
+def check_web(label: str, d: dict, docs: list[dict]) -> None:
+    """The web client's nginx: restricted, probed, and serving the files the chart ships."""
+    spec = d["spec"]["template"]["spec"]
+    c = spec["containers"][0]
+    where = f"{label}: {d['metadata']['name']}"
+    restricted(where, spec, c)
+    for probe in ("readinessProbe", "livenessProbe"):
+        if c.get(probe, {}).get("httpGet", {}).get("path") != "/healthz":
+            fail(f"{where}: {probe} must be GET /healthz")
+    cms = {m["metadata"]["name"]: m.get("data", {}) for m in by_kind(docs, "ConfigMap")}
+    files = cms.get(spec["volumes"][0]["configMap"]["name"], {})
+    for f in ("index.html", "app.js", "api.js", "style.css", "nginx.conf"):
+        if not files.get(f):
+            fail(f"{where}: the web ConfigMap lacks {f}")
+
+
 def check_deployments(label: str, docs: list[dict], env_names: dict[str, set[str]]) -> int:
     """Consistency with the binaries and the restricted security profile; returns failures."""
     before = len(failures)
-    deps = by_kind(docs, "Deployment")
-    if {service_of(d) for d in deps} != set(SERVICES):
-        fail(f"{label}: expected one Deployment per service, got {[service_of(d) for d in deps]}")
+    all_deps = by_kind(docs, "Deployment")
+    deps = [d for d in all_deps if service_of(d)]
+    webs = [d for d in all_deps if d["metadata"]["labels"].get("app.kubernetes.io/name") == "pizza-web"]
+    if sorted(service_of(d) for d in deps) != sorted(SERVICES) or len(all_deps) != len(deps) + len(webs):
+        fail(f"{label}: expected one Deployment per service (and the web client's), got "
+             f"{[d['metadata']['name'] for d in all_deps]}")
+    for d in webs:
+        check_web(label, d, docs)
     configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in by_kind(docs, "ConfigMap")}
     for d in deps:
         svc = service_of(d)
@@ -134,24 +176,7 @@ def check_deployments(label: str, docs: list[dict], env_names: dict[str, set[str
             fail(f"{where}: readiness probe must be GET /healthz on http, got {rp}")
         if lp.get("path") != "/livez" or lp.get("port") not in ("http", 8000):
             fail(f"{where}: liveness probe must be GET /livez on http, got {lp}")
-        # Pod Security Standards "restricted".
-        psc, csc = spec.get("securityContext") or {}, c.get("securityContext") or {}
-        if not (psc.get("runAsNonRoot") or csc.get("runAsNonRoot")):
-            fail(f"{where}: must run as non-root")
-        if (csc.get("runAsUser") or psc.get("runAsUser") or 0) < 10000:
-            fail(f"{where}: UID must be >= 10000")
-        if csc.get("allowPrivilegeEscalation") is not False:
-            fail(f"{where}: allowPrivilegeEscalation must be false")
-        if csc.get("readOnlyRootFilesystem") is not True:
-            fail(f"{where}: the root filesystem must be read-only")
-        if "ALL" not in (csc.get("capabilities") or {}).get("drop", []):
-            fail(f"{where}: capabilities must drop ALL")
-        if ((csc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")) != "RuntimeDefault":
-            fail(f"{where}: seccompProfile must be RuntimeDefault")
-        if spec.get("automountServiceAccountToken") is not False:
-            fail(f"{where}: the service account token must not be mounted")
-        if not c.get("resources", {}).get("limits") or not c.get("resources", {}).get("requests"):
-            fail(f"{where}: requests and limits are required")
+        restricted(where, spec, c)
         # The addresses the binary binds match the container ports; callers use the callee's
         # gRPC port.
         for var, port_name in (("HTTP_ADDR", "http"), ("GRPC_ADDR", "grpc")):
@@ -180,8 +205,9 @@ def check_deployments(label: str, docs: list[dict], env_names: dict[str, set[str
             fail(f"{where}: terminationGracePeriodSeconds {grace} < preStop {pre} + drain {drain} + timeout {timeout}")
     ingresses = by_kind(docs, "Ingress")
     paths = {p["path"] for i in ingresses for r in i["spec"]["rules"] for p in r["http"]["paths"]}
-    if paths != {"/login", "/menu", "/order"}:
-        fail(f"{label}: ingress paths must be /login, /menu, /order, got {sorted(paths)}")
+    want = {"/login", "/menu", "/order"} | ({"/"} if webs else set())
+    if paths != want:
+        fail(f"{label}: ingress paths must be {sorted(want)}, got {sorted(paths)}")
     return len(failures) - before
 
 
@@ -287,9 +313,10 @@ def main() -> int:
             for d in by_kind(docs, "HorizontalPodAutoscaler"):
                 if d["spec"]["minReplicas"] < 2:
                     fail(f"chart prod: {d['metadata']['name']} must keep at least 2 replicas")
-            pdbs = by_kind(docs, "PodDisruptionBudget")
-            if len(pdbs) != 3 or any(p["spec"].get("minAvailable") != 1 for p in pdbs):
-                fail("chart prod: each service needs a PDB keeping one pod")
+            pdbs = [p for p in by_kind(docs, "PodDisruptionBudget")
+                    if service_of(p) or p["metadata"]["labels"].get("app.kubernetes.io/name") == "pizza-web"]
+            if len(pdbs) != 4 or any(p["spec"].get("minAvailable") != 1 for p in pdbs):
+                fail("chart prod: each service and the web client need a PDB keeping one pod")
 
     for env in ENVS:
         print(f"kustomize, pizza-{env}")

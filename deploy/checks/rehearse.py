@@ -10,6 +10,10 @@ free ones. Then, as the kubelet does on a rollout:
   readiness must fail at once, the request must complete, and the process must exit 0
   within the grace period.
 
+For the web client: its ConfigMap's nginx.conf and files, run by the local nginx with the
+Deployment's command and args (only the listening port, the file root and /tmp moved into a
+temporary folder); the probe path, the page, a module script's type and a missing file's 404.
+
 Usage: rehearse.py BIN_DIR
 """
 
@@ -103,7 +107,7 @@ def main() -> int:
     docs = check.render_chart("dev")
     configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in check.by_kind(docs, "ConfigMap")}
     secrets = {d["metadata"]["name"]: d.get("stringData", {}) for d in check.by_kind(docs, "Secret")}
-    deployments = {check.service_of(d): d for d in check.by_kind(docs, "Deployment")}
+    deployments = {check.service_of(d): d for d in check.by_kind(docs, "Deployment") if check.service_of(d)}
     jobs = {check.service_of(d): d for d in check.by_kind(docs, "Job") if check.service_of(d)}
     failures = []
     procs, ports, logs = {}, {}, {}
@@ -198,10 +202,70 @@ def main() -> int:
         for p in procs.values():
             if p.poll() is None:
                 p.kill()
+    failures += rehearse_web(docs, configmaps)
     for f in failures:
         print(f"  FAIL {f}")
     print(f"rehearsal: {'all passed' if not failures else f'{len(failures)} failed'}")
     return 1 if failures else 0
+
+
+def rehearse_web(docs: list[dict], configmaps: dict) -> list[str]:
+    import shutil
+    import tempfile
+
+    webs = [d for d in check.by_kind(docs, "Deployment")
+            if d["metadata"]["labels"].get("app.kubernetes.io/name") == "pizza-web"]
+    if not webs:
+        return ["web: no Deployment rendered"]
+    spec = webs[0]["spec"]["template"]["spec"]
+    c = spec["containers"][0]
+    files = configmaps[spec["volumes"][0]["configMap"]["name"]]
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)  # workers may run as nobody when we are root
+        root = Path(tmp, "srv")
+        root.mkdir()
+        for name, text in files.items():
+            (root / name).write_text(text)
+        port = free_port()
+        conf = (files["nginx.conf"].replace("/tmp/", f"{tmp}/")
+                .replace("listen 8080;", f"listen 127.0.0.1:{port};").replace("/srv/web", str(root)))
+        Path(tmp, "nginx.conf").write_text(conf)
+        args = [a.replace("/etc/pizza-web/nginx.conf", f"{tmp}/nginx.conf") for a in c["args"]]
+        p = subprocess.Popen([nginx if c["command"] == ["nginx"] else c["command"][0], *args],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        def get(path: str):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+                    return r.status, r.headers
+            except urllib.error.HTTPError as e:
+                return e.code, e.headers
+            except OSError:
+                return 0, {}
+
+        try:
+            probe = c["readinessProbe"]["httpGet"]["path"]
+            for _ in range(50):
+                if get(probe)[0] == 200:
+                    break
+                time.sleep(0.1)
+            else:
+                return [f"web: no answer on the readiness probe {probe}: {p.stderr.read() if p.poll() is not None else ''}"]
+            checks = [("/", 200, "text/html"), ("/app.js", 200, "text/javascript"),
+                      ("/no-such-file", 404, None)]
+            for path, status, ctype in checks:
+                got, headers = get(path)
+                if got != status or (ctype and headers.get("content-type") != ctype):
+                    failures.append(f"web: GET {path} answered {got} {headers.get('content-type')}")
+                elif path == "/" and "default-src 'self'" not in headers.get("content-security-policy", ""):
+                    failures.append("web: GET / without the Content-Security-Policy")
+            if not failures:
+                print(f"  ok   web: nginx with the chart's config serves the client, probe {probe} answers")
+        finally:
+            p.terminate()
+            p.wait(timeout=10)
+    return failures
 
 
 if __name__ == "__main__":

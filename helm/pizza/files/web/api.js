@@ -1,0 +1,215 @@
+// The platform's HTTP API as the page uses it: the session (tokens kept in sessionStorage,
+// refreshed silently a minute before they expire), requests with the token, and errors turned
+// into sentences for people.
+
+// Same origin by default (the ingress serves this page); `?api=http://host:port` points the page
+// at an API on another origin, which must allow this one in CORS_ALLOWED_ORIGINS.
+export const API = new URLSearchParams(location.search).get("api")?.replace(/\/+$/, "") ?? "";
+
+const KEY = "pizza.session";
+let session = JSON.parse(sessionStorage.getItem(KEY) ?? "null");
+let refreshTimer = null;
+const listeners = new Set();
+
+/** Called with the session (or null) whenever it changes. */
+export function onSession(f) {
+  listeners.add(f);
+}
+
+export function current() {
+  return session;
+}
+
+function keep(next) {
+  session = next;
+  if (next) sessionStorage.setItem(KEY, JSON.stringify(next));
+  else sessionStorage.removeItem(KEY);
+  clearTimeout(refreshTimer);
+  if (next) {
+    // A minute before expiry (a quarter of the lifetime for short-lived tokens), swap the
+    // pair for a new one.
+    const lead = Math.min(60_000, next.lifetime / 4);
+    const wait = Math.max(1_000, next.expires_at - Date.now() - lead);
+    refreshTimer = setTimeout(() => refresh().catch(() => {}), wait);
+  }
+  for (const f of listeners) f(next);
+}
+
+function fromLogin(body) {
+  return {
+    token: body.token,
+    refresh_token: body.refresh_token,
+    expires_at: Date.now() + body.expires_in * 1000,
+    lifetime: body.expires_in * 1000,
+    member: body.member,
+  };
+}
+
+/** An error the page can show as it is. */
+export class ApiError extends Error {
+  constructor(message, status, code, details) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+// What a person should read for each kind of failure; the service's own message is kept
+// where it says something specific (which pizza, which field).
+function sentence(status, envelope, retryAfter) {
+  const e = envelope?.error ?? {};
+  switch (status) {
+    case 401:
+      return e.code === "UNAUTHORIZED" && /password|credential/i.test(e.message ?? "")
+        ? "That member ID and password do not match."
+        : "Your session has ended. Please log in again.";
+    case 403:
+      return "You are not allowed to do that.";
+    case 404:
+      return "That could not be found. It may have been removed.";
+    case 409:
+      return `That changed in the meantime: ${e.message ?? "please reload and try again"}.`;
+    case 413:
+      return "That is too large to send.";
+    case 429:
+      return `Too many attempts. Please wait ${retryAfter ?? "a few"} seconds and try again.`;
+    case 502:
+    case 503:
+    case 504:
+      return "The service is unavailable right now. Please try again in a moment.";
+    default:
+      if (status >= 500) return "Something went wrong on our side. Please try again.";
+      return e.message ? capitalise(e.message) + "." : `The request was refused (${status}).`;
+  }
+}
+
+function capitalise(s) {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/**
+ * `fetch` on the API with the session's token; the JSON body, or an ApiError in words.
+ * A 401 with a session is retried once after a refresh.
+ */
+export async function call(method, path, { body, headers = {}, auth = true, retried = false } = {}) {
+  const h = { ...headers };
+  if (body !== undefined) h["content-type"] = "application/json";
+  if (auth && session) h.authorization = `Bearer ${session.token}`;
+  let res;
+  try {
+    res = await fetch(API + path, {
+      method,
+      headers: h,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError("Cannot reach the service. Check your connection and try again.", 0, "NETWORK");
+  }
+  if (res.status === 401 && auth && session && !retried && path !== "/login/refresh/") {
+    if (await refresh().then(() => true, () => false)) {
+      return call(method, path, { body, headers, auth, retried: true });
+    }
+  }
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!res.ok) {
+    if (res.status === 401 && auth) keep(null);
+    throw new ApiError(
+      sentence(res.status, data, res.headers.get("retry-after")),
+      res.status,
+      data?.error?.code,
+      data?.error?.details,
+    );
+  }
+  return data;
+}
+
+export async function register(member_id, member_nm, member_pwd) {
+  await call("POST", "/login/register/", { body: { member_id, member_nm, member_pwd }, auth: false });
+}
+
+export async function login(member_id, member_pwd) {
+  const body = await call("POST", "/login/", { body: { member_id, member_pwd }, auth: false });
+  keep(fromLogin(body));
+}
+
+let refreshing = null;
+/** Swaps the refresh token for a new pair (once at a time). */
+export function refresh() {
+  if (!session) return Promise.reject(new Error("no session"));
+  refreshing ??= call("POST", "/login/refresh/", {
+    body: { refresh_token: session.refresh_token },
+    auth: false,
+  })
+    .then((body) => keep(fromLogin({ ...body, member: body.member ?? session.member })))
+    .catch((e) => {
+      keep(null);
+      throw e;
+    })
+    .finally(() => {
+      refreshing = null;
+    });
+  return refreshing;
+}
+
+export async function logout() {
+  try {
+    await call("POST", "/login/logout/");
+  } finally {
+    keep(null);
+  }
+}
+
+/** Re-arms the refresh timer for a session kept from before a reload. */
+export function resume() {
+  if (session && session.expires_at - Date.now() < 10_000) {
+    return refresh().catch(() => {});
+  }
+  keep(session);
+  return Promise.resolve();
+}
+
+/** A key for one order attempt: the same key for every retry or double click of it. */
+export function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The live status socket: authenticates with the current token, calls `onEvent` for every
+ * event, and reconnects (with the then-current token) when it drops, until `close()`.
+ */
+export function live(query, onEvent, onState = () => {}) {
+  let ws = null;
+  let closed = false;
+  let backoff = 500;
+  const base = API || location.origin;
+  const url = base.replace(/^http/, "ws") + "/order/ws" + query;
+  function open() {
+    if (closed || !session) return;
+    ws = new WebSocket(url);
+    ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: session.token }));
+    ws.onmessage = (m) => {
+      const event = JSON.parse(m.data);
+      if (event.type === "ready") {
+        backoff = 500;
+        onState("live");
+      } else {
+        onEvent(event);
+      }
+    };
+    ws.onclose = () => {
+      onState("reconnecting");
+      if (!closed) setTimeout(open, (backoff = Math.min(backoff * 2, 10_000)));
+    };
+  }
+  open();
+  return {
+    close() {
+      closed = true;
+      ws?.close();
+    },
+  };
+}
