@@ -82,4 +82,4 @@ done
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 "$root/scripts/render-nginx.sh" "$run/nginx" "$listen" "${ingress_args[@]}" >/dev/null
 "$nginx_bin" -p "$run/nginx" -c "$run/nginx/nginx.conf"
-echo "up: ingress on http://$listen (logs in .run/logs, nginx logs in .run/nginx)"
+echo "up: ingress on http://$listen — the web client at http://$listen/ (logs in .run/logs, nginx logs in .run/nginx)"
