@@ -62,7 +62,7 @@ fi
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
 
 # --- the browser tests (`scripts/deps.sh browser`, from `make test`) -----------------------
-# Debian's chromium, and playwright-core (npm, the version in web/tests/package.json) in
+# Debian's chromium, and playwright-core (npm, the version in e2e/browser/package.json) in
 # ~/.cache/pizza-web, outside the clone; scripts/test.sh points the tests at both.
 if [ "${1:-}" = browser ]; then
   command -v chromium >/dev/null 2>&1 || apt_install chromium
@@ -71,11 +71,11 @@ if [ "${1:-}" = browser ]; then
   command -v node >/dev/null 2>&1 || apt_install nodejs
   command -v npm >/dev/null 2>&1 || apt_install npm
   web_deps=${PIZZA_WEB_DEPS:-$HOME/.cache/pizza-web}
-  if ! cmp -s "$here/web/tests/package.json" "$web_deps/package.json" \
+  if ! cmp -s "$here/e2e/browser/package.json" "$web_deps/package.json" \
      || [ ! -d "$web_deps/node_modules/playwright-core" ]; then
     log "installing playwright-core into $web_deps"
     mkdir -p "$web_deps"
-    cp "$here/web/tests/package.json" "$web_deps/package.json"
+    cp "$here/e2e/browser/package.json" "$web_deps/package.json"
     (cd "$web_deps" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
   fi
 fi

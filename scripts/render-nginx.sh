@@ -21,7 +21,6 @@ web=${WEB_ROOT:-}
 if [ -z "$web" ]; then
   web="$prefix/web"
   rm -rf "$web" && cp -R "$here/web" "$web"
-  rm -rf "$web/tests"
   chmod 0755 "$prefix" && chmod -R a+rX "$web"
 fi
 

@@ -229,8 +229,13 @@ function customerView() {
     place.disabled = state.cart.size === 0;
   }
 
-  place.addEventListener("click", () =>
-    act(place, async () => {
+  // Another branch is another order, too.
+  branch.addEventListener("change", () => {
+    state.key = null;
+  });
+
+  place.addEventListener("click", async () => {
+    await act(place, async () => {
       // One key per cart: a double click or a retry after an error is the same order.
       state.key ??= api.newKey();
       const order = await api.call("POST", "/order/", {
@@ -246,8 +251,10 @@ function customerView() {
       state.orders.set(order.order_id, order);
       drawOrders();
       say(`Order placed: ${won(order.total_price)}. We will show its status here as it changes.`);
-    }),
-  );
+    });
+    // act() gives the button back; an empty cart takes it away again.
+    place.disabled = state.cart.size === 0;
+  });
 
   function drawOrders() {
     const sorted = [...state.orders.values()].sort((a, b) => b.created_at.localeCompare(a.created_at));
@@ -308,17 +315,18 @@ function customerView() {
 
   const socket = api.live("", async (event) => {
     const known = state.orders.get(event.order_id);
-    if (known && event.type === "order.status_changed") {
+    if (known && event.type === "order.status_changed" && event.status !== "REJECTED") {
       known.status = event.status;
       if (event.estimated_ready_at) known.estimated_ready_at = event.estimated_ready_at;
       drawOrders();
       say(`Your order is now: ${STATUS_WORDS[event.status] ?? event.status}.`);
-    } else if (!known) {
-      // Placed elsewhere (another tab): fetch it.
+    } else if (!known || event.status === "REJECTED") {
+      // Placed elsewhere (another tab), or rejected (the event has no reason): fetch it.
       await act(null, async () => {
         const o = await api.call("GET", `/order/${event.order_id}/`);
         state.orders.set(o.order_id, o);
         drawOrders();
+        if (o.status === "REJECTED") say(`Your order was rejected: ${o.reject_reason ?? ""}`);
       });
     }
   }, (s) => {
@@ -370,10 +378,15 @@ function staffView(member) {
     return h("li", { class: "order", dataset: { orderId: o.order_id, status: o.status } }, head, lines, actions);
   }
 
+  // Events can come in bursts: only the newest load draws (an older one answering late
+  // would put stale cards back).
+  let loads = 0;
   async function load() {
+    const mine = ++loads;
     const lists = await Promise.all(
       COLUMNS.map(([s]) => api.call("GET", `/order/?status=${s}&limit=100`)),
     );
+    if (mine !== loads) return;
     COLUMNS.forEach(([s], i) => {
       const col = columns.get(s);
       col.replaceChildren(...lists[i].map(card));
@@ -389,10 +402,12 @@ function staffView(member) {
       ...COLUMNS.map(([s, title]) =>
         h("div", { class: "column" }, h("h3", {}, title), columns.get(s)))),
   );
-  act(null, load);
-  const socket = api.live("", () => act(null, load), (s) => {
+  // Background refreshes show their own failure but leave an error the person is reading.
+  const quietly = () => load().catch(showError);
+  quietly();
+  const socket = api.live("", quietly, (s) => {
     liveState.textContent = s === "live" ? "● live" : "reconnecting…";
-    if (s === "live") act(null, load);
+    if (s === "live") quietly();
   });
   teardown = () => socket.close();
   return view;

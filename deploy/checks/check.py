@@ -137,10 +137,20 @@ def check_web(label: str, d: dict, docs: list[dict]) -> None:
         if c.get(probe, {}).get("httpGet", {}).get("path") != "/healthz":
             fail(f"{where}: {probe} must be GET /healthz")
     cms = {m["metadata"]["name"]: m.get("data", {}) for m in by_kind(docs, "ConfigMap")}
-    files = cms.get(spec["volumes"][0]["configMap"]["name"], {})
-    for f in ("index.html", "app.js", "api.js", "style.css", "nginx.conf"):
+    files, conf = web_configmaps(spec, cms)
+    for f in ("index.html", "app.js", "api.js", "style.css"):
         if not files.get(f):
             fail(f"{where}: the web ConfigMap lacks {f}")
+    if "nginx.conf" in files:
+        fail(f"{where}: nginx.conf must not be among the files it serves")
+    if "listen 8080;" not in conf:
+        fail(f"{where}: nginx.conf must listen on the container port 8080")
+
+
+def web_configmaps(spec: dict, cms: dict) -> tuple[dict, str]:
+    """The files the web pod serves (volume "files") and its nginx.conf (volume "nginx")."""
+    vols = {v["name"]: (v.get("configMap") or {}).get("name") for v in spec.get("volumes", [])}
+    return cms.get(vols.get("files"), {}), cms.get(vols.get("nginx"), {}).get("nginx.conf", "")
 
 
 def check_deployments(label: str, docs: list[dict], env_names: dict[str, set[str]]) -> int:
@@ -148,7 +158,7 @@ def check_deployments(label: str, docs: list[dict], env_names: dict[str, set[str
     before = len(failures)
     all_deps = by_kind(docs, "Deployment")
     deps = [d for d in all_deps if service_of(d)]
-    webs = [d for d in all_deps if d["metadata"]["labels"].get("app.kubernetes.io/name") == "pizza-web"]
+    webs = [d for d in all_deps if d["metadata"].get("labels", {}).get("app.kubernetes.io/name") == "pizza-web"]
     if sorted(service_of(d) for d in deps) != sorted(SERVICES) or len(all_deps) != len(deps) + len(webs):
         fail(f"{label}: expected one Deployment per service (and the web client's), got "
              f"{[d['metadata']['name'] for d in all_deps]}")

@@ -10,9 +10,10 @@ free ones. Then, as the kubelet does on a rollout:
   readiness must fail at once, the request must complete, and the process must exit 0
   within the grace period.
 
-For the web client: its ConfigMap's nginx.conf and files, run by the local nginx with the
+For the web client: its ConfigMaps' nginx.conf and files, run by the local nginx with the
 Deployment's command and args (only the listening port, the file root and /tmp moved into a
-temporary folder); the probe path, the page, a module script's type and a missing file's 404.
+temporary folder); the probe path, the page, a module script's type and a missing file's
+JSON 404.
 
 Usage: rehearse.py BIN_DIR
 """
@@ -214,13 +215,15 @@ def rehearse_web(docs: list[dict], configmaps: dict) -> list[str]:
     import tempfile
 
     webs = [d for d in check.by_kind(docs, "Deployment")
-            if d["metadata"]["labels"].get("app.kubernetes.io/name") == "pizza-web"]
+            if d["metadata"].get("labels", {}).get("app.kubernetes.io/name") == "pizza-web"]
     if not webs:
         return ["web: no Deployment rendered"]
     spec = webs[0]["spec"]["template"]["spec"]
     c = spec["containers"][0]
-    files = configmaps[spec["volumes"][0]["configMap"]["name"]]
+    files, nginx_conf = check.web_configmaps(spec, configmaps)
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        return ["web: nginx is not installed (scripts/deps.sh installs it)"]
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o755)  # workers may run as nobody when we are root
@@ -229,7 +232,7 @@ def rehearse_web(docs: list[dict], configmaps: dict) -> list[str]:
         for name, text in files.items():
             (root / name).write_text(text)
         port = free_port()
-        conf = (files["nginx.conf"].replace("/tmp/", f"{tmp}/")
+        conf = (nginx_conf.replace("/tmp/", f"{tmp}/")
                 .replace("listen 8080;", f"listen 127.0.0.1:{port};").replace("/srv/web", str(root)))
         Path(tmp, "nginx.conf").write_text(conf)
         args = [a.replace("/etc/pizza-web/nginx.conf", f"{tmp}/nginx.conf") for a in c["args"]]
@@ -253,7 +256,7 @@ def rehearse_web(docs: list[dict], configmaps: dict) -> list[str]:
             else:
                 return [f"web: no answer on the readiness probe {probe}: {p.stderr.read() if p.poll() is not None else ''}"]
             checks = [("/", 200, "text/html"), ("/app.js", 200, "text/javascript"),
-                      ("/no-such-file", 404, None)]
+                      ("/no-such-file", 404, "application/json")]
             for path, status, ctype in checks:
                 got, headers = get(path)
                 if got != status or (ctype and headers.get("content-type") != ctype):
@@ -264,7 +267,10 @@ def rehearse_web(docs: list[dict], configmaps: dict) -> list[str]:
                 print(f"  ok   web: nginx with the chart's config serves the client, probe {probe} answers")
         finally:
             p.terminate()
-            p.wait(timeout=10)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
     return failures
 
 

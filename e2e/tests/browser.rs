@@ -1,5 +1,5 @@
 //! The web client (web/) in a real browser: starts the stack behind nginx (which serves the
-//! client at `/`), then runs web/tests/browser.mjs — playwright-core driving Debian's chromium
+//! client at `/`), then runs e2e/browser/browser.mjs — playwright-core driving Debian's chromium
 //! headless — against it. Also checks CORS at the HTTP level: the allowed second origin gets
 //! its preflight answered, an origin not in the list does not.
 //!
@@ -87,7 +87,7 @@ async fn a_customer_orders_and_watches_staff_accept_and_ready_it_in_a_real_brows
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| root().join("docs/screenshots"));
     let out = Command::new("node")
-        .arg(root().join("web/tests/browser.mjs"))
+        .arg(root().join("e2e/browser/browser.mjs"))
         .env("BASE", stack.url(""))
         .env("SECOND_PORT", second.to_string())
         .env("THIRD_PORT", third.to_string())

@@ -30,8 +30,8 @@ use tokio::sync::RwLock;
 
 /// Staff serve these branches; customers order from them.
 const BRANCHES: [&str; 2] = ["gangnam", "hongdae"];
-/// How long after recovery an error still counts as the fault's (nginx's `fail_timeout`, a
-/// gRPC channel's reconnect).
+/// How long after recovery an error still counts as the fault's (a gRPC channel reconnecting
+/// with backoff, a request that started inside the window).
 const GRACE: Duration = Duration::from_secs(3);
 /// A customer gives up retrying one order after this long (then it counts as lost).
 const GIVE_UP: Duration = Duration::from_secs(90);
@@ -279,6 +279,18 @@ async fn all_ready(stack: &Stack, within: Duration) -> Result<(), String> {
     Ok(())
 }
 
+/// Records a broken check when something still accepts connections on `port` after its fault.
+async fn gone(checks: &mut Vec<String>, port: u16) {
+    if tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_ok()
+    {
+        checks.push(format!(
+            "port {port} still accepts connections after the fault"
+        ));
+    }
+}
+
 /// The invariants, with the load paused; each violation as a line.
 async fn check(stack: &Stack, load: &Load) -> Vec<String> {
     let mut bad = vec![];
@@ -394,7 +406,9 @@ async fn check(stack: &Stack, load: &Load) -> Vec<String> {
     bad
 }
 
-#[tokio::test]
+// Several threads: the faults' blocking steps (pg_ctl, waiting for a killed process) must not
+// freeze the load they are meant to disturb.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
     let fault = Duration::from_secs(env_secs("CHAOS_FAULT_SECS", 3));
     let customers = env_secs("CHAOS_CUSTOMERS", 50) as usize;
@@ -480,21 +494,25 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
         match name {
             "kill -9 one login replica" => {
                 stack.login[0].kill();
+                gone(&mut checks, stack.login[0].http).await;
                 tokio::time::sleep(kill_for).await;
                 stack.login[0].restart().await;
             }
             "kill -9 one menu replica" => {
                 stack.menu[1].kill();
+                gone(&mut checks, stack.menu[1].http).await;
                 tokio::time::sleep(kill_for).await;
                 stack.menu[1].restart().await;
             }
             "kill -9 one order replica" => {
                 stack.order[0].kill();
+                gone(&mut checks, stack.order[0].http).await;
                 tokio::time::sleep(kill_for).await;
                 stack.order[0].restart().await;
             }
             "NATS stopped" => {
                 stack.nats.stop().await;
+                gone(&mut checks, stack.nats.port).await;
                 tokio::time::sleep(fault).await;
                 stack.nats.start_again().await.expect("NATS again");
             }
@@ -509,6 +527,9 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
                 };
                 let before = started().await;
                 pg.stop_fast().expect("pg_ctl stop -m fast");
+                gone(&mut checks, pg.port).await;
+                // A real server takes a moment to come back.
+                tokio::time::sleep(Duration::from_secs(1)).await;
                 pg.start_again().await.expect("pg_ctl start");
                 if started().await == before {
                     checks.push("PostgreSQL did not restart".to_owned());
@@ -517,6 +538,7 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
             "menu fully down" => {
                 for m in &mut stack.menu {
                     m.kill();
+                    gone(&mut checks, m.http).await;
                 }
                 tokio::time::sleep(fault).await;
                 for m in &mut stack.menu {
@@ -526,6 +548,7 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
             "login fully down" => {
                 for l in &mut stack.login {
                     l.kill();
+                    gone(&mut checks, l.http).await;
                 }
                 tokio::time::sleep(fault).await;
                 for l in &mut stack.login {
@@ -664,6 +687,14 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
         }
     }
     assert!(placed > 0, "the load placed orders");
+    // The load was there for every fault, and felt the ones nothing can hide: with every menu
+    // (login) replica down, GET /menu/ (/login/me/) can only be 503.
+    for (w, (n, unavailable)) in windows.iter().zip(&per_window) {
+        assert!(*n > 0, "no request during '{}'", w.name);
+        if w.name.ends_with("fully down") {
+            assert!(*unavailable > 0, "'{}' went unnoticed", w.name);
+        }
+    }
     assert!(lost.is_empty(), "orders given up: {lost:?}");
     assert_eq!(survived, windows.len(), "invariants broken after a fault");
     assert!(final_checks.is_empty(), "invariants broken at the end");

@@ -5,7 +5,10 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::{error::Result, events};
+use crate::{
+    error::{Error, Result},
+    events,
+};
 
 /// What an `Idempotency-Key` used before leads to.
 pub enum Recorded {
@@ -35,14 +38,17 @@ pub async fn recorded(
     .bind(key)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(hash, status, body)| match (status, body) {
-        _ if hash != request_hash => Recorded::Mismatch,
-        (Some(status), Some(body)) => Recorded::Replay {
+    match row {
+        None => Ok(None),
+        Some((hash, _, _)) if hash != request_hash => Ok(Some(Recorded::Mismatch)),
+        Some((_, Some(status), Some(body))) => Ok(Some(Recorded::Replay {
             status: status as u16,
             body,
-        },
-        _ => Recorded::Mismatch,
-    }))
+        })),
+        Some(_) => Err(Error::Internal(anyhow::anyhow!(
+            "idempotency key {key} is DONE without its answer"
+        ))),
+    }
 }
 
 pub async fn branch_name(conn: &mut PgConnection, bran_id: &str) -> Result<Option<String>> {
@@ -88,8 +94,10 @@ pub async fn insert_order(
     idempotency: Option<(&str, &[u8], &Value)>,
 ) -> Result<bool> {
     if let Some((key, request_hash, response)) = idempotency {
-        // A key older than 24 h is forgotten; an IN_FLIGHT row is a leftover of the version
-        // that claimed keys before placing the order.
+        // A key older than 24 h is forgotten. IN_FLIGHT rows come from the version that
+        // claimed keys in their own transaction before placing the order; during a rolling
+        // update such a pod may still be pricing, so its claim is taken over only once it is
+        // a minute old (as that version did), never at once.
         let ours: Option<bool> = sqlx::query_scalar(
             "INSERT INTO idempotency_key \
                (member_id, idem_key, request_hash, state, response_status, response_body) \
@@ -99,7 +107,8 @@ pub async fn insert_order(
                    response_status = 201, response_body = EXCLUDED.response_body, \
                    created_at = now() \
              WHERE idempotency_key.created_at < now() - interval '24 hours' \
-                OR idempotency_key.state = 'IN_FLIGHT' \
+                OR (idempotency_key.state = 'IN_FLIGHT' \
+                    AND idempotency_key.created_at < now() - interval '1 minute') \
              RETURNING true",
         )
         .bind(member_id)

@@ -243,7 +243,8 @@ async fn create_order(
     {
         Some(order) => order,
         // Another request with this key placed its order while we priced ours: answer what
-        // it was answered.
+        // it was answered. (A fresh IN_FLIGHT claim of the previous version, during a rolling
+        // update, has no answer yet: 409, try again.)
         None => {
             let recorded = match &key {
                 Some(key) => db::recorded(&s.db, &caller.member_id, key, &hash).await?,
@@ -372,7 +373,7 @@ async fn place(
     )
     .await?;
     if !written {
-        tx.rollback().await?;
+        // Nothing was written; dropping the transaction rolls it back.
         return Ok(None);
     }
     tx.commit().await?;

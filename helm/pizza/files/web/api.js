@@ -20,6 +20,10 @@ export function current() {
   return session;
 }
 
+// Bumped by every log in and log out: a refresh that was under way for an older session
+// must not bring that session back.
+let generation = 0;
+
 function keep(next) {
   session = next;
   if (next) sessionStorage.setItem(KEY, JSON.stringify(next));
@@ -112,9 +116,17 @@ export async function call(method, path, { body, headers = {}, auth = true, retr
     }
   }
   const text = await res.text();
-  const data = text ? JSON.parse(text) : null;
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    // A proxy's HTML error page, say: the status alone says what happened.
+  }
   if (!res.ok) {
-    if (res.status === 401 && auth) keep(null);
+    if (res.status === 401 && auth && session) {
+      generation += 1;
+      keep(null);
+    }
     throw new ApiError(
       sentence(res.status, data, res.headers.get("retry-after")),
       res.status,
@@ -131,20 +143,36 @@ export async function register(member_id, member_nm, member_pwd) {
 
 export async function login(member_id, member_pwd) {
   const body = await call("POST", "/login/", { body: { member_id, member_pwd }, auth: false });
+  generation += 1;
   keep(fromLogin(body));
 }
 
 let refreshing = null;
-/** Swaps the refresh token for a new pair (once at a time). */
+/**
+ * Swaps the refresh token for a new pair (once at a time). Only a refused refresh token ends
+ * the session; when the service cannot be reached, the session stays and the swap is tried
+ * again shortly (the access token may still be good).
+ */
 export function refresh() {
   if (!session) return Promise.reject(new Error("no session"));
+  const mine = generation;
+  const prior = session;
   refreshing ??= call("POST", "/login/refresh/", {
     body: { refresh_token: session.refresh_token },
     auth: false,
   })
-    .then((body) => keep(fromLogin({ ...body, member: body.member ?? session.member })))
+    .then((body) => {
+      if (generation === mine) keep(fromLogin({ ...body, member: body.member ?? prior.member }));
+    })
     .catch((e) => {
-      keep(null);
+      if (generation !== mine) throw e;
+      if (e.status === 400 || e.status === 401) {
+        generation += 1;
+        keep(null);
+      } else if (session) {
+        clearTimeout(refreshTimer);
+        refreshTimer = setTimeout(() => refresh().catch(() => {}), 5_000);
+      }
       throw e;
     })
     .finally(() => {
@@ -157,17 +185,22 @@ export async function logout() {
   try {
     await call("POST", "/login/logout/");
   } finally {
+    generation += 1;
     keep(null);
   }
 }
 
 /** Re-arms the refresh timer for a session kept from before a reload. */
-export function resume() {
+export async function resume() {
   if (session && session.expires_at - Date.now() < 10_000) {
-    return refresh().catch(() => {});
+    try {
+      await refresh();
+      return;
+    } catch {
+      // Refused: the session is gone. Unreachable: it stays, and is tried again later.
+    }
   }
-  keep(session);
-  return Promise.resolve();
+  if (session) keep(session);
 }
 
 /** A key for one order attempt: the same key for every retry or double click of it. */
@@ -187,7 +220,16 @@ export function live(query, onEvent, onState = () => {}) {
   let backoff = 500;
   const base = API || location.origin;
   const url = base.replace(/^http/, "ws") + "/order/ws" + query;
-  function open() {
+  async function open() {
+    if (closed || !session) return;
+    // The server closes the socket when the token expires: reconnect with a fresh one.
+    if (session.expires_at - Date.now() < 5_000) {
+      try {
+        await refresh();
+      } catch {
+        if (!session) return;
+      }
+    }
     if (closed || !session) return;
     ws = new WebSocket(url);
     ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: session.token }));
@@ -196,9 +238,10 @@ export function live(query, onEvent, onState = () => {}) {
       if (event.type === "ready") {
         backoff = 500;
         onState("live");
-      } else {
+      } else if (event.type === "order.created" || event.type === "order.status_changed") {
         onEvent(event);
       }
+      // {"type": "error"} comes before a close (an expired token); the close reconnects.
     };
     ws.onclose = () => {
       onState("reconnecting");

@@ -231,7 +231,9 @@ async fn a_request_cut_off_half_way_leaves_its_key_free_for_the_retry() {
     assert!(!res.headers().contains_key("idempotent-replayed"));
     assert_eq!(app.scalar("SELECT count(*) FROM orders").await, 1);
 
-    // A key an earlier version left IN_FLIGHT (it claimed keys before placing) is taken over.
+    // A claim the previous version left IN_FLIGHT (it claimed keys before placing): while it
+    // is fresh, its pod may still be placing that order during a rolling update, so this is
+    // a 409 and nothing is written; a minute later it is taken over.
     sqlx::query(
         "INSERT INTO idempotency_key (member_id, idem_key, request_hash, state) \
          VALUES ('cut_off', 'left-1', '\\x00', 'IN_FLIGHT')",
@@ -239,6 +241,13 @@ async fn a_request_cut_off_half_way_leaves_its_key_free_for_the_retry() {
     .execute(&app.db.pool)
     .await
     .unwrap();
+    let res = app.order(0, &token, &body, Some("left-1")).await;
+    assert_eq!(envelope(res).await.0, 409);
+    assert_eq!(app.scalar("SELECT count(*) FROM orders").await, 1);
+    sqlx::query("UPDATE idempotency_key SET created_at = now() - interval '61 seconds' WHERE idem_key = 'left-1'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
     let res = app.order(0, &token, &body, Some("left-1")).await;
     assert_eq!(res.status(), 201);
     assert_eq!(app.scalar("SELECT count(*) FROM orders").await, 2);
