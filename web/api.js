@@ -147,23 +147,40 @@ export async function login(member_id, member_pwd) {
   keep(fromLogin(body));
 }
 
+// A duplicated tab starts with a copy of this tab's session, refresh token included, and the
+// refresh token is single-use (presenting it twice revokes the session). So tabs holding the
+// same pair take turns (a Web Lock) and hand the new pair to each other (a BroadcastChannel):
+// the first swaps it, the others adopt the result instead of presenting the old token again.
+const tabs = "BroadcastChannel" in window ? new BroadcastChannel("pizza.session") : null;
+tabs?.addEventListener("message", (m) => {
+  const { rotated, next } = m.data ?? {};
+  if (session && rotated && session.refresh_token === rotated) keep(next);
+});
+const turn = (f) => (navigator.locks ? navigator.locks.request("pizza.refresh", f) : f());
+
 let refreshing = null;
 /**
- * Swaps the refresh token for a new pair (once at a time). Only a refused refresh token ends
- * the session; when the service cannot be reached, the session stays and the swap is tried
- * again shortly (the access token may still be good).
+ * Swaps the refresh token for a new pair (once at a time, across tabs). Only a refused
+ * refresh token ends the session; when the service cannot be reached, the session stays and
+ * the swap is tried again shortly (the access token may still be good).
  */
 export function refresh() {
   if (!session) return Promise.reject(new Error("no session"));
   const mine = generation;
-  const prior = session;
-  refreshing ??= call("POST", "/login/refresh/", {
-    body: { refresh_token: session.refresh_token },
-    auth: false,
+  const presented = session.refresh_token;
+  refreshing ??= turn(async () => {
+    // Another tab swapped this very pair while we waited: its result was adopted already.
+    if (!session || session.refresh_token !== presented) return;
+    const prior = session;
+    const body = await call("POST", "/login/refresh/", {
+      body: { refresh_token: presented },
+      auth: false,
+    });
+    if (generation !== mine) return;
+    const next = fromLogin({ ...body, member: body.member ?? prior.member });
+    keep(next);
+    tabs?.postMessage({ rotated: presented, next });
   })
-    .then((body) => {
-      if (generation === mine) keep(fromLogin({ ...body, member: body.member ?? prior.member }));
-    })
     .catch((e) => {
       if (generation !== mine) throw e;
       if (e.status === 400 || e.status === 401) {

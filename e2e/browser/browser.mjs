@@ -123,13 +123,32 @@ try {
   assert.ok(await img.evaluate((i) => i.complete && i.naturalWidth > 0), "pizza images load");
 
   step("silent refresh: the token is swapped before it expires, without asking anyone");
+  // A duplicated tab (its sessionStorage is a copy, single-use refresh token included) must
+  // not get both tabs logged out when they refresh.
+  const twin = await customerCtx.newPage();
+  twin.on("pageerror", (e) => errors.push(String(e)));
+  await twin.addInitScript((copy) => {
+    if (!sessionStorage.getItem("pizza.session")) sessionStorage.setItem("pizza.session", copy);
+  }, await customer.evaluate(() => sessionStorage.getItem("pizza.session")));
+  await twin.goto(BASE + "/");
+  await twin.getByRole("heading", { name: "Menu" }).waitFor();
   const tokenOf = (page) => page.evaluate(() => JSON.parse(sessionStorage.getItem("pizza.session")).token);
   const before = await tokenOf(customer);
-  await customer.waitForFunction(
-    (t) => JSON.parse(sessionStorage.getItem("pizza.session") ?? "null")?.token !== t,
-    before,
-    { timeout: 20_000 },
-  );
+  for (const page of [customer, twin]) {
+    await page.waitForFunction(
+      (t) => JSON.parse(sessionStorage.getItem("pizza.session") ?? "null")?.token !== t,
+      before,
+      { timeout: 20_000 },
+    );
+  }
+  await customer.waitForTimeout(500); // let the two tabs settle on one pair
+  assert.equal(await tokenOf(twin), await tokenOf(customer), "the twin adopted the new pair");
+  const me = await twin.evaluate(async () => {
+    const s = JSON.parse(sessionStorage.getItem("pizza.session"));
+    return (await fetch("/login/me/", { headers: { authorization: `Bearer ${s.token}` } })).status;
+  });
+  assert.equal(me, 200, "and it works");
+  await twin.close();
 
   step("customer double-clicks Place order: one order");
   await customer.getByRole("button", { name: "Place order" }).dblclick();
