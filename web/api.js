@@ -148,15 +148,37 @@ export async function login(member_id, member_pwd) {
 }
 
 // A duplicated tab starts with a copy of this tab's session, refresh token included, and the
-// refresh token is single-use (presenting it twice revokes the session). So tabs holding the
-// same pair take turns (a Web Lock) and hand the new pair to each other (a BroadcastChannel):
-// the first swaps it, the others adopt the result instead of presenting the old token again.
+// refresh token is single-use (presenting it twice revokes the session). So tabs take turns
+// (a Web Lock) and hand the new pair to each other (a BroadcastChannel): the first swaps it,
+// the others adopt the result instead of presenting the old token again. A tab that had to
+// wait for its turn gives the message a moment to arrive (it is not ordered with the lock).
 const tabs = "BroadcastChannel" in window ? new BroadcastChannel("pizza.session") : null;
+const swapped = new Set(); // refresh tokens another tab has swapped
+let heard = () => {};
 tabs?.addEventListener("message", (m) => {
   const { rotated, next } = m.data ?? {};
-  if (session && rotated && session.refresh_token === rotated) keep(next);
+  if (!rotated) return;
+  swapped.add(rotated);
+  if (session && session.refresh_token === rotated) keep(next);
+  heard();
 });
-const turn = (f) => (navigator.locks ? navigator.locks.request("pizza.refresh", f) : f());
+
+async function turn(presented, f) {
+  if (!navigator.locks) return f();
+  const first = await navigator.locks.request("pizza.refresh", { ifAvailable: true }, async (lock) =>
+    lock ? { ran: true, value: await f() } : { ran: false },
+  );
+  if (first.ran) return first.value;
+  return navigator.locks.request("pizza.refresh", async () => {
+    if (!swapped.has(presented)) {
+      await new Promise((ok) => {
+        heard = ok;
+        setTimeout(ok, 1_500);
+      });
+    }
+    return f();
+  });
+}
 
 let refreshing = null;
 /**
@@ -168,7 +190,7 @@ export function refresh() {
   if (!session) return Promise.reject(new Error("no session"));
   const mine = generation;
   const presented = session.refresh_token;
-  refreshing ??= turn(async () => {
+  refreshing ??= turn(presented, async () => {
     // Another tab swapped this very pair while we waited: its result was adopted already.
     if (!session || session.refresh_token !== presented) return;
     const prior = session;
