@@ -153,14 +153,81 @@ impl IntoResponse for ApiError {
 
 /// Whether a database error means "the database cannot be reached right now" (503), as
 /// opposed to a bug or a constraint (500): every service maps them the same way.
+///
+/// Besides the pool's and the socket's own failures, PostgreSQL says so itself while it
+/// restarts: `57P01` (admin_shutdown: a fast shutdown ends the session mid-request), `57P02`
+/// (crash_shutdown), `57P03` (cannot_connect_now: starting up), any `08` connection
+/// exception, and `53300` (too_many_connections). The chaos run (`make chaos`) saw 57P01 come
+/// back as 500 before these were listed.
 pub fn db_unavailable(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-    )
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300") || code.starts_with("08")
+        }),
+        _ => false,
+    }
 }
 
 /// Answers with a 404 envelope; the fallback of every router.
 pub async fn not_found() -> ApiError {
     ApiError::not_found(default_message(StatusCode::NOT_FOUND))
+}
+
+#[cfg(test)]
+mod db_unavailable_tests {
+    use std::{borrow::Cow, error::Error as StdError, fmt};
+
+    use sqlx::error::{DatabaseError, ErrorKind};
+
+    use super::db_unavailable;
+
+    #[derive(Debug)]
+    struct Pg(&'static str);
+
+    impl fmt::Display for Pg {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "SQLSTATE {}", self.0)
+        }
+    }
+
+    impl StdError for Pg {}
+
+    impl DatabaseError for Pg {
+        fn message(&self) -> &str {
+            "from the server"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn StdError + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn StdError + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn StdError + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> ErrorKind {
+            ErrorKind::Other
+        }
+    }
+
+    fn pg(code: &'static str) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(Pg(code)))
+    }
+
+    #[test]
+    fn a_restarting_server_is_unavailable_and_a_broken_query_is_not() {
+        for code in ["57P01", "57P02", "57P03", "08006", "08001", "53300"] {
+            assert!(db_unavailable(&pg(code)), "{code} is 503");
+        }
+        // A constraint, a syntax error, a missing table: bugs or bad data, 500 (or mapped).
+        for code in ["23505", "42601", "42P01", "22P02"] {
+            assert!(!db_unavailable(&pg(code)), "{code} is not 503");
+        }
+        assert!(db_unavailable(&sqlx::Error::PoolTimedOut));
+        assert!(!db_unavailable(&sqlx::Error::RowNotFound));
+    }
 }
