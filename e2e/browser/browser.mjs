@@ -117,6 +117,10 @@ try {
   await first.click();
   await customer.getByRole("button", { name: "Classic", exact: true }).click();
   await customer.getByRole("button", { name: /^Add The Hawaiian Pizza, size M/ }).click();
+  // On the phone the cart is below the menu; the bar at the bottom of the screen leads there.
+  await customer.screenshot({ path: path.join(SHOTS, "customer-menu-phone.png") });
+  await customer.getByRole("link", { name: /^Your order: 2 · 47,600원/ }).click();
+  await customer.waitForFunction(() => location.hash === "#cart");
   await customer.getByLabel("Branch").selectOption("gangnam");
   await customer.getByText("Total 47,600원").waitFor(); // 29,000 + 18,600 from the seeded catalog
   const img = customer.locator(".pizza img").first();

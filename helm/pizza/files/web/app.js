@@ -136,6 +136,8 @@ function customerView() {
   const total = h("p", { class: "total" });
   const place = h("button", { type: "button", class: "primary" }, "Place order");
   const ordersList = h("ul", { class: "orders", "aria-label": "My orders" });
+  // On a phone the cart is below the menu: a bar at the bottom of the screen leads to it.
+  const cartJump = h("a", { href: "#cart", class: "cart-jump", hidden: true });
   const liveState = h("span", { class: "live" }, "connecting…");
 
   function drawCategories() {
@@ -227,6 +229,9 @@ function customerView() {
     if (!state.cart.size) cartList.append(h("li", { class: "empty" }, "Your cart is empty."));
     total.textContent = `Total ${won(sum)}`;
     place.disabled = state.cart.size === 0;
+    const count = [...state.cart.values()].reduce((n, l) => n + l.quantity, 0);
+    cartJump.textContent = `Your order: ${count} · ${won(sum)} — review and order`;
+    cartJump.hidden = state.cart.size === 0;
   }
 
   // Another branch is another order, too.
@@ -284,7 +289,8 @@ function customerView() {
       h("h2", { id: "menu-title" }, "Menu"),
       categories,
       grid),
-    h("aside", { "aria-labelledby": "cart-title", class: "card" },
+    cartJump,
+    h("aside", { id: "cart", "aria-labelledby": "cart-title", class: "card", tabindex: -1 },
       h("h2", { id: "cart-title" }, "Your order"),
       field("Branch", branch),
       cartList,
