@@ -106,6 +106,11 @@ def service_of(obj: dict) -> str | None:
     return name.removeprefix("pizza-") if name.removeprefix("pizza-") in SERVICES else None
 
 
+def is_web(obj: dict) -> bool:
+    """The web client's objects (its Deployment, PDB, …)."""
+    return obj.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/name") == "pizza-web"
+
+
 def restricted(where: str, spec: dict, c: dict) -> None:
     """The Pod Security Standard "restricted", and what the platform adds to it."""
     psc, csc = spec.get("securityContext") or {}, c.get("securityContext") or {}
@@ -158,7 +163,7 @@ def check_deployments(label: str, docs: list[dict], env_names: dict[str, set[str
     before = len(failures)
     all_deps = by_kind(docs, "Deployment")
     deps = [d for d in all_deps if service_of(d)]
-    webs = [d for d in all_deps if d["metadata"].get("labels", {}).get("app.kubernetes.io/name") == "pizza-web"]
+    webs = [d for d in all_deps if is_web(d)]
     if sorted(service_of(d) for d in deps) != sorted(SERVICES) or len(all_deps) != len(deps) + len(webs):
         fail(f"{label}: expected one Deployment per service (and the web client's), got "
              f"{[d['metadata']['name'] for d in all_deps]}")
@@ -324,7 +329,7 @@ def main() -> int:
                 if d["spec"]["minReplicas"] < 2:
                     fail(f"chart prod: {d['metadata']['name']} must keep at least 2 replicas")
             pdbs = [p for p in by_kind(docs, "PodDisruptionBudget")
-                    if service_of(p) or p["metadata"]["labels"].get("app.kubernetes.io/name") == "pizza-web"]
+                    if service_of(p) or is_web(p)]
             if len(pdbs) != 4 or any(p["spec"].get("minAvailable") != 1 for p in pdbs):
                 fail("chart prod: each service and the web client need a PDB keeping one pod")
 

@@ -214,8 +214,7 @@ def rehearse_web(docs: list[dict], configmaps: dict) -> list[str]:
     import shutil
     import tempfile
 
-    webs = [d for d in check.by_kind(docs, "Deployment")
-            if d["metadata"].get("labels", {}).get("app.kubernetes.io/name") == "pizza-web"]
+    webs = [d for d in check.by_kind(docs, "Deployment") if check.is_web(d)]
     if not webs:
         return ["web: no Deployment rendered"]
     spec = webs[0]["spec"]["template"]["spec"]

@@ -24,7 +24,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use e2e::Stack;
+use e2e::{Service, Stack};
 use serde_json::{Value, json};
 use tokio::sync::RwLock;
 
@@ -291,6 +291,31 @@ async fn gone(checks: &mut Vec<String>, port: u16) {
     }
 }
 
+/// `kill -9` of `replicas`, down for `how_long`, then started again on their ports (the
+/// kubelet's part).
+async fn down_for(replicas: &mut [Service], how_long: Duration, checks: &mut Vec<String>) {
+    for r in replicas.iter_mut() {
+        r.kill();
+        gone(checks, r.http).await;
+    }
+    tokio::time::sleep(how_long).await;
+    for r in replicas.iter_mut() {
+        r.restart().await;
+    }
+}
+
+/// The order ids of every `order.created` event in JetStream.
+async fn created_order_ids(stack: &Stack) -> HashSet<String> {
+    stack
+        .nats
+        .events("ORDERS")
+        .await
+        .into_iter()
+        .filter(|e| e["type"] == "order.created")
+        .filter_map(|e| e["data"]["order_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// The invariants, with the load paused; each violation as a line.
 async fn check(stack: &Stack, load: &Load) -> Vec<String> {
     let mut bad = vec![];
@@ -342,7 +367,7 @@ async fn check(stack: &Stack, load: &Load) -> Vec<String> {
                 p.order_id, p.lines
             ));
         }
-        for (pizza, (q, price)) in &stored {
+        for (pizza, (_, price)) in &stored {
             if catalog.get(pizza.as_str()) != Some(price) {
                 bad.push(format!(
                     "order {}: {pizza} at {price}, the catalog says {:?}",
@@ -350,7 +375,6 @@ async fn check(stack: &Stack, load: &Load) -> Vec<String> {
                     catalog.get(pizza.as_str())
                 ));
             }
-            let _ = q;
         }
         let sum: i64 = stored.values().map(|(q, price)| q * price).sum();
         if sum != *total {
@@ -373,28 +397,12 @@ async fn check(stack: &Stack, load: &Load) -> Vec<String> {
 
     // Every order's order.created reaches JetStream once the relay has caught up.
     let want: HashSet<String> = in_db.keys().map(|k| (*k).to_owned()).collect();
-    let events = testkit::eventually(Duration::from_secs(30), || async {
-        let created: Vec<String> = stack
-            .nats
-            .events("ORDERS")
-            .await
-            .into_iter()
-            .filter(|e| e["type"] == "order.created")
-            .filter_map(|e| e["data"]["order_id"].as_str().map(str::to_owned))
-            .collect();
-        let distinct: HashSet<String> = created.iter().cloned().collect();
-        (distinct == want).then_some(created.len())
+    let caught_up = testkit::eventually(Duration::from_secs(30), || async {
+        (created_order_ids(stack).await == want).then_some(())
     })
     .await;
-    if events.is_none() {
-        let created: HashSet<String> = stack
-            .nats
-            .events("ORDERS")
-            .await
-            .into_iter()
-            .filter(|e| e["type"] == "order.created")
-            .filter_map(|e| e["data"]["order_id"].as_str().map(str::to_owned))
-            .collect();
+    if caught_up.is_none() {
+        let created = created_order_ids(stack).await;
         bad.push(format!(
             "order.created events for {} distinct orders, {} orders stored (missing {}, extra {})",
             created.len(),
@@ -493,22 +501,13 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
         let mut checks = vec![];
         match name {
             "kill -9 one login replica" => {
-                stack.login[0].kill();
-                gone(&mut checks, stack.login[0].http).await;
-                tokio::time::sleep(kill_for).await;
-                stack.login[0].restart().await;
+                down_for(&mut stack.login[..1], kill_for, &mut checks).await
             }
             "kill -9 one menu replica" => {
-                stack.menu[1].kill();
-                gone(&mut checks, stack.menu[1].http).await;
-                tokio::time::sleep(kill_for).await;
-                stack.menu[1].restart().await;
+                down_for(&mut stack.menu[1..], kill_for, &mut checks).await
             }
             "kill -9 one order replica" => {
-                stack.order[0].kill();
-                gone(&mut checks, stack.order[0].http).await;
-                tokio::time::sleep(kill_for).await;
-                stack.order[0].restart().await;
+                down_for(&mut stack.order[..1], kill_for, &mut checks).await
             }
             "NATS stopped" => {
                 stack.nats.stop().await;
@@ -535,26 +534,8 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
                     checks.push("PostgreSQL did not restart".to_owned());
                 }
             }
-            "menu fully down" => {
-                for m in &mut stack.menu {
-                    m.kill();
-                    gone(&mut checks, m.http).await;
-                }
-                tokio::time::sleep(fault).await;
-                for m in &mut stack.menu {
-                    m.restart().await;
-                }
-            }
-            "login fully down" => {
-                for l in &mut stack.login {
-                    l.kill();
-                    gone(&mut checks, l.http).await;
-                }
-                tokio::time::sleep(fault).await;
-                for l in &mut stack.login {
-                    l.restart().await;
-                }
-            }
+            "menu fully down" => down_for(&mut stack.menu, fault, &mut checks).await,
+            "login fully down" => down_for(&mut stack.login, fault, &mut checks).await,
             _ => unreachable!(),
         }
         if let Err(e) = all_ready(&stack, Duration::from_secs(30)).await {
