@@ -254,14 +254,26 @@ impl DbArgs {
             .connect_lazy_with(self.connect_options(default_user))
     }
 
-    /// Runs `migrator` as `default_user` (the service's own role), waiting up to a minute for
-    /// the database to accept connections (a migration Job may start before it does).
+    /// Connection options for migrations: [`DbArgs::connect_options`] with the role's
+    /// `statement_timeout` and `idle_in_transaction_session_timeout` (set by the bootstrap for
+    /// the services' requests) lifted for the session: building an index on a large table
+    /// may take longer, and nothing else waits on a migration.
+    pub fn migration_options(&self, default_user: &str) -> PgConnectOptions {
+        self.connect_options(default_user).options([
+            ("statement_timeout", "0"),
+            ("idle_in_transaction_session_timeout", "0"),
+        ])
+    }
+
+    /// Runs `migrator` as `default_user` (the service's own role, with
+    /// [`DbArgs::migration_options`]), waiting up to a minute for the database to accept
+    /// connections (a migration Job may start before it does).
     pub async fn migrate(
         &self,
         default_user: &str,
         migrator: &sqlx::migrate::Migrator,
     ) -> Result<(), sqlx::Error> {
-        let opts = self.connect_options(default_user);
+        let opts = self.migration_options(default_user);
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         let pool = loop {
             match PgPoolOptions::new()

@@ -18,3 +18,14 @@ $$;
 ALTER ROLE login_svc SET search_path = login;
 ALTER ROLE menu_svc SET search_path = menu;
 ALTER ROLE order_svc SET search_path = ordering;
+
+-- Backstops, so that no session of a service can hold locks for long whatever its code does
+-- (ARCHITECTURE.md, "Cancel-safe writes"): the server ends a transaction left idle for 5 s
+-- (the services never wait on anything else inside one) and cancels a statement after 15 s
+-- (requests time out after 10 s). `pizza-<svc> migrate` lifts both for its own session.
+ALTER ROLE login_svc SET idle_in_transaction_session_timeout = '5s';
+ALTER ROLE menu_svc SET idle_in_transaction_session_timeout = '5s';
+ALTER ROLE order_svc SET idle_in_transaction_session_timeout = '5s';
+ALTER ROLE login_svc SET statement_timeout = '15s';
+ALTER ROLE menu_svc SET statement_timeout = '15s';
+ALTER ROLE order_svc SET statement_timeout = '15s';

@@ -369,6 +369,68 @@ async fn the_login_role_cannot_read_or_write_outside_its_schema() {
 }
 
 #[tokio::test]
+async fn every_service_role_has_the_bootstrap_timeouts_and_migrations_lift_them() {
+    use clap::Parser;
+    use sqlx::{Connection, PgConnection};
+
+    async fn show(c: &mut PgConnection, what: &str) -> String {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SHOW {what}")))
+            .fetch_one(c)
+            .await
+            .unwrap()
+    }
+    let app = spawn_app().await;
+    let mut idle = vec![];
+    for role in ["login_svc", "menu_svc", "order_svc"] {
+        let mut c = PgConnection::connect_with(&app.db.options_as(role))
+            .await
+            .unwrap();
+        assert_eq!(show(&mut c, "statement_timeout").await, "15s", "{role}");
+        assert_eq!(
+            show(&mut c, "idle_in_transaction_session_timeout").await,
+            "5s",
+            "{role}"
+        );
+        // A transaction left idle: the server ends the session.
+        sqlx::raw_sql("BEGIN; SELECT 1")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        idle.push((role, c));
+
+        // The migration command's session, as the same role, runs without them.
+        let cli = pizza_login::config::Cli::try_parse_from([
+            "pizza-login",
+            "migrate",
+            "--database-url",
+            &app.db.url_as(role),
+        ])
+        .unwrap();
+        let pizza_login::config::Command::Migrate { db, .. } = cli.command else {
+            unreachable!()
+        };
+        let mut m = PgConnection::connect_with(&db.migration_options(role))
+            .await
+            .unwrap();
+        assert_eq!(show(&mut m, "statement_timeout").await, "0", "{role}");
+        assert_eq!(
+            show(&mut m, "idle_in_transaction_session_timeout").await,
+            "0",
+            "{role}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    for (role, mut c) in idle {
+        let err = sqlx::query("SELECT 1").execute(&mut c).await.unwrap_err();
+        assert!(
+            err.to_string().contains("idle-in-transaction timeout")
+                || matches!(err, sqlx::Error::Io(_)),
+            "{role}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn login_and_register_are_rate_limited_per_client_address() {
     let app = spawn_app_with(&[
         "--auth-rate-limit-burst",
