@@ -86,6 +86,63 @@ pub async fn enqueue<T: Serialize>(
     Ok(id)
 }
 
+/// Runs `work` on a task of its own and waits for it: once started, it runs to its end even
+/// if the caller is dropped — a client hanging up (hyper drops the handler), the request
+/// timeout, shutdown. For writes that must finish once begun (placing an order, a status
+/// change, the relay's mark): they commit or roll back on their own terms, never because the
+/// caller happened to be parked at one of their awaits. The current span (request id, trace)
+/// goes with it, so its logs and the `traceparent` of its events are the caller's.
+pub async fn run_to_completion<F>(work: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    use tracing::Instrument;
+    let running = Running::start();
+    let work = async move {
+        let _running = running;
+        work.await
+    };
+    match tokio::spawn(work.in_current_span()).await {
+        Ok(out) => out,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Only when the runtime itself shuts down, after serving stopped.
+        Err(e) => panic!("a write task was cancelled by the runtime: {e}"),
+    }
+}
+
+/// Writes started by [`run_to_completion`] and not finished yet, in this process.
+static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+struct Running;
+
+impl Running {
+    fn start() -> Running {
+        RUNNING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Waits, at most `limit`, until every write started by [`run_to_completion`] has finished:
+/// the last step of a shutdown, after serving and the relay stopped, so that a write whose
+/// client hung up is not cut off by the process exiting.
+pub async fn writes_finished(limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while RUNNING.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        if Instant::now() > deadline {
+            tracing::warn!("exiting with writes still running");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// A stream the relay creates (idempotently) before it publishes.
 #[derive(Debug, Clone)]
 pub struct StreamSpec {
@@ -405,13 +462,20 @@ impl Relay {
             }
         }
         if !acked.is_empty() {
-            sqlx::query("UPDATE outbox SET published_at = now() WHERE seq = ANY($1)")
-                .bind(&acked)
-                .execute(&self.pool)
-                .await?;
-            PUBLISHED
-                .with_label_values(&[self.service])
-                .inc_by(acked.len() as u64);
+            // Marked in a transaction of its own that finishes even if the relay is stopped
+            // meanwhile: a mark cut off half-way would only send these again (harmless), but
+            // nothing that writes may leave its session half-way (ARCHITECTURE.md).
+            let (pool, marked) = (self.pool.clone(), acked.len() as u64);
+            run_to_completion(async move {
+                let mut tx = pool.begin().await?;
+                sqlx::query("UPDATE outbox SET published_at = now() WHERE seq = ANY($1)")
+                    .bind(&acked)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await
+            })
+            .await?;
+            PUBLISHED.with_label_values(&[self.service]).inc_by(marked);
         }
         if trouble {
             FAILURES.with_label_values(&[self.service]).inc();
@@ -422,10 +486,12 @@ impl Relay {
 
     async fn prune(&self) -> anyhow::Result<()> {
         let keep = self.keep_published.as_secs_f64();
+        let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)")
             .bind(keep)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -161,3 +161,50 @@ async fn an_event_exists_only_if_its_transaction_committed() {
     assert_eq!(msgs[0].1["type"], "test.happened");
     r.abort();
 }
+
+#[tokio::test]
+async fn a_relay_stopped_while_marking_finishes_the_mark() {
+    let (db, nats) = setup().await;
+    write_events(&db, 0, 3).await;
+    // The rows are locked, so the relay's mark will wait once it has published them.
+    let mut blocker = db.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM outbox FOR UPDATE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let r = tokio::spawn(relay(&db, &nats).await.run(async move {
+        let _ = stopped.await;
+    }));
+    wait_for(&nats, 3).await;
+    let marking = testkit::eventually(Duration::from_secs(10), || async {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE outbox SET published_at%'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .ok()?;
+        (n == 1).then_some(())
+    })
+    .await;
+    assert!(
+        marking.is_some(),
+        "the relay is marking the rows it published"
+    );
+
+    // Shutdown comes while the mark waits; the mark still lands once the rows are free.
+    let _ = stop.send(());
+    r.await.unwrap();
+    blocker.rollback().await.unwrap();
+    let marked = testkit::eventually(Duration::from_secs(5), || async {
+        let unsent: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                .fetch_one(&db.pool)
+                .await
+                .ok()?;
+        (unsent == 0).then_some(())
+    })
+    .await;
+    assert!(marked.is_some(), "the published rows are marked sent");
+}

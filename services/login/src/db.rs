@@ -93,6 +93,7 @@ pub async fn failure_block(pool: &PgPool, member_id: &str, limit: u32) -> Result
 
 /// Counts a failed login against the account name, in a fixed one-hour window.
 pub async fn record_failure(pool: &PgPool, member_id: &str) -> Result<()> {
+    let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO login_failure (member_id, window_start, failures) VALUES ($1, now(), 1) \
          ON CONFLICT (member_id) DO UPDATE SET \
@@ -102,16 +103,19 @@ pub async fn record_failure(pool: &PgPool, member_id: &str) -> Result<()> {
                                THEN now() ELSE login_failure.window_start END",
     )
     .bind(member_id)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
 pub async fn clear_failures(pool: &PgPool, member_id: &str) -> Result<()> {
+    let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM login_failure WHERE member_id = $1")
         .bind(member_id)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -274,15 +278,17 @@ pub async fn rotate_refresh_token(
 /// failed-login windows that have closed.
 pub async fn prune(pool: &PgPool, access_ttl: Duration) -> Result<u64> {
     let secs = access_ttl.as_secs_f64() + 60.0;
+    let mut tx = pool.begin().await?;
     let s = sqlx::query(
         "DELETE FROM session WHERE expires_at < now() \
             OR revoked_at < now() - make_interval(secs => $1)",
     )
     .bind(secs)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
     let f = sqlx::query("DELETE FROM login_failure WHERE window_start < now() - interval '1 hour'")
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(s.rows_affected() + f.rows_affected())
 }

@@ -196,17 +196,18 @@ async fn register(
     }
     Passwords::validate(&req.member_pwd, "member_pwd")?;
     let hash = s.passwords.hash(req.member_pwd).await?;
-    let mut conn = s.db.acquire().await?;
-    if !db::insert_member(
-        &mut conn,
+    let mut tx = s.db.begin().await?;
+    let created = db::insert_member(
+        &mut tx,
         &req.member_id,
         &req.member_nm,
         &hash,
         "CUSTOMER",
         None,
     )
-    .await?
-    {
+    .await?;
+    tx.commit().await?;
+    if !created {
         return Err(Error::Conflict(format!(
             "member_id '{}' is already taken",
             req.member_id

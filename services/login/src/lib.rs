@@ -154,6 +154,7 @@ pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> 
     // gets one last chance to send it, then stops (anything left goes out after restart).
     let _ = relay_stop.send(());
     let _ = relay.await;
+    outbox::writes_finished(Duration::from_secs(10)).await;
     pruner.abort();
     h?;
     g?;

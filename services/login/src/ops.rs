@@ -33,9 +33,9 @@ pub async fn member(db_args: &DbArgs, action: MemberAction) -> anyhow::Result<()
                 .hash(password)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let mut conn = pool.acquire().await?;
+            let mut tx = pool.begin().await?;
             let created = db::insert_member(
-                &mut conn,
+                &mut tx,
                 &member_id,
                 &member_nm,
                 &hash,
@@ -44,6 +44,7 @@ pub async fn member(db_args: &DbArgs, action: MemberAction) -> anyhow::Result<()
             )
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tx.commit().await?;
             if !created {
                 bail!("member '{member_id}' already exists");
             }

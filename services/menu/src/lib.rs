@@ -17,7 +17,7 @@ pub mod grpc;
 pub mod http;
 pub mod images;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use authclient::AuthClient;
 use axum::extract::FromRef;
@@ -129,6 +129,7 @@ pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> 
     );
     let _ = relay_stop.send(());
     let _ = relay.await;
+    outbox::writes_finished(Duration::from_secs(10)).await;
     for s in subscriptions {
         let _ = s.await;
     }

@@ -69,30 +69,65 @@ pub async fn branches(db: &PgPool) -> Result<Vec<(String, String)>> {
 }
 
 /// A line about to be written.
-pub struct NewLine<'a> {
-    pub pizza_id: &'a str,
-    pub pizza_nm: &'a str,
-    pub size: &'a str,
+pub struct NewLine {
+    pub pizza_id: String,
+    pub pizza_nm: String,
+    pub size: String,
     pub quantity: i32,
     pub unit_price: i64,
     pub line_total: i64,
+}
+
+/// An order about to be written. Owned, so that its write can run on a task of its own
+/// ([`outbox::run_to_completion`]).
+pub struct NewOrder {
+    pub order_id: Uuid,
+    pub member_id: String,
+    pub bran_id: String,
+    pub total_price: i64,
+    pub created_at: DateTime<Utc>,
+    pub lines: Vec<NewLine>,
+    /// The `Idempotency-Key`, the request's hash, and the answer to replay for it.
+    pub idempotency: Option<(String, Vec<u8>, Value)>,
+}
+
+/// What [`place_order`] did.
+pub enum Placement {
+    Written,
+    /// Nothing written: no such branch.
+    UnknownBranch,
+    /// Nothing written: another request with the same key committed its order first.
+    KeyTaken,
+}
+
+/// Writes `order` in one transaction: checks the branch, then [`insert_order`].
+pub async fn place_order(db: &PgPool, order: &NewOrder) -> Result<Placement> {
+    let mut tx = db.begin().await?;
+    if branch_name(&mut tx, &order.bran_id).await?.is_none() {
+        return Ok(Placement::UnknownBranch);
+    }
+    if !insert_order(&mut tx, order).await? {
+        // Nothing was written; dropping the transaction rolls it back.
+        return Ok(Placement::KeyTaken);
+    }
+    tx.commit().await?;
+    Ok(Placement::Written)
 }
 
 /// The idempotency record, the order, its lines, its first status and `order.created`, in
 /// the caller's transaction. `Ok(false)`, with nothing written, when the key was taken by
 /// another request in the meantime (its transaction committed first; a concurrent one with
 /// the same key waits here until the first commits or rolls back).
-#[allow(clippy::too_many_arguments)]
-pub async fn insert_order(
-    conn: &mut PgConnection,
-    order_id: Uuid,
-    member_id: &str,
-    bran_id: &str,
-    total_price: i64,
-    created_at: DateTime<Utc>,
-    lines: &[NewLine<'_>],
-    idempotency: Option<(&str, &[u8], &Value)>,
-) -> Result<bool> {
+async fn insert_order(conn: &mut PgConnection, order: &NewOrder) -> Result<bool> {
+    let NewOrder {
+        order_id,
+        member_id,
+        bran_id,
+        total_price,
+        created_at,
+        lines,
+        idempotency,
+    } = order;
     if let Some((key, request_hash, response)) = idempotency {
         // A key older than 24 h is forgotten. IN_FLIGHT rows come from the version that
         // claimed keys in their own transaction before placing the order; during a rolling
@@ -134,9 +169,9 @@ pub async fn insert_order(
     .await?;
     // All lines in one statement.
     let line_no: Vec<i16> = (1..=lines.len() as i16).collect();
-    let pizza_id: Vec<&str> = lines.iter().map(|l| l.pizza_id).collect();
-    let pizza_nm: Vec<&str> = lines.iter().map(|l| l.pizza_nm).collect();
-    let size: Vec<&str> = lines.iter().map(|l| l.size).collect();
+    let pizza_id: Vec<&str> = lines.iter().map(|l| l.pizza_id.as_str()).collect();
+    let pizza_nm: Vec<&str> = lines.iter().map(|l| l.pizza_nm.as_str()).collect();
+    let size: Vec<&str> = lines.iter().map(|l| l.size.as_str()).collect();
     let quantity: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
     let unit_price: Vec<i64> = lines.iter().map(|l| l.unit_price).collect();
     let line_total: Vec<i64> = lines.iter().map(|l| l.line_total).collect();
@@ -165,7 +200,7 @@ pub async fn insert_order(
     .bind(created_at)
     .execute(&mut *conn)
     .await?;
-    events::order_created(conn, order_id, member_id, bran_id, total_price).await?;
+    events::order_created(conn, *order_id, member_id, bran_id, *total_price).await?;
     Ok(true)
 }
 
@@ -265,10 +300,12 @@ pub async fn queue(
 
 /// Forgets idempotency keys after 24 h.
 pub async fn prune(db: &PgPool) -> Result<u64> {
-    Ok(
+    let mut tx = db.begin().await?;
+    let gone =
         sqlx::query("DELETE FROM idempotency_key WHERE created_at < now() - interval '24 hours'")
-            .execute(db)
+            .execute(&mut *tx)
             .await?
-            .rows_affected(),
-    )
+            .rows_affected();
+    tx.commit().await?;
+    Ok(gone)
 }

@@ -344,41 +344,51 @@ async fn place(
             })
             .collect(),
     );
-    let new_lines: Vec<db::NewLine> = priced
-        .iter()
-        .map(|(p, q, t)| db::NewLine {
-            pizza_id: &p.pizza_id,
-            pizza_nm: &p.pizza_nm,
-            size: &p.size,
-            quantity: *q,
-            unit_price: p.price,
-            line_total: *t,
-        })
-        .collect();
-    let response = serde_json::to_value(&view).map_err(|e| Error::Internal(e.into()))?;
-
-    let mut tx = s.db.begin().await?;
-    if db::branch_name(&mut tx, bran_id).await?.is_none() {
-        return Err(Error::Unprocessable(format!("unknown branch '{bran_id}'")));
-    }
-    let written = db::insert_order(
-        &mut tx,
+    let order = db::NewOrder {
         order_id,
-        &caller.member_id,
-        bran_id,
-        total,
+        member_id: caller.member_id.clone(),
+        bran_id: bran_id.to_owned(),
+        total_price: total,
         created_at,
-        &new_lines,
-        key.map(|(k, hash)| (k, hash, &response)),
-    )
+        lines: priced
+            .iter()
+            .map(|(p, q, t)| db::NewLine {
+                pizza_id: p.pizza_id.clone(),
+                pizza_nm: p.pizza_nm.clone(),
+                size: p.size.clone(),
+                quantity: *q,
+                unit_price: p.price,
+                line_total: *t,
+            })
+            .collect(),
+        idempotency: match key {
+            Some((key, hash)) => Some((
+                key.to_owned(),
+                hash.to_vec(),
+                serde_json::to_value(&view).map_err(|e| Error::Internal(e.into()))?,
+            )),
+            None => None,
+        },
+    };
+
+    // Once its transaction begins, the write runs to its end even if the client hangs up:
+    // the retry then finds the key and replays this answer (ARCHITECTURE.md).
+    let db = s.db.clone();
+    let placed = outbox::run_to_completion(async move {
+        let placed = db::place_order(&db, &order).await?;
+        if let db::Placement::Written = placed {
+            tracing::info!(order.id = %order.order_id, member.id = %order.member_id, total_price = order.total_price, "order placed");
+        }
+        Ok::<_, Error>(placed)
+    })
     .await?;
-    if !written {
-        // Nothing was written; dropping the transaction rolls it back.
-        return Ok(None);
+    match placed {
+        db::Placement::Written => Ok(Some(view)),
+        db::Placement::UnknownBranch => {
+            Err(Error::Unprocessable(format!("unknown branch '{bran_id}'")))
+        }
+        db::Placement::KeyTaken => Ok(None),
     }
-    tx.commit().await?;
-    tracing::info!(order.id = %order_id, member.id = %caller.member_id, total_price = total, "order placed");
-    Ok(Some(view))
 }
 
 fn unprocessable_pizza(id: &str, why: &str) -> Error {
@@ -691,22 +701,25 @@ async fn order_action(
     };
     let not_found = || Error::NotFound("no such order".into());
     let id: Uuid = order_id.parse().map_err(|_| not_found())?;
-    let scope = if staff {
-        Scope {
-            bran_id: if caller.role == Role::Staff {
-                caller.bran_id.as_deref()
-            } else {
-                None
-            },
-            member_id: None,
-        }
+    // Who may touch it: bound staff their branch, a customer their own orders.
+    let (bran_id, member_id) = if staff {
+        let bound = (caller.role == Role::Staff).then(|| caller.bran_id.clone());
+        (bound.flatten(), None)
     } else {
-        Scope {
-            bran_id: None,
-            member_id: Some(&caller.member_id),
-        }
+        (None, Some(caller.member_id.clone()))
     };
-    match workflow::apply(&s.db, id, &action, &caller.member_id, scope).await? {
+    // Once begun, the change runs to its end even if the client hangs up: a retry then gets
+    // 409 with the status it already moved to (ARCHITECTURE.md).
+    let (db, by, act) = (s.db.clone(), caller.member_id.clone(), action.clone());
+    let outcome = outbox::run_to_completion(async move {
+        let scope = Scope {
+            bran_id: bran_id.as_deref(),
+            member_id: member_id.as_deref(),
+        };
+        workflow::apply(&db, id, &act, &by, scope).await
+    })
+    .await?;
+    match outcome {
         Outcome::Done { order, previous } => {
             tracing::info!(order.id = %id, from = previous, to = %order.status, by = %caller.member_id, "order status changed");
             let mut orders = with_lines(&s, std::slice::from_ref(&order)).await?;

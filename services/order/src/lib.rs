@@ -130,6 +130,7 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
     let served = httpkit::serve(http, app, shutdown.clone()).await;
     let _ = relay_stop.send(());
     let _ = relay.await;
+    outbox::writes_finished(Duration::from_secs(10)).await;
     for s in subscriptions.into_iter().chain(notifier) {
         let _ = s.await;
     }

@@ -101,13 +101,24 @@ impl Notifier {
             }
             match self.post(&event).await {
                 Ok(()) => {
-                    sqlx::query(
-                        "INSERT INTO notification_sent (event_id, order_id) VALUES ($1, $2::uuid) \
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .bind(event.id)
-                    .bind(event.data["order_id"].as_str().unwrap_or_default())
-                    .execute(&self.db)
+                    // Recorded even if the notifier is stopped meanwhile: the receiver has it.
+                    let (db, event_id) = (self.db.clone(), event.id);
+                    let order_id = event.data["order_id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    outbox::run_to_completion(async move {
+                        let mut tx = db.begin().await?;
+                        sqlx::query(
+                            "INSERT INTO notification_sent (event_id, order_id) \
+                             VALUES ($1, $2::uuid) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(event_id)
+                        .bind(order_id)
+                        .execute(&mut *tx)
+                        .await?;
+                        tx.commit().await
+                    })
                     .await?;
                     msg.double_ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
                 }

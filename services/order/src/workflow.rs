@@ -185,7 +185,11 @@ pub async fn auto_cancel_forever(db: PgPool, timeout: Duration) {
     loop {
         tick.tick().await;
         loop {
-            match cancel_stale(&db, timeout, 100).await {
+            // On a task of its own: stopping the sweep never cuts a cancellation half-way.
+            let pool = db.clone();
+            match outbox::run_to_completion(async move { cancel_stale(&pool, timeout, 100).await })
+                .await
+            {
                 Ok(ids) if ids.is_empty() => break,
                 Ok(ids) => {
                     tracing::info!(count = ids.len(), "auto-cancelled pending orders");

@@ -208,6 +208,90 @@ async fn twenty_concurrent_requests_with_one_key_make_exactly_one_order() {
     assert_eq!(replay["order_id"], stored);
 }
 
+/// Sends an order whose write will wait on a lock, and hangs up while it waits. Returns the
+/// transaction holding the lock: the write goes on when it ends.
+async fn hang_up_while_the_order_is_written(
+    app: &helpers::TestApp,
+    token: &str,
+    body: &Value,
+    key: &str,
+) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut blocker = app.db.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE orders IN EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let gave_up = app
+        .client
+        .post(app.orders[0].url("/order/"))
+        .bearer_auth(token)
+        .header("idempotency-key", key)
+        .json(body)
+        .timeout(Duration::from_millis(500))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client hung up before an answer");
+    let waiting = testkit::eventually(Duration::from_secs(5), || async {
+        (app.scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO orders%'",
+        )
+        .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    assert!(
+        waiting.is_some(),
+        "the order's write was under way when the client left"
+    );
+    blocker
+}
+
+#[tokio::test]
+async fn an_order_whose_client_hangs_up_mid_write_is_placed_once_and_replayed() {
+    let app = spawn(1).await;
+    let token = app.customer("hangs_up").await;
+    let body = two_pizzas();
+    let blocker = hang_up_while_the_order_is_written(&app, &token, &body, "hang-up-1").await;
+    blocker.rollback().await.unwrap();
+
+    // The write finished anyway: the order is there once, and the retry gets it back.
+    let placed = testkit::eventually(Duration::from_secs(5), || async {
+        (app.scalar("SELECT count(*) FROM orders").await == 1).then_some(())
+    })
+    .await;
+    assert!(
+        placed.is_some(),
+        "the order was written after its client left"
+    );
+    let res = app.order(0, &token, &body, Some("hang-up-1")).await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(res.headers()["idempotent-replayed"], "true");
+    assert_eq!(app.scalar("SELECT count(*) FROM orders").await, 1);
+    assert_eq!(app.scalar("SELECT count(*) FROM order_detail").await, 2);
+    assert_eq!(app.scalar("SELECT count(*) FROM outbox").await, 1);
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_a_write_whose_client_hung_up() {
+    let app = spawn(1).await;
+    let token = app.customer("hangs_up_late").await;
+    let blocker =
+        hang_up_while_the_order_is_written(&app, &token, &two_pizzas(), "hang-up-2").await;
+    // SIGTERM now: nobody waits for an answer, but the write has begun.
+    app.orders[0].shutdown.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !app.orders[0].task.is_finished(),
+        "the replica must not exit while the write is running"
+    );
+    blocker.rollback().await.unwrap();
+    app.orders[0].stop().await;
+    assert!(app.orders[0].task.is_finished());
+    assert_eq!(app.scalar("SELECT count(*) FROM orders").await, 1);
+}
+
 #[tokio::test]
 async fn a_request_cut_off_half_way_leaves_its_key_free_for_the_retry() {
     let app = spawn(1).await;

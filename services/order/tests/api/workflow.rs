@@ -68,6 +68,86 @@ async fn two_staff_accepting_the_same_order_at_once_one_wins_and_the_other_gets_
 }
 
 #[tokio::test]
+async fn a_status_change_whose_client_hangs_up_mid_write_still_happens_once() {
+    let app = spawn(1).await;
+    let customer = app.customer("left_customer").await;
+    let staff = app
+        .token_with("staff_leaves", "STAFF", Some("gangnam"))
+        .await;
+    let id = place(&app, &customer, "gangnam").await;
+    // The change will wait for this lock on the order, so the staff member's client can give
+    // up while it is under way.
+    let mut blocker = app.db.pool.begin().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT 1 FROM orders WHERE order_id = '{id}' FOR UPDATE"
+    )))
+    .execute(&mut *blocker)
+    .await
+    .unwrap();
+    let gave_up = app
+        .client
+        .post(app.orders[0].url(&format!("/order/{id}/accept/")))
+        .bearer_auth(&staff)
+        .json(&json!({"estimated_time_minutes": 20}))
+        .timeout(Duration::from_millis(500))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client hung up before an answer");
+    let waiting = testkit::eventually(Duration::from_secs(5), || async {
+        (app.scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE orders SET status%'",
+        )
+        .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    assert!(
+        waiting.is_some(),
+        "the change was under way when the client left"
+    );
+    blocker.rollback().await.unwrap();
+
+    // It happened anyway, once: the retry learns it is already accepted.
+    let accepted = testkit::eventually(Duration::from_secs(5), || async {
+        (app.scalar(&format!(
+            "SELECT count(*) FROM orders WHERE order_id = '{id}' AND status = 'ACCEPTED'"
+        ))
+        .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    assert!(
+        accepted.is_some(),
+        "the order was accepted after the client left"
+    );
+    let (status, _, err) = envelope(
+        act(
+            &app,
+            0,
+            &staff,
+            &id,
+            "accept",
+            Some(json!({"estimated_time_minutes": 20})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(err["details"]["current_status"], "ACCEPTED");
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT count(*) FROM order_status_history WHERE order_id = '{id}'"
+        ))
+        .await,
+        2,
+        "PENDING, then ACCEPTED once"
+    );
+}
+
+#[tokio::test]
 async fn only_legal_transitions_by_the_right_people_happen() {
     let app = spawn(1).await;
     let alice = app.customer("alice_flow").await;
