@@ -457,6 +457,11 @@ impl Stack {
         std::fs::read_to_string(self._nginx_dir.path().join("error.log")).unwrap_or_default()
     }
 
+    /// nginx's access log so far (one `combined` line per request; flushed every second).
+    pub fn nginx_access(&self) -> String {
+        std::fs::read_to_string(self._nginx_dir.path().join("access.log")).unwrap_or_default()
+    }
+
     /// A URL through the ingress.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.ingress, path)

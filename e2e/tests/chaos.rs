@@ -1,18 +1,31 @@
 //! `make chaos` (and, with shorter faults, part of `make test`): two replicas of each service
 //! behind nginx, on a PostgreSQL and a NATS server of the test's own, under the load of
-//! customers placing and reading orders and staff moving them — and faults, one at a time:
-//! `kill -9` of one replica of each service, NATS stopped, PostgreSQL restarted, menu and login
-//! fully down. After each fault the suite pauses the load and checks that nothing was lost:
+//! customers placing and reading orders and staff moving them — and faults, one at a time: a
+//! storm of clients hanging up mid-request, `kill -9` of one replica of each service, NATS
+//! stopped, PostgreSQL restarted, menu and login fully down. After each fault the suite pauses
+//! the load and checks that nothing was lost:
 //!
 //! - every order answered 201 exists exactly once, with all its lines at the catalog's prices,
 //!   and no order exists that no customer was answered for; no order is without lines;
-//! - the distinct `order.created` events in JetStream are exactly the orders;
+//! - every status change answered 200 is in the order's history; each order's history is
+//!   versions 1..=its version, ending in its status;
+//! - the distinct `order.created` events in JetStream are exactly the orders, and the
+//!   `order.status_changed` events exactly the history's changes;
+//! - no PostgreSQL session stays idle in a transaction for more than a second (sampled all
+//!   along), the server never warns of a transaction already (or no longer) in progress, and
+//!   the outbox relay never waits on a lock (the server logs waits over 50 ms);
 //! - every replica is ready again, without the suite restarting it (a killed replica is
 //!   started again on its ports, as the kubelet would);
 //! - errors happened only inside the fault's window and only as 503 with the envelope.
 //!
-//! `CHAOS_FAULT_SECS` (default 3; `make chaos` sets 10) is how long NATS, menu and login stay
-//! down; `CHAOS_CUSTOMERS` (default 50) the number of customers.
+//! The disconnect storm: clients that send `POST /order/` (with an `Idempotency-Key`), staff
+//! actions, registrations and logins and hang up 1–50 ms in (half with a FIN, half with a
+//! reset), while the load goes on. Afterwards every cut-off order is sent again with its key
+//! and must be answered 201 — the order its first attempt placed, or a new one if it placed
+//! none — and every cut-off registration must either exist, complete, or be free to register.
+//!
+//! `CHAOS_FAULT_SECS` (default 3; `make chaos` sets 10) is how long the storm lasts and how
+//! long NATS, menu and login stay down; `CHAOS_CUSTOMERS` (default 50) the number of customers.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -26,10 +39,15 @@ use std::{
 
 use e2e::{Service, Stack};
 use serde_json::{Value, json};
-use tokio::sync::RwLock;
+use tokio::{io::AsyncWriteExt, net::TcpStream, sync::RwLock};
 
 /// Staff serve these branches; customers order from them.
 const BRANCHES: [&str; 2] = ["gangnam", "hongdae"];
+/// The disconnect storm's customers order from this branch, and its staff serve it, so that
+/// the load's staff never find an order moved under them.
+const STORM_BRANCH: &str = "jamsil";
+/// Clients of the storm at once.
+const STORM_CLIENTS: usize = 4;
 /// How long after recovery an error still counts as the fault's (a gRPC channel reconnecting
 /// with backoff, a request that started inside the window).
 const GRACE: Duration = Duration::from_secs(3);
@@ -66,11 +84,41 @@ struct Placed {
     lines: HashMap<String, (i64, i64)>,
 }
 
+impl Placed {
+    /// From a 201's body.
+    fn from_answer(order: &Value, member_id: &str) -> Placed {
+        let lines = order["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|l| {
+                        (
+                            l["pizza_id"].as_str().unwrap_or_default().to_owned(),
+                            (
+                                l["quantity"].as_i64().unwrap_or(0),
+                                l["unit_price"].as_i64().unwrap_or(0),
+                            ),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Placed {
+            order_id: order["order_id"].as_str().unwrap_or_default().to_owned(),
+            member_id: member_id.to_owned(),
+            lines,
+        }
+    }
+}
+
 struct Load {
     base: String,
     t0: Instant,
     answers: Mutex<Vec<Answer>>,
     placed: Mutex<Vec<Placed>>,
+    /// Status changes answered 200: (order id, the status it was answered in).
+    moved: Mutex<Vec<(String, String)>>,
     lost: Mutex<Vec<String>>,
     stop: AtomicBool,
     /// Customers and staff hold it for reading per step; the checker takes it to pause them.
@@ -161,28 +209,10 @@ async fn customer(load: Arc<Load>, index: usize, member_id: String, token: Strin
                 .json(&body);
             match load.send("POST /order/", req).await {
                 Some((201, order)) => {
-                    let answered = order["items"]
-                        .as_array()
-                        .map(|items| {
-                            items
-                                .iter()
-                                .map(|l| {
-                                    (
-                                        l["pizza_id"].as_str().unwrap_or_default().to_owned(),
-                                        (
-                                            l["quantity"].as_i64().unwrap_or(0),
-                                            l["unit_price"].as_i64().unwrap_or(0),
-                                        ),
-                                    )
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    load.placed.lock().unwrap().push(Placed {
-                        order_id: order["order_id"].as_str().unwrap_or_default().to_owned(),
-                        member_id: member_id.clone(),
-                        lines: answered,
-                    });
+                    load.placed
+                        .lock()
+                        .unwrap()
+                        .push(Placed::from_answer(&order, &member_id));
                     break;
                 }
                 None | Some((503, _)) if first.elapsed() < GIVE_UP => {
@@ -245,12 +275,339 @@ async fn staff(load: Arc<Load>, bran_id: &'static str, token: String) {
                 if let Some(b) = &body {
                     req = req.json(b);
                 }
-                load.send("POST /order/{id}/{action}/", req).await;
+                if let Some((200, moved)) = load.send("POST /order/{id}/{action}/", req).await {
+                    let status = moved["status"].as_str().unwrap_or_default().to_owned();
+                    load.moved.lock().unwrap().push((id.to_owned(), status));
+                }
             }
         }
         drop(step);
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// The disconnect storm's own members: customers of [`STORM_BRANCH`] and a staff member of it.
+struct Crowd {
+    /// (member id, access token).
+    customers: Vec<(String, String)>,
+    staff: String,
+}
+
+/// What the storm cut off, to be checked afterwards.
+#[derive(Default)]
+struct CutOff {
+    /// Orders: (index into the crowd's customers, Idempotency-Key, body).
+    orders: Vec<(usize, String, Value)>,
+    staff_actions: usize,
+    /// Member ids whose registration was cut off.
+    registrations: Vec<String>,
+    logins: usize,
+}
+
+impl CutOff {
+    fn absorb(&mut self, other: CutOff) {
+        self.orders.extend(other.orders);
+        self.staff_actions += other.staff_actions;
+        self.registrations.extend(other.registrations);
+        self.logins += other.logins;
+    }
+}
+
+/// A request as bytes on the wire (HTTP/1.1, a JSON body or none).
+fn raw_request(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Vec<u8> {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n");
+    if !body.is_empty() {
+        req.push_str("content-type: application/json\r\n");
+    }
+    write!(req, "content-length: {}\r\n", body.len()).unwrap();
+    for (k, v) in headers {
+        write!(req, "{k}: {v}\r\n").unwrap();
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    req.into_bytes()
+}
+
+/// Sends `request` to the ingress and hangs up `after` it, with a reset (a killed client) or
+/// a FIN (a closed tab), whatever the service is doing by then.
+async fn hang_up(port: u16, request: &[u8], after: Duration, reset: bool) {
+    let Ok(mut conn) = TcpStream::connect(("127.0.0.1", port)).await else {
+        return;
+    };
+    if conn.write_all(request).await.is_err() {
+        return;
+    }
+    tokio::time::sleep(after).await;
+    if reset {
+        let _ = conn.set_zero_linger();
+    }
+    drop(conn);
+}
+
+/// One client of the storm, until `until`: orders, staff actions, registrations and logins,
+/// each cut off 1–50 ms after it was sent.
+async fn storm_client(
+    load: Arc<Load>,
+    crowd: Arc<Crowd>,
+    port: u16,
+    client: usize,
+    until: Instant,
+) -> CutOff {
+    let http = testkit::http();
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03 ^ (client as u64 + 1).wrapping_mul(0x9E37_79B9));
+    let mut cut = CutOff::default();
+    let mut n = 0;
+    while Instant::now() < until {
+        n += 1;
+        let after = Duration::from_millis(1 + rng.next(50) as u64);
+        let reset = rng.next(2) == 0;
+        match rng.next(20) {
+            0..=9 => {
+                let who = rng.next(crowd.customers.len());
+                let mut lines: HashMap<String, usize> = HashMap::new();
+                for _ in 0..1 + rng.next(3) {
+                    let (id, _) = &load.catalog[rng.next(load.catalog.len())];
+                    lines.insert(id.clone(), 1 + rng.next(3));
+                }
+                let items: Vec<Value> = lines
+                    .iter()
+                    .map(|(id, q)| json!({"pizza_id": id, "quantity": q}))
+                    .collect();
+                let body = json!({"bran_id": STORM_BRANCH, "items": items});
+                let key = format!("storm-{client}-{n}");
+                let auth = format!("Bearer {}", crowd.customers[who].1);
+                let headers = [("authorization", auth.as_str()), ("idempotency-key", &key)];
+                let req = raw_request("POST", "/order/", &headers, Some(&body));
+                hang_up(port, &req, after, reset).await;
+                cut.orders.push((who, key, body));
+            }
+            10..=15 => {
+                // An order of the storm's branch that waits for this action.
+                let (status, action, body) = match rng.next(3) {
+                    0 => (
+                        "PENDING",
+                        "accept",
+                        Some(json!({"estimated_time_minutes": 10})),
+                    ),
+                    1 => ("ACCEPTED", "ready", None),
+                    _ => ("READY", "complete", None),
+                };
+                let queue = http
+                    .get(load.url(&format!(
+                        "/order/?bran_id={STORM_BRANCH}&status={status}&limit=20"
+                    )))
+                    .bearer_auth(&crowd.staff)
+                    .send()
+                    .await;
+                let waiting: Vec<Value> = match queue {
+                    Ok(r) if r.status() == 200 => r.json().await.unwrap_or_default(),
+                    _ => vec![],
+                };
+                if !waiting.is_empty() {
+                    let id = waiting[rng.next(waiting.len())]["order_id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    let auth = format!("Bearer {}", crowd.staff);
+                    let path = format!("/order/{id}/{action}/");
+                    let req =
+                        raw_request("POST", &path, &[("authorization", &auth)], body.as_ref());
+                    hang_up(port, &req, after, reset).await;
+                    cut.staff_actions += 1;
+                }
+            }
+            16 => {
+                let id = format!("storm_{client}_{n}");
+                let body =
+                    json!({"member_id": id, "member_pwd": e2e::PASSWORD, "member_nm": "폭풍"});
+                let req = raw_request("POST", "/login/register/", &[], Some(&body));
+                hang_up(port, &req, after, reset).await;
+                cut.registrations.push(id);
+            }
+            _ => {
+                let (id, _) = &crowd.customers[rng.next(crowd.customers.len())];
+                let body = json!({"member_id": id, "member_pwd": e2e::PASSWORD});
+                let req = raw_request("POST", "/login/", &[], Some(&body));
+                hang_up(port, &req, after, reset).await;
+                cut.logins += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(rng.next(20) as u64)).await;
+    }
+    cut
+}
+
+/// How the storm's cut-off writes turned out when they were sent again.
+#[derive(Default)]
+struct Settled {
+    /// Orders answered from their key: the cut-off attempt had placed them.
+    replayed: usize,
+    /// Orders placed by the second attempt: the first had written nothing.
+    placed_again: usize,
+    /// Registrations the cut-off attempt had completed (409 the second time).
+    registered_before: usize,
+    registered_again: usize,
+}
+
+/// Sends every cut-off order again with its key (each must be answered 201, and is then
+/// checked like any other), and every cut-off registration (201, or 409 if the first went
+/// through), then logs each of those members in. Broken expectations are returned as lines.
+async fn settle(load: &Load, crowd: &Crowd, cut: &CutOff) -> (Settled, Vec<String>) {
+    let http = testkit::http();
+    let mut settled = Settled::default();
+    let mut bad = vec![];
+    for (who, key, body) in &cut.orders {
+        let (member_id, token) = &crowd.customers[*who];
+        let first = Instant::now();
+        loop {
+            let res = http
+                .post(load.url("/order/"))
+                .bearer_auth(token)
+                .header("idempotency-key", key)
+                .json(body)
+                .timeout(Duration::from_secs(30))
+                .send()
+                .await;
+            let retry = match res {
+                Ok(r) if r.status() == 201 => {
+                    if r.headers().contains_key("idempotent-replayed") {
+                        settled.replayed += 1;
+                    } else {
+                        settled.placed_again += 1;
+                    }
+                    let order: Value = r.json().await.unwrap_or_default();
+                    load.placed
+                        .lock()
+                        .unwrap()
+                        .push(Placed::from_answer(&order, member_id));
+                    false
+                }
+                Ok(r) if r.status() == 503 => true,
+                Err(_) => true,
+                Ok(r) => {
+                    let status = r.status();
+                    let text = r.text().await.unwrap_or_default();
+                    bad.push(format!("cut-off order {key} sent again: {status} {text}"));
+                    false
+                }
+            };
+            if !retry {
+                break;
+            }
+            if first.elapsed() > GIVE_UP {
+                load.lost.lock().unwrap().push(key.clone());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    for id in &cut.registrations {
+        let body = json!({"member_id": id, "member_pwd": e2e::PASSWORD, "member_nm": "폭풍"});
+        match http
+            .post(load.url("/login/register/"))
+            .json(&body)
+            .send()
+            .await
+        {
+            Ok(r) if r.status() == 201 => settled.registered_again += 1,
+            Ok(r) if r.status() == 409 => settled.registered_before += 1,
+            Ok(r) => bad.push(format!(
+                "cut-off registration {id} sent again: {}",
+                r.status()
+            )),
+            Err(e) => bad.push(format!("cut-off registration {id} sent again: {e}")),
+        }
+        let login = json!({"member_id": id, "member_pwd": e2e::PASSWORD});
+        match http.post(load.url("/login/")).json(&login).send().await {
+            Ok(r) if r.status() == 200 => {}
+            Ok(r) => bad.push(format!(
+                "{id} cannot log in after the storm: {}",
+                r.status()
+            )),
+            Err(e) => bad.push(format!("{id} cannot log in after the storm: {e}")),
+        }
+    }
+    (settled, bad)
+}
+
+/// Samples PostgreSQL every 100 ms until `stop`: any session idle inside a transaction for
+/// more than a second, as (when, what).
+async fn watch_idle_in_transaction(
+    admin: sqlx::postgres::PgConnectOptions,
+    load: Arc<Load>,
+    found: Arc<Mutex<Vec<(Duration, String)>>>,
+) {
+    use sqlx::Connection;
+    let mut conn: Option<sqlx::PgConnection> = None;
+    while !load.stop.load(Ordering::Relaxed) {
+        if conn.is_none() {
+            conn = sqlx::PgConnection::connect_with(&admin).await.ok();
+        }
+        if let Some(c) = conn.as_mut() {
+            let rows: Result<Vec<String>, _> = sqlx::query_scalar(
+                "SELECT format('%s [%s] %s for %s s after: %s', usename, pid, state, \
+                               round(extract(epoch FROM clock_timestamp() - state_change), 1), \
+                               left(query, 100)) \
+                 FROM pg_stat_activity \
+                 WHERE state LIKE 'idle in transaction%' \
+                   AND state_change < clock_timestamp() - interval '1 second'",
+            )
+            .fetch_all(&mut *c)
+            .await;
+            match rows {
+                Ok(rows) => {
+                    let now = load.now();
+                    found
+                        .lock()
+                        .unwrap()
+                        .extend(rows.into_iter().map(|r| (now, r)));
+                }
+                // The server restarted (a fault); connect again.
+                Err(_) => conn = None,
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// What the PostgreSQL log says went wrong: a transaction begun inside another or ended
+/// outside one (a session the driver lost track of), statements refused in an aborted one,
+/// and any wait of the outbox relay on a lock.
+fn server_log_problems(lines: &[&str]) -> Vec<String> {
+    let mut bad = vec![];
+    for (i, line) in lines.iter().enumerate() {
+        if line.contains("there is already a transaction in progress")
+            || line.contains("there is no transaction in progress")
+            || line.contains("current transaction is aborted")
+        {
+            bad.push(format!("PostgreSQL: {line}"));
+        }
+        if line.contains("still waiting for") {
+            // The waiting statement follows, from the same process.
+            let pid = line
+                .split_once('[')
+                .and_then(|(_, rest)| rest.split_once(']'))
+                .map(|(pid, _)| format!("[{pid}]"))
+                .unwrap_or_default();
+            let statement = lines[i + 1..]
+                .iter()
+                .take(6)
+                .find(|l| l.contains(pid.as_str()) && l.contains("STATEMENT:"));
+            if statement.is_some_and(|s| s.contains("outbox")) {
+                bad.push(format!(
+                    "the outbox relay waited on a lock: {line} / {}",
+                    statement.unwrap_or(&"")
+                ));
+            }
+        }
+    }
+    bad
 }
 
 /// A fault as it happened.
@@ -304,16 +661,22 @@ async fn down_for(replicas: &mut [Service], how_long: Duration, checks: &mut Vec
     }
 }
 
-/// The order ids of every `order.created` event in JetStream.
-async fn created_order_ids(stack: &Stack) -> HashSet<String> {
-    stack
-        .nats
-        .events("ORDERS")
-        .await
-        .into_iter()
-        .filter(|e| e["type"] == "order.created")
-        .filter_map(|e| e["data"]["order_id"].as_str().map(str::to_owned))
-        .collect()
+/// What JetStream holds of the orders: the order id of every `order.created`, and the
+/// (order id, version) of every `order.status_changed`, each once however often it was sent.
+async fn order_events(stack: &Stack) -> (HashSet<String>, HashSet<(String, i64)>) {
+    let mut created = HashSet::new();
+    let mut changed = HashSet::new();
+    for e in stack.nats.events("ORDERS").await {
+        let Some(id) = e["data"]["order_id"].as_str().map(str::to_owned) else {
+            continue;
+        };
+        if e["type"] == "order.created" {
+            created.insert(id);
+        } else if e["type"] == "order.status_changed" {
+            changed.insert((id, e["data"]["version"].as_i64().unwrap_or(0)));
+        }
+    }
+    (created, changed)
 }
 
 /// The invariants, with the load paused; each violation as a line.
@@ -395,20 +758,73 @@ async fn check(stack: &Stack, load: &Load) -> Vec<String> {
         }
     }
 
-    // Every order's order.created reaches JetStream once the relay has caught up.
-    let want: HashSet<String> = in_db.keys().map(|k| (*k).to_owned()).collect();
+    // Each order's history is versions 1..=its version and ends in its status; every change
+    // a staff member was answered for is in it.
+    let statuses: Vec<(String, i32, String)> =
+        sqlx::query_as("SELECT order_id::text, version, status FROM ordering.orders")
+            .fetch_all(&mut db)
+            .await
+            .expect("statuses");
+    let history: Vec<(String, i32, String)> = sqlx::query_as(
+        "SELECT order_id::text, version, status FROM ordering.order_status_history \
+         ORDER BY order_id, version",
+    )
+    .fetch_all(&mut db)
+    .await
+    .expect("history");
+    let mut steps: HashMap<&str, Vec<(i32, &str)>> = HashMap::new();
+    for (id, version, status) in &history {
+        steps
+            .entry(id.as_str())
+            .or_default()
+            .push((*version, status.as_str()));
+    }
+    for (id, version, status) in &statuses {
+        let got = steps.get(id.as_str()).cloned().unwrap_or_default();
+        let versions: Vec<i32> = got.iter().map(|(v, _)| *v).collect();
+        if versions != (1..=*version).collect::<Vec<_>>()
+            || got.last().map(|(_, s)| *s) != Some(status.as_str())
+        {
+            bad.push(format!(
+                "order {id} is {status} at version {version}, its history says {got:?}"
+            ));
+        }
+    }
+    let reached: HashSet<(&str, &str)> = history
+        .iter()
+        .map(|(id, _, status)| (id.as_str(), status.as_str()))
+        .collect();
+    for (id, status) in load.moved.lock().unwrap().iter() {
+        if !reached.contains(&(id.as_str(), status.as_str())) {
+            bad.push(format!("order {id} answered {status}, not in its history"));
+        }
+    }
+
+    // Every order's order.created and every change's order.status_changed reach JetStream
+    // once the relay has caught up.
+    let want_created: HashSet<String> = in_db.keys().map(|k| (*k).to_owned()).collect();
+    let want_changed: HashSet<(String, i64)> = history
+        .iter()
+        .filter(|(_, v, _)| *v > 1)
+        .map(|(id, v, _)| (id.clone(), i64::from(*v)))
+        .collect();
     let caught_up = testkit::eventually(Duration::from_secs(30), || async {
-        (created_order_ids(stack).await == want).then_some(())
+        (order_events(stack).await == (want_created.clone(), want_changed.clone())).then_some(())
     })
     .await;
     if caught_up.is_none() {
-        let created = created_order_ids(stack).await;
+        let (created, changed) = order_events(stack).await;
         bad.push(format!(
-            "order.created events for {} distinct orders, {} orders stored (missing {}, extra {})",
+            "order.created events for {} distinct orders, {} orders stored (missing {}, extra {}); \
+             order.status_changed for {} changes, {} in the histories (missing {}, extra {})",
             created.len(),
-            want.len(),
-            want.difference(&created).count(),
-            created.difference(&want).count()
+            want_created.len(),
+            want_created.difference(&created).count(),
+            created.difference(&want_created).count(),
+            changed.len(),
+            want_changed.len(),
+            want_changed.difference(&changed).count(),
+            changed.difference(&want_changed).count()
         ));
     }
     bad
@@ -464,12 +880,24 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
                 .await,
         );
     }
+    let mut storm_customers = vec![];
+    for i in 0..5 {
+        let id = format!("storm_customer_{i}");
+        storm_customers.push((id.clone(), stack.customer(&id).await));
+    }
+    let crowd = Arc::new(Crowd {
+        customers: storm_customers,
+        staff: stack
+            .member("storm_staff", "STAFF", Some(STORM_BRANCH))
+            .await,
+    });
 
     let load = Arc::new(Load {
         base: stack.url(""),
         t0: Instant::now(),
         answers: Mutex::default(),
         placed: Mutex::default(),
+        moved: Mutex::default(),
         lost: Mutex::default(),
         stop: AtomicBool::new(false),
         gate: RwLock::new(()),
@@ -483,11 +911,31 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
         tasks.push(tokio::spawn(staff(load.clone(), b, token)));
     }
 
+    let idle_in_transaction = Arc::new(Mutex::new(vec![]));
+    tasks.push(tokio::spawn(watch_idle_in_transaction(
+        stack.db.options_as("postgres"),
+        load.clone(),
+        idle_in_transaction.clone(),
+    )));
+    let pg = stack.pg.as_ref().expect("our own PostgreSQL");
+    // The server log read so far, in lines; each window checks what it added.
+    let mut log_seen = 0;
+    let server_log_since = |seen: &mut usize| {
+        let log = pg.log();
+        let lines: Vec<&str> = log.lines().collect();
+        let bad = server_log_problems(&lines[(*seen).min(lines.len())..]);
+        *seen = lines.len();
+        bad
+    };
+    let _ = server_log_since(&mut log_seen);
+
     let calm = Duration::from_secs(2);
     let kill_for = Duration::from_secs(2).min(fault);
     let mut windows: Vec<Window> = vec![];
+    let mut storm = None;
     tokio::time::sleep(calm).await;
     for name in [
+        "disconnect storm",
         "kill -9 one login replica",
         "kill -9 one menu replica",
         "kill -9 one order replica",
@@ -500,6 +948,27 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
         eprintln!("chaos: {:6.1} s  {name}", from.as_secs_f64());
         let mut checks = vec![];
         match name {
+            "disconnect storm" => {
+                let until = Instant::now() + fault;
+                let clients: Vec<_> = (0..STORM_CLIENTS)
+                    .map(|c| {
+                        tokio::spawn(storm_client(
+                            load.clone(),
+                            crowd.clone(),
+                            stack.ingress,
+                            c,
+                            until,
+                        ))
+                    })
+                    .collect();
+                let mut cut = CutOff::default();
+                for c in clients {
+                    cut.absorb(c.await.expect("a storm client"));
+                }
+                let (settled, bad) = settle(&load, &crowd, &cut).await;
+                checks.extend(bad);
+                storm = Some((cut, settled));
+            }
             "kill -9 one login replica" => {
                 down_for(&mut stack.login[..1], kill_for, &mut checks).await
             }
@@ -549,6 +1018,19 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
             let _paused = load.gate.write().await;
             checks.extend(check(&stack, &load).await);
         }
+        checks.extend(
+            idle_in_transaction
+                .lock()
+                .unwrap()
+                .drain(..)
+                .map(|(at, what)| {
+                    format!(
+                        "idle in a transaction for over a second (seen at {:.1} s): {what}",
+                        at.as_secs_f64()
+                    )
+                }),
+        );
+        checks.extend(server_log_since(&mut log_seen));
         windows.push(Window {
             name: name.to_owned(),
             from,
@@ -561,7 +1043,20 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
     for t in tasks {
         t.await.expect("a load task");
     }
-    let final_checks = check(&stack, &load).await;
+    let mut final_checks = check(&stack, &load).await;
+    final_checks.extend(
+        idle_in_transaction
+            .lock()
+            .unwrap()
+            .drain(..)
+            .map(|(at, what)| {
+                format!(
+                    "idle in a transaction for over a second (at {:.1} s): {what}",
+                    at.as_secs_f64()
+                )
+            }),
+    );
+    final_checks.extend(server_log_since(&mut log_seen));
 
     // Errors: only inside a window (a request overlapping it), only 503 with the envelope.
     let answers = load.answers.lock().unwrap().clone();
@@ -628,6 +1123,31 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
         lost.len()
     )
     .unwrap();
+    // nginx logs 499 for a client that hung up before its answer: the storm's reached the
+    // services while they were working on the request.
+    let hung_up = stack
+        .nginx_access()
+        .lines()
+        .filter(|l| l.contains("\" 499 "))
+        .count();
+    let (cut, settled) = storm.expect("the storm ran");
+    writeln!(
+        table,
+        "disconnect storm: {} requests cut off 1–50 ms in ({} orders, {} staff actions, {} \
+         registrations, {} logins), {hung_up} of them while a service was still working on \
+         them (nginx 499); sent again: {} orders answered from their key, {} placed by the \
+         second attempt; {} registrations had gone through, {} had not",
+        cut.orders.len() + cut.staff_actions + cut.registrations.len() + cut.logins,
+        cut.orders.len(),
+        cut.staff_actions,
+        cut.registrations.len(),
+        cut.logins,
+        settled.replayed,
+        settled.placed_again,
+        settled.registered_before,
+        settled.registered_again,
+    )
+    .unwrap();
     eprintln!("{table}");
 
     for w in &windows {
@@ -668,6 +1188,10 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
         }
     }
     assert!(placed > 0, "the load placed orders");
+    assert!(
+        !cut.orders.is_empty() && cut.staff_actions > 0 && hung_up > 0,
+        "the storm cut off orders and staff actions while they were being served"
+    );
     // The load was there for every fault, and felt the ones nothing can hide: with every menu
     // (login) replica down, GET /menu/ (/login/me/) can only be 503.
     for (w, (n, unavailable)) in windows.iter().zip(&per_window) {

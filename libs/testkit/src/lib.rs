@@ -418,12 +418,15 @@ impl PgServer {
     /// Starts the server (again) on the same port and data, waiting until it accepts
     /// connections.
     pub async fn start_again(&self) -> anyhow::Result<()> {
+        // Lock waits over 50 ms are logged (with the waiting statement), so a test can tell
+        // whether a session ever waited on another's lock ([`PgServer::log`]).
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=200",
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=200 \
+             -c log_lock_waits=on -c deadlock_timeout=50ms",
             self.port,
             self.dir.path().display()
         );
-        let log = self.dir.path().join("postgres.log").display().to_string();
+        let log = self.log_path().display().to_string();
         let data = self.data();
         self.run(
             "pg_ctl",
@@ -438,6 +441,15 @@ impl PgServer {
     pub fn stop_fast(&self) -> anyhow::Result<()> {
         let data = self.data();
         self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"])
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("postgres.log")
+    }
+
+    /// What the server logged so far (warnings, lock waits, …), across restarts.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
     /// Options for the superuser `postgres`, for [`TestDb::empty_on`].
