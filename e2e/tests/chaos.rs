@@ -918,16 +918,27 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
         idle_in_transaction.clone(),
     )));
     let pg = stack.pg.as_ref().expect("our own PostgreSQL");
-    // The server log read so far, in lines; each window checks what it added.
+    // What PostgreSQL showed since the last look: sessions the watcher saw idle in a
+    // transaction, and the server log's new lines (`seen` counts the lines read so far).
     let mut log_seen = 0;
-    let server_log_since = |seen: &mut usize| {
+    let postgres_findings = |seen: &mut usize| {
+        let mut bad: Vec<String> = idle_in_transaction
+            .lock()
+            .unwrap()
+            .drain(..)
+            .map(|(at, what): (Duration, String)| {
+                format!(
+                    "idle in a transaction for over a second (seen at {:.1} s): {what}",
+                    at.as_secs_f64()
+                )
+            })
+            .collect();
         let log = pg.log();
         let lines: Vec<&str> = log.lines().collect();
-        let bad = server_log_problems(&lines[(*seen).min(lines.len())..]);
+        bad.extend(server_log_problems(&lines[(*seen).min(lines.len())..]));
         *seen = lines.len();
         bad
     };
-    let _ = server_log_since(&mut log_seen);
 
     let calm = Duration::from_secs(2);
     let kill_for = Duration::from_secs(2).min(fault);
@@ -1018,19 +1029,7 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
             let _paused = load.gate.write().await;
             checks.extend(check(&stack, &load).await);
         }
-        checks.extend(
-            idle_in_transaction
-                .lock()
-                .unwrap()
-                .drain(..)
-                .map(|(at, what)| {
-                    format!(
-                        "idle in a transaction for over a second (seen at {:.1} s): {what}",
-                        at.as_secs_f64()
-                    )
-                }),
-        );
-        checks.extend(server_log_since(&mut log_seen));
+        checks.extend(postgres_findings(&mut log_seen));
         windows.push(Window {
             name: name.to_owned(),
             from,
@@ -1044,19 +1043,7 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
         t.await.expect("a load task");
     }
     let mut final_checks = check(&stack, &load).await;
-    final_checks.extend(
-        idle_in_transaction
-            .lock()
-            .unwrap()
-            .drain(..)
-            .map(|(at, what)| {
-                format!(
-                    "idle in a transaction for over a second (at {:.1} s): {what}",
-                    at.as_secs_f64()
-                )
-            }),
-    );
-    final_checks.extend(server_log_since(&mut log_seen));
+    final_checks.extend(postgres_findings(&mut log_seen));
 
     // Errors: only inside a window (a request overlapping it), only 503 with the envelope.
     let answers = load.answers.lock().unwrap().clone();

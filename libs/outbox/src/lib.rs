@@ -29,7 +29,10 @@
 
 use std::{
     future::Future,
-    sync::LazyLock,
+    sync::{
+        LazyLock,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -112,20 +115,20 @@ where
 }
 
 /// Writes started by [`run_to_completion`] and not finished yet, in this process.
-static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
 
 struct Running;
 
 impl Running {
     fn start() -> Running {
-        RUNNING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        RUNNING.fetch_add(1, Ordering::SeqCst);
         Running
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        RUNNING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        RUNNING.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -134,7 +137,7 @@ impl Drop for Running {
 /// client hung up is not cut off by the process exiting.
 pub async fn writes_finished(limit: Duration) {
     let deadline = Instant::now() + limit;
-    while RUNNING.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+    while RUNNING.load(Ordering::SeqCst) > 0 {
         if Instant::now() > deadline {
             tracing::warn!("exiting with writes still running");
             return;
@@ -462,9 +465,9 @@ impl Relay {
             }
         }
         if !acked.is_empty() {
-            // Marked in a transaction of its own that finishes even if the relay is stopped
-            // meanwhile: a mark cut off half-way would only send these again (harmless), but
-            // nothing that writes may leave its session half-way (ARCHITECTURE.md).
+            // In a transaction of its own, on a task that finishes even if the relay is stopped
+            // meanwhile (ARCHITECTURE.md, "Cancel-safe writes"). Rows left unmarked would only
+            // be sent again, and JetStream would drop the repeats.
             let (pool, marked) = (self.pool.clone(), acked.len() as u64);
             run_to_completion(async move {
                 let mut tx = pool.begin().await?;

@@ -68,6 +68,20 @@ async fn wait_for(nats: &NatsServer, n: usize) -> Vec<(Option<String>, Value)> {
     .unwrap_or_else(|| panic!("fewer than {n} messages reached the stream"))
 }
 
+/// Whether every row is marked sent within 10 s.
+async fn all_marked(db: &TestDb) -> bool {
+    testkit::eventually(Duration::from_secs(10), || async {
+        let unsent: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                .fetch_one(&db.pool)
+                .await
+                .ok()?;
+        (unsent == 0).then_some(())
+    })
+    .await
+    .is_some()
+}
+
 #[tokio::test]
 async fn two_relays_publish_every_event_exactly_once_in_commit_order() {
     let (db, nats) = setup().await;
@@ -92,16 +106,7 @@ async fn two_relays_publish_every_event_exactly_once_in_commit_order() {
         assert_eq!(msg_id.as_deref(), v["id"].as_str());
         assert_eq!(v["type"], "test.happened");
     }
-    let marked = testkit::eventually(Duration::from_secs(5), || async {
-        let unsent: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                .fetch_one(&db.pool)
-                .await
-                .ok()?;
-        (unsent == 0).then_some(())
-    })
-    .await;
-    assert!(marked.is_some(), "every row marked sent after its ack");
+    assert!(all_marked(&db).await, "every row marked sent after its ack");
 
     // Whichever relay was active, stopping one leaves the other to carry on.
     let _ = stop_a.send(());
@@ -128,15 +133,7 @@ async fn a_republished_row_is_dropped_by_the_duplicate_window() {
         .execute(&db.pool)
         .await
         .unwrap();
-    let resent = testkit::eventually(Duration::from_secs(10), || async {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-            .fetch_one(&db.pool)
-            .await
-            .ok()?;
-        (n == 0).then_some(())
-    })
-    .await;
-    assert!(resent.is_some(), "the relay sent the rows again");
+    assert!(all_marked(&db).await, "the relay sent the rows again");
     assert_eq!(
         stream_messages(&nats).await.len(),
         3,
@@ -197,14 +194,5 @@ async fn a_relay_stopped_while_marking_finishes_the_mark() {
     let _ = stop.send(());
     r.await.unwrap();
     blocker.rollback().await.unwrap();
-    let marked = testkit::eventually(Duration::from_secs(5), || async {
-        let unsent: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                .fetch_one(&db.pool)
-                .await
-                .ok()?;
-        (unsent == 0).then_some(())
-    })
-    .await;
-    assert!(marked.is_some(), "the published rows are marked sent");
+    assert!(all_marked(&db).await, "the published rows are marked sent");
 }

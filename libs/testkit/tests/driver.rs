@@ -114,6 +114,23 @@ async fn server_state(db: &TestDb, pid: i32) -> Option<String> {
         .unwrap()
 }
 
+/// The next borrower writes outside a transaction of its own and is told it succeeded: the
+/// write must be committed (it alone), on the pool's same session, which is left idle.
+async fn the_next_write_commits_on_the_same_session(
+    db: &TestDb,
+    pool: &PgPool,
+    pid: i32,
+    why: &str,
+) {
+    sqlx::query("INSERT INTO written VALUES (1)")
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(committed_rows(db).await, 1, "{why}");
+    assert_eq!(backend_pid(pool).await, pid, "the connection was kept");
+    assert_eq!(server_state(db, pid).await.as_deref(), Some("idle"));
+}
+
 #[tokio::test]
 async fn a_begin_cut_off_in_flight_is_rolled_back_and_the_next_write_commits() {
     let (db, proxy, pool) = one_connection_pool().await;
@@ -130,20 +147,13 @@ async fn a_begin_cut_off_in_flight_is_rolled_back_and_the_next_write_commits() {
     proxy.hold(Duration::ZERO);
     drop(conn);
 
-    // The next borrower writes outside a transaction of its own, and is told it succeeded.
-    sqlx::query("INSERT INTO written VALUES (1)")
-        .execute(&pool)
-        .await
-        .unwrap();
-    assert_eq!(
-        committed_rows(&db).await,
-        1,
-        "the write ran inside the abandoned transaction and was never committed"
-    );
-    // The same session, healthy: the cancelled BEGIN was rolled back on it, not left to
-    // the pool's check to throw away.
-    assert_eq!(backend_pid(&pool).await, pid, "the connection was kept");
-    assert_eq!(server_state(&db, pid).await.as_deref(), Some("idle"));
+    the_next_write_commits_on_the_same_session(
+        &db,
+        &pool,
+        pid,
+        "the write ran inside the abandoned transaction and was never committed",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -158,16 +168,12 @@ async fn the_pool_never_lends_out_a_session_inside_a_transaction_block() {
         .await
         .unwrap();
 
-    sqlx::query("INSERT INTO written VALUES (1)")
-        .execute(&pool)
-        .await
-        .unwrap();
-    assert_eq!(
-        committed_rows(&db).await,
-        1,
-        "the next borrower's write must commit, and the abandoned block's must not"
-    );
-    // The pool ended the block on the same session before lending it out again.
-    assert_eq!(backend_pid(&pool).await, pid);
-    assert_eq!(server_state(&db, pid).await.as_deref(), Some("idle"));
+    // The pool ended the block before lending the session out again.
+    the_next_write_commits_on_the_same_session(
+        &db,
+        &pool,
+        pid,
+        "the next borrower's write must commit, and the abandoned block's must not",
+    )
+    .await;
 }

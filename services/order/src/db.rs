@@ -68,16 +68,6 @@ pub async fn branches(db: &PgPool) -> Result<Vec<(String, String)>> {
     )
 }
 
-/// A line about to be written.
-pub struct NewLine {
-    pub pizza_id: String,
-    pub pizza_nm: String,
-    pub size: String,
-    pub quantity: i32,
-    pub unit_price: i64,
-    pub line_total: i64,
-}
-
 /// An order about to be written. Owned, so that its write can run on a task of its own
 /// ([`outbox::run_to_completion`]).
 pub struct NewOrder {
@@ -86,7 +76,7 @@ pub struct NewOrder {
     pub bran_id: String,
     pub total_price: i64,
     pub created_at: DateTime<Utc>,
-    pub lines: Vec<NewLine>,
+    pub lines: Vec<LineRow>,
     /// The `Idempotency-Key`, the request's hash, and the answer to replay for it.
     pub idempotency: Option<(String, Vec<u8>, Value)>,
 }

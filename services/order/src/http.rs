@@ -330,37 +330,26 @@ async fn place(
         estimated_ready_at: None,
         reject_reason: None,
     };
-    let view = order_view(
-        &row,
-        priced
-            .iter()
-            .map(|(p, q, t)| OrderLine {
-                pizza_id: p.pizza_id.clone(),
-                pizza_nm: p.pizza_nm.clone(),
-                size: p.size.clone(),
-                quantity: *q,
-                unit_price: p.price,
-                line_total: *t,
-            })
-            .collect(),
-    );
+    let lines: Vec<db::LineRow> = priced
+        .iter()
+        .map(|(p, q, t)| db::LineRow {
+            order_id,
+            pizza_id: p.pizza_id.clone(),
+            pizza_nm: p.pizza_nm.clone(),
+            size: p.size.clone(),
+            quantity: *q,
+            unit_price: p.price,
+            line_total: *t,
+        })
+        .collect();
+    let view = order_view(&row, lines.iter().cloned().map(line_view).collect());
     let order = db::NewOrder {
         order_id,
         member_id: caller.member_id.clone(),
         bran_id: bran_id.to_owned(),
         total_price: total,
         created_at,
-        lines: priced
-            .iter()
-            .map(|(p, q, t)| db::NewLine {
-                pizza_id: p.pizza_id.clone(),
-                pizza_nm: p.pizza_nm.clone(),
-                size: p.size.clone(),
-                quantity: *q,
-                unit_price: p.price,
-                line_total: *t,
-            })
-            .collect(),
+        lines,
         idempotency: match key {
             Some((key, hash)) => Some((
                 key.to_owned(),

@@ -287,6 +287,19 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Whether a statement starting with `prefix` comes to wait on a lock within 5 s.
+    pub async fn waits_on_a_lock(&self, prefix: &str) -> bool {
+        let sql = format!(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE wait_event_type = 'Lock' AND query LIKE '{prefix}%'"
+        );
+        testkit::eventually(Duration::from_secs(5), || async {
+            (self.scalar(&sql).await == 1).then_some(())
+        })
+        .await
+        .is_some()
+    }
+
     /// Every message in the ORDERS stream (this test's own NATS server).
     pub async fn order_events(&self) -> Vec<Value> {
         self.nats.events("ORDERS").await

@@ -231,18 +231,8 @@ async fn hang_up_while_the_order_is_written(
         .send()
         .await;
     assert!(gave_up.is_err(), "the client hung up before an answer");
-    let waiting = testkit::eventually(Duration::from_secs(5), || async {
-        (app.scalar(
-            "SELECT count(*) FROM pg_stat_activity \
-             WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO orders%'",
-        )
-        .await
-            == 1)
-            .then_some(())
-    })
-    .await;
     assert!(
-        waiting.is_some(),
+        app.waits_on_a_lock("INSERT INTO orders").await,
         "the order's write was under way when the client left"
     );
     blocker

@@ -93,18 +93,8 @@ async fn a_status_change_whose_client_hangs_up_mid_write_still_happens_once() {
         .send()
         .await;
     assert!(gave_up.is_err(), "the client hung up before an answer");
-    let waiting = testkit::eventually(Duration::from_secs(5), || async {
-        (app.scalar(
-            "SELECT count(*) FROM pg_stat_activity \
-             WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE orders SET status%'",
-        )
-        .await
-            == 1)
-            .then_some(())
-    })
-    .await;
     assert!(
-        waiting.is_some(),
+        app.waits_on_a_lock("UPDATE orders SET status").await,
         "the change was under way when the client left"
     );
     blocker.rollback().await.unwrap();
