@@ -38,6 +38,7 @@ use std::{
 };
 
 use e2e::{Service, Stack};
+use events::OrderEvent;
 use serde_json::{Value, json};
 use tokio::{io::AsyncWriteExt, net::TcpStream, sync::RwLock};
 
@@ -666,14 +667,14 @@ async fn down_for(replicas: &mut [Service], how_long: Duration, checks: &mut Vec
 async fn order_events(stack: &Stack) -> (HashSet<String>, HashSet<(String, i64)>) {
     let mut created = HashSet::new();
     let mut changed = HashSet::new();
-    for e in stack.nats.events("ORDERS").await {
-        let Some(id) = e["data"]["order_id"].as_str().map(str::to_owned) else {
-            continue;
-        };
-        if e["type"] == "order.created" {
-            created.insert(id);
-        } else if e["type"] == "order.status_changed" {
-            changed.insert((id, e["data"]["version"].as_i64().unwrap_or(0)));
+    for e in stack.nats.events::<OrderEvent>().await {
+        match e.event {
+            OrderEvent::Created(c) => {
+                created.insert(c.order_id.to_string());
+            }
+            OrderEvent::StatusChanged(c) => {
+                changed.insert((c.order_id.to_string(), i64::from(c.version)));
+            }
         }
     }
     (created, changed)

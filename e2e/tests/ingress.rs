@@ -352,6 +352,6 @@ async fn live_status_flows_over_a_websocket_through_the_ingress() {
         .await
         .unwrap();
     let pushed = next_text().await;
-    assert_eq!(pushed["type"], "order.created");
+    assert_eq!(pushed["type"], events::order::CREATED);
     assert_eq!(pushed["order_id"], o["order_id"]);
 }

@@ -21,6 +21,7 @@ use axum::{
     extract::{FromRef, FromRequestParts},
     http::{header, request::Parts},
 };
+use events::AuthEvent;
 use httpkit::ApiError;
 use moka::{Expiry, future::Cache};
 use outbox::Broadcast;
@@ -323,17 +324,14 @@ impl AuthClient {
     }
 
     /// The broadcast subscription to `auth.session_revoked` that keeps this cache honest.
-    pub fn subscription(&self) -> Broadcast {
+    pub fn subscription(&self) -> Broadcast<AuthEvent> {
         let on_event = self.clone();
         let on_reset = self.clone();
         Broadcast::new(
-            "AUTH",
-            "auth.session_revoked",
             Arc::new(move |event| {
-                let data = &event.data;
-                if let Some(member) = data["member_id"].as_str() {
-                    on_event.revoke(member, data["session_id"].as_str());
-                }
+                let AuthEvent::SessionRevoked(r) = &event.event;
+                let session = r.session_id.map(|s| s.to_string());
+                on_event.revoke(&r.member_id, session.as_deref());
             }),
             Arc::new(move || on_reset.clear()),
         )

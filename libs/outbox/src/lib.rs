@@ -37,48 +37,21 @@ use std::{
 };
 
 use async_nats::jetstream::{self, message::PublishMessage, stream};
-use chrono::{DateTime, Utc};
+use events::{Envelope, Event, Stream};
 use prometheus::{IntCounterVec, IntGaugeVec, Opts};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sqlx::{Connection, PgConnection, PgPool, postgres::PgListener};
 use uuid::Uuid;
 
 mod subscribe;
 pub use subscribe::{Broadcast, EventHandler};
 
-/// Every event on the wire: `{id, type, occurred_at, data}`. `type` is the subject.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Envelope<T> {
-    pub id: Uuid,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub occurred_at: DateTime<Utc>,
-    pub data: T,
-}
-
-impl<T: DeserializeOwned> Envelope<T> {
-    pub fn decode(payload: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(payload)
-    }
-}
-
-/// Writes `data` as an event on `subject` in the caller's transaction; returns the event id.
-pub async fn enqueue<T: Serialize>(
-    conn: &mut PgConnection,
-    subject: &str,
-    data: &T,
-) -> Result<Uuid, sqlx::Error> {
-    let id = Uuid::now_v7();
-    let envelope = Envelope {
-        id,
-        kind: subject.to_owned(),
-        occurred_at: Utc::now(),
-        data,
-    };
+/// Writes `event` to the outbox in the caller's transaction; returns the event id.
+pub async fn enqueue<E: Event>(conn: &mut PgConnection, event: E) -> Result<Uuid, sqlx::Error> {
+    let envelope = Envelope::new(event);
     let payload = serde_json::to_value(&envelope).map_err(|e| sqlx::Error::Encode(e.into()))?;
     sqlx::query("INSERT INTO outbox (id, subject, payload, traceparent) VALUES ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(subject)
+        .bind(envelope.id)
+        .bind(envelope.subject())
         .bind(payload)
         .bind(telemetry::current_traceparent())
         .execute(&mut *conn)
@@ -86,7 +59,7 @@ pub async fn enqueue<T: Serialize>(
     sqlx::query("SELECT pg_notify('outbox_' || current_schema(), '')")
         .execute(&mut *conn)
         .await?;
-    Ok(id)
+    Ok(envelope.id)
 }
 
 /// Runs `work` on a task of its own and waits for it: once started, it runs to its end even
@@ -146,32 +119,21 @@ pub async fn writes_finished(limit: Duration) {
     }
 }
 
-/// A stream the relay creates (idempotently) before it publishes.
-#[derive(Debug, Clone)]
-pub struct StreamSpec {
-    pub name: &'static str,
-    pub subjects: Vec<&'static str>,
-}
-
-impl StreamSpec {
-    fn config(&self) -> stream::Config {
-        stream::Config {
-            name: self.name.to_owned(),
-            subjects: self.subjects.iter().map(|s| (*s).to_owned()).collect(),
-            storage: stream::StorageType::File,
-            // Dedup by Nats-Msg-Id across relay retries and takeovers (DESIGN §5: ≥ 10 min).
-            duplicate_window: Duration::from_secs(15 * 60),
-            // Consumers only need recent history; nothing grows without bound.
-            max_age: Duration::from_secs(7 * 24 * 3600),
-            ..Default::default()
-        }
-    }
-
-    /// Creates the stream if it does not exist yet.
-    pub async fn ensure(&self, js: &jetstream::Context) -> anyhow::Result<()> {
-        js.get_or_create_stream(self.config()).await?;
-        Ok(())
-    }
+/// Creates `stream` in JetStream if it does not exist yet (idempotent; the relay does it
+/// before it publishes, and a durable consumer before it reads).
+pub async fn ensure_stream(js: &jetstream::Context, stream: Stream) -> anyhow::Result<()> {
+    js.get_or_create_stream(stream::Config {
+        name: stream.name.to_owned(),
+        subjects: vec![stream.subjects.to_owned()],
+        storage: stream::StorageType::File,
+        // Dedup by Nats-Msg-Id across relay retries and takeovers (≥ 10 min; ARCHITECTURE.md).
+        duplicate_window: Duration::from_secs(15 * 60),
+        // Consumers only need recent history; nothing grows without bound.
+        max_age: Duration::from_secs(7 * 24 * 3600),
+        ..Default::default()
+    })
+    .await?;
+    Ok(())
 }
 
 /// A NATS connection and a counter of its (re)connections, so consumers can treat their
@@ -282,7 +244,7 @@ pub struct Relay {
     pub service: &'static str,
     pub pool: PgPool,
     pub jetstream: jetstream::Context,
-    pub streams: Vec<StreamSpec>,
+    pub streams: Vec<Stream>,
     /// Rows published per round trip.
     pub batch: i64,
     /// How long published rows are kept (for inspection) before they are pruned.
@@ -308,7 +270,7 @@ impl Relay {
         service: &'static str,
         pool: PgPool,
         jetstream: jetstream::Context,
-        streams: Vec<StreamSpec>,
+        streams: Vec<Stream>,
     ) -> Self {
         Self {
             service,
@@ -413,7 +375,7 @@ impl Relay {
 
     async fn ensure_streams(&self) -> anyhow::Result<()> {
         for s in &self.streams {
-            s.ensure(&self.jetstream).await?;
+            ensure_stream(&self.jetstream, *s).await?;
         }
         Ok(())
     }

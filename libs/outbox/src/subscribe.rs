@@ -1,5 +1,5 @@
-//! Broadcast subscriptions (DESIGN §5): every process reads a stream with its own ephemeral
-//! ordered consumer, so **every replica sees every event** — what cache invalidation needs.
+//! Broadcast subscriptions: every process reads a stream with its own ephemeral ordered
+//! consumer, so **every replica sees every event** — what cache invalidation needs.
 //! (Work that must happen once uses a durable consumer shared by the replicas instead.)
 //!
 //! Whenever the subscription (re)starts, or the NATS connection comes back, events may have
@@ -14,39 +14,35 @@ use std::{
 };
 
 use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull::OrderedConfig};
+use events::{Envelope, Event};
 use futures::StreamExt;
-use serde_json::Value;
 
-use crate::{Envelope, Nats};
+use crate::Nats;
 
 /// Called with each event; must be cheap (it runs on the subscription's task).
-pub type EventHandler = Arc<dyn Fn(&Envelope<Value>) + Send + Sync>;
+pub type EventHandler<E> = Arc<dyn Fn(&Envelope<E>) + Send + Sync>;
 
-/// One broadcast subscription: a stream, a subject filter, what to do with each event, and
-/// what to do when events may have been missed.
-pub struct Broadcast {
-    pub stream: &'static str,
-    pub filter: &'static str,
-    pub on_event: EventHandler,
+/// One broadcast subscription to the stream of `E` (every subject in it): what to do with
+/// each event, and what to do when events may have been missed.
+pub struct Broadcast<E> {
+    pub on_event: EventHandler<E>,
     pub on_reset: Arc<dyn Fn() + Send + Sync>,
     /// `true` while the subscription is live (reported by `/healthz`).
     pub live: Arc<AtomicBool>,
 }
 
-impl Broadcast {
-    pub fn new(
-        stream: &'static str,
-        filter: &'static str,
-        on_event: EventHandler,
-        on_reset: Arc<dyn Fn() + Send + Sync>,
-    ) -> Self {
+impl<E: Event> Broadcast<E> {
+    pub fn new(on_event: EventHandler<E>, on_reset: Arc<dyn Fn() + Send + Sync>) -> Self {
         Self {
-            stream,
-            filter,
             on_event,
             on_reset,
             live: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// The stream's name and the live flag, for `/healthz`.
+    pub fn health(&self) -> (&'static str, Arc<AtomicBool>) {
+        (E::STREAM.name, self.live.clone())
     }
 
     /// Runs until `stop` resolves.
@@ -59,7 +55,7 @@ impl Broadcast {
             tokio::select! {
                 r = self.consume(&js, &mut connections) => {
                     if let Err(e) = r {
-                        tracing::debug!(stream = self.stream, error = %format!("{e:#}"), "subscription interrupted");
+                        tracing::debug!(stream = E::STREAM.name, error = %format!("{e:#}"), "subscription interrupted");
                     }
                 }
                 _ = &mut stop => return,
@@ -83,10 +79,10 @@ impl Broadcast {
         connections: &mut tokio::sync::watch::Receiver<u64>,
     ) -> anyhow::Result<()> {
         // The publisher creates the stream; until it has, there is nothing to miss.
-        let stream = js.get_stream(self.stream).await?;
+        let stream = js.get_stream(E::STREAM.name).await?;
         let consumer = stream
             .create_consumer(OrderedConfig {
-                filter_subject: self.filter.to_owned(),
+                filter_subject: E::STREAM.subjects.to_owned(),
                 deliver_policy: DeliverPolicy::New,
                 // Short, so the consumer comes back at once after a server restart.
                 max_expires: Duration::from_secs(4),
@@ -98,20 +94,21 @@ impl Broadcast {
         (self.on_reset)();
         self.live.store(true, Ordering::Release);
         connections.mark_unchanged();
-        tracing::info!(stream = self.stream, filter = self.filter, "subscribed");
+        tracing::info!(stream = E::STREAM.name, "subscribed");
         loop {
             tokio::select! {
                 m = messages.next() => match m {
-                    Some(Ok(msg)) => match Envelope::<Value>::decode(&msg.payload) {
+                    Some(Ok(msg)) => match Envelope::<E>::decode(&msg.payload) {
                         Ok(event) => (self.on_event)(&event),
-                        Err(e) => tracing::warn!(stream = self.stream, error = %e, "undecodable event skipped"),
+                        // An event type newer than this build, say: nothing to do with it.
+                        Err(e) => tracing::warn!(stream = E::STREAM.name, subject = %msg.subject, error = %e, "undecodable event skipped"),
                     },
                     Some(Err(e)) => anyhow::bail!("consumer error: {e}"),
                     None => anyhow::bail!("consumer ended"),
                 },
                 changed = connections.changed() => {
                     changed?;
-                    tracing::info!(stream = self.stream, "NATS reconnected: caches are stale");
+                    tracing::info!(stream = E::STREAM.name, "NATS reconnected: caches are stale");
                     (self.on_reset)();
                 }
             }

@@ -2,9 +2,34 @@
 
 use std::{collections::HashSet, time::Duration};
 
-use outbox::{Relay, StreamSpec};
-use serde_json::{Value, json};
+use events::{Envelope, Event, Stream};
+use outbox::Relay;
+use serde::{Deserialize, Serialize};
 use testkit::{NatsServer, TestDb};
+
+/// The relay's own test events, in a stream of their own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+enum TestEvent {
+    #[serde(rename = "test.happened")]
+    Happened { n: i64 },
+    #[serde(rename = "test.rolled_back")]
+    RolledBack { n: i64 },
+}
+
+impl Event for TestEvent {
+    const STREAM: Stream = Stream {
+        name: "TEST",
+        subjects: "test.>",
+    };
+
+    fn subject(&self) -> &'static str {
+        match self {
+            TestEvent::Happened { .. } => "test.happened",
+            TestEvent::RolledBack { .. } => "test.rolled_back",
+        }
+    }
+}
 
 const OUTBOX_DDL: &str = "
 CREATE TABLE outbox (
@@ -25,13 +50,6 @@ async fn setup() -> (TestDb, NatsServer) {
     (db, nats)
 }
 
-fn streams() -> Vec<StreamSpec> {
-    vec![StreamSpec {
-        name: "TEST",
-        subjects: vec!["test.>"],
-    }]
-}
-
 async fn relay(db: &TestDb, nats: &NatsServer) -> Relay {
     let client = outbox::connect_nats(&nats.url(), "relay-test")
         .await
@@ -40,7 +58,7 @@ async fn relay(db: &TestDb, nats: &NatsServer) -> Relay {
         "test",
         db.pool.clone(),
         outbox::jetstream(client.client),
-        streams(),
+        vec![TestEvent::STREAM],
     )
 }
 
@@ -48,18 +66,18 @@ async fn relay(db: &TestDb, nats: &NatsServer) -> Relay {
 async fn write_events(db: &TestDb, from: usize, n: usize) {
     for i in from..from + n {
         let mut tx = db.pool.begin().await.unwrap();
-        outbox::enqueue(&mut tx, "test.happened", &json!({"n": i}))
+        outbox::enqueue(&mut tx, TestEvent::Happened { n: i as i64 })
             .await
             .unwrap();
         tx.commit().await.unwrap();
     }
 }
 
-async fn stream_messages(nats: &NatsServer) -> Vec<(Option<String>, Value)> {
-    nats.stream_messages("TEST").await
+async fn stream_messages(nats: &NatsServer) -> Vec<(Option<String>, Envelope<TestEvent>)> {
+    nats.stream_messages().await
 }
 
-async fn wait_for(nats: &NatsServer, n: usize) -> Vec<(Option<String>, Value)> {
+async fn wait_for(nats: &NatsServer, n: usize) -> Vec<(Option<String>, Envelope<TestEvent>)> {
     testkit::eventually(Duration::from_secs(20), || async {
         let m = stream_messages(nats).await;
         (m.len() >= n).then_some(m)
@@ -96,15 +114,12 @@ async fn two_relays_publish_every_event_exactly_once_in_commit_order() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let msgs_after = stream_messages(&nats).await;
     assert_eq!(msgs_after.len(), 150, "no event published twice");
-    let ns: Vec<i64> = msgs
-        .iter()
-        .map(|(_, v)| v["data"]["n"].as_i64().unwrap())
-        .collect();
-    assert_eq!(ns, (0..150).collect::<Vec<_>>(), "commit order kept");
+    let ns: Vec<TestEvent> = msgs.iter().map(|(_, e)| e.event.clone()).collect();
+    let want: Vec<TestEvent> = (0..150).map(|n| TestEvent::Happened { n }).collect();
+    assert_eq!(ns, want, "commit order kept");
     // The event id is the message id, so JetStream can drop a repeat.
-    for (msg_id, v) in &msgs {
-        assert_eq!(msg_id.as_deref(), v["id"].as_str());
-        assert_eq!(v["type"], "test.happened");
+    for (msg_id, e) in &msgs {
+        assert_eq!(msg_id.clone(), Some(e.id.to_string()));
     }
     assert!(all_marked(&db).await, "every row marked sent after its ack");
 
@@ -147,7 +162,7 @@ async fn an_event_exists_only_if_its_transaction_committed() {
     let (db, nats) = setup().await;
     let r = tokio::spawn(relay(&db, &nats).await.run(std::future::pending()));
     let mut tx = db.pool.begin().await.unwrap();
-    outbox::enqueue(&mut tx, "test.rolled_back", &json!({"n": -1}))
+    outbox::enqueue(&mut tx, TestEvent::RolledBack { n: -1 })
         .await
         .unwrap();
     tx.rollback().await.unwrap();
@@ -155,7 +170,7 @@ async fn an_event_exists_only_if_its_transaction_committed() {
     let msgs = wait_for(&nats, 1).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(stream_messages(&nats).await.len(), 1);
-    assert_eq!(msgs[0].1["type"], "test.happened");
+    assert_eq!(msgs[0].1.event, TestEvent::Happened { n: 0 });
     r.abort();
 }
 

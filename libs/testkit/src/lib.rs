@@ -18,6 +18,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use events::{Envelope, Event};
 use sqlx::{
     AssertSqlSafe, Connection, Executor, PgConnection, PgPool,
     migrate::Migrator,
@@ -247,15 +248,15 @@ impl NatsServer {
         Ok(async_nats::connect(self.url()).await?)
     }
 
-    /// Every message stored in `stream` so far, in order, as its `Nats-Msg-Id` and JSON
-    /// payload (empty when the stream does not exist yet). The server is the test's own, so
-    /// nothing of another test is in it.
-    pub async fn stream_messages(&self, stream: &str) -> Vec<(Option<String>, serde_json::Value)> {
+    /// Every event of `E`'s stream stored so far, in order, with its `Nats-Msg-Id` (empty
+    /// when the stream does not exist yet). The server is the test's own, so nothing of
+    /// another test is in it. A message that is not an `E` fails the test.
+    pub async fn stream_messages<E: Event>(&self) -> Vec<(Option<String>, Envelope<E>)> {
         let Ok(client) = self.client().await else {
             return vec![];
         };
         let js = async_nats::jetstream::new(client);
-        let Ok(stream) = js.get_stream(stream).await else {
+        let Ok(stream) = js.get_stream(E::STREAM.name).await else {
             return vec![];
         };
         let last = stream
@@ -267,18 +268,24 @@ impl NatsServer {
         for seq in 1..=last {
             if let Ok(m) = stream.get_raw_message(seq).await {
                 let id = m.headers.get("Nats-Msg-Id").map(|v| v.as_str().to_owned());
-                out.push((id, serde_json::from_slice(&m.payload).unwrap_or_default()));
+                let event = Envelope::decode(&m.payload).unwrap_or_else(|e| {
+                    panic!(
+                        "message {seq} of {} is not an event of it: {e}",
+                        E::STREAM.name
+                    )
+                });
+                out.push((id, event));
             }
         }
         out
     }
 
-    /// The payloads of [`NatsServer::stream_messages`].
-    pub async fn events(&self, stream: &str) -> Vec<serde_json::Value> {
-        self.stream_messages(stream)
+    /// The events of [`NatsServer::stream_messages`].
+    pub async fn events<E: Event>(&self) -> Vec<Envelope<E>> {
+        self.stream_messages()
             .await
             .into_iter()
-            .map(|(_, v)| v)
+            .map(|(_, e)| e)
             .collect()
     }
 }

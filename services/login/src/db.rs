@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
+use events::{AuthEvent, auth::SessionRevoked};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::{error::Result, events};
+use crate::error::Result;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Member {
@@ -178,7 +179,7 @@ pub async fn revoke_session(
     .await?;
     match member {
         Some(member_id) => {
-            events::session_revoked(conn, &member_id, Some(session_id)).await?;
+            announce_revocation(conn, &member_id, Some(session_id)).await?;
             Ok(true)
         }
         None => Ok(false),
@@ -204,9 +205,24 @@ pub async fn revoke_member_sessions(
     .fetch_all(&mut *conn)
     .await?;
     for id in &ids {
-        events::session_revoked(conn, member_id, Some(*id)).await?;
+        announce_revocation(conn, member_id, Some(*id)).await?;
     }
     Ok(ids)
+}
+
+/// Writes `auth.session_revoked` in the caller's transaction; `None` means every session of
+/// the member.
+pub async fn announce_revocation(
+    conn: &mut PgConnection,
+    member_id: &str,
+    session_id: Option<Uuid>,
+) -> Result<()> {
+    let revoked = SessionRevoked {
+        member_id: member_id.to_owned(),
+        session_id,
+    };
+    outbox::enqueue(conn, AuthEvent::SessionRevoked(revoked)).await?;
+    Ok(())
 }
 
 /// What presenting a refresh token leads to.

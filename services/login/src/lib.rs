@@ -4,7 +4,8 @@
 //!   password) and its OpenAPI document.
 //! - [`grpc`] — `AuthService/VerifyToken` for the other services.
 //! - [`tokens`] — JWT access tokens and opaque refresh tokens; [`passwords`] — argon2id.
-//! - [`db`] — the SQL of schema `login`; [`events`] — `auth.session_revoked` via the outbox.
+//! - [`db`] — the SQL of schema `login`, and `auth.session_revoked` (crate `events`) written
+//!   through the outbox in the transaction that revokes.
 //! - [`ops`] — operator commands; [`config`] — environment and command line.
 //!
 //! [`run`] takes already-bound listeners and a [`Shutdown`], so tests bind port 0 and own
@@ -13,7 +14,6 @@
 pub mod config;
 pub mod db;
 pub mod error;
-pub mod events;
 pub mod grpc;
 pub mod http;
 pub mod ops;
@@ -22,6 +22,7 @@ pub mod tokens;
 
 use std::{sync::Arc, time::Duration};
 
+use events::{AuthEvent, Event};
 use httpkit::{Probes, Shutdown};
 use settings::Cidrs;
 use sqlx::PgPool;
@@ -115,7 +116,7 @@ pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> 
         "login",
         db.clone(),
         outbox::jetstream(nats.clone()),
-        events::streams(),
+        vec![AuthEvent::STREAM],
     );
     let relay = tokio::spawn(relay.run(async move {
         let _ = relay_stopped.await;

@@ -8,7 +8,7 @@ use settings::DbArgs;
 
 use crate::{
     config::{MemberAction, RoleArg},
-    db, events,
+    db,
     passwords::Passwords,
 };
 
@@ -60,7 +60,7 @@ pub async fn member(db_args: &DbArgs, action: MemberAction) -> anyhow::Result<()
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             // One more event naming no session: "every session of this member".
-            events::session_revoked(&mut tx, &member_id, None)
+            db::announce_revocation(&mut tx, &member_id, None)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let gone = sqlx::query("DELETE FROM member WHERE member_id = $1")

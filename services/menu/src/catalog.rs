@@ -27,6 +27,9 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
+use events::CatalogEvent;
+use outbox::Broadcast;
+
 use crate::{db, error::Result};
 
 /// The sizes of DESIGN §2, smallest first.
@@ -267,5 +270,22 @@ impl CatalogCache {
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.cache.invalidate_all();
+    }
+
+    /// The broadcast subscription that drops the snapshot whenever any replica changed the
+    /// catalog (or events may have been missed).
+    pub fn subscription(&self) -> Broadcast<CatalogEvent> {
+        let (on_event, on_reset) = (self.clone(), self.clone());
+        Broadcast::new(
+            Arc::new(move |event| {
+                let CatalogEvent::Updated(u) = &event.event;
+                tracing::debug!(
+                    catalog_version = u.catalog_version,
+                    "catalog.updated: dropping the served menu"
+                );
+                on_event.invalidate();
+            }),
+            Arc::new(move || on_reset.invalidate()),
+        )
     }
 }

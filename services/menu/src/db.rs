@@ -2,13 +2,13 @@
 //! version, records the change (who, when, old → new) and writes `catalog.updated` to the
 //! outbox.
 
+use events::{CatalogEvent, catalog::CatalogUpdated};
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 
 use crate::{
     catalog::{Catalog, MenuItem, PizzaType},
     error::{Error, Result},
-    events,
 };
 
 /// The whole catalog, in one round trip (the snapshot's version from the same transaction).
@@ -46,6 +46,16 @@ async fn next_version(conn: &mut PgConnection) -> Result<i64> {
             .fetch_one(conn)
             .await?,
     )
+}
+
+/// Writes `catalog.updated` in the caller's transaction.
+async fn announce(conn: &mut PgConnection, version: i64, pizza_ids: &[&str]) -> Result<()> {
+    let updated = CatalogUpdated {
+        catalog_version: version,
+        pizza_ids: pizza_ids.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    outbox::enqueue(conn, CatalogEvent::Updated(updated)).await?;
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -117,7 +127,7 @@ pub async fn update_pizza(
         json!({"price": new_price, "available": new_available}),
     )
     .await?;
-    events::catalog_updated(&mut tx, version, &[pizza_id]).await?;
+    announce(&mut tx, version, &[pizza_id]).await?;
     tx.commit().await?;
     Ok(Some(version))
 }
@@ -173,7 +183,7 @@ pub async fn add_pizza(
         json!({"size": size, "price": price, "available": available}),
     )
     .await?;
-    events::catalog_updated(&mut tx, version, &[&pizza_id]).await?;
+    announce(&mut tx, version, &[&pizza_id]).await?;
     tx.commit().await?;
     Ok(pizza_id)
 }
@@ -210,7 +220,7 @@ pub async fn add_type(db: &PgPool, who: &str, t: &PizzaType) -> Result<()> {
         json!({"pizza_nm": t.pizza_nm, "pizza_categ": t.pizza_categ}),
     )
     .await?;
-    events::catalog_updated(&mut tx, version, &[]).await?;
+    announce(&mut tx, version, &[]).await?;
     tx.commit().await?;
     Ok(())
 }

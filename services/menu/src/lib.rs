@@ -2,9 +2,10 @@
 //!
 //! - [`http`] — `/menu` reads (with `ETag`), pizza lookup, images, ADMIN writes, OpenAPI.
 //! - [`grpc`] — `MenuService/GetPrices` for the order service.
-//! - [`catalog`] — the served snapshot and its `moka` cache; [`db`] — the SQL of schema
-//!   `menu`; [`events`] — `catalog.updated` out through the outbox, and the broadcast
-//!   subscriptions that keep every replica's caches fresh; [`images`] — the pictures.
+//! - [`catalog`] — the served snapshot, its `moka` cache and the broadcast subscription to
+//!   `catalog.updated` that keeps every replica's copy fresh; [`db`] — the SQL of schema
+//!   `menu`, each change with its `catalog.updated` (crate `events`) written through the
+//!   outbox; [`images`] — the pictures.
 //!
 //! [`run`] takes already-bound listeners and a [`Shutdown`], so tests bind port 0.
 
@@ -12,7 +13,6 @@ pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod error;
-pub mod events;
 pub mod grpc;
 pub mod http;
 pub mod images;
@@ -21,6 +21,7 @@ use std::{sync::Arc, time::Duration};
 
 use authclient::AuthClient;
 use axum::extract::FromRef;
+use events::{CatalogEvent, Event};
 use httpkit::{Probes, Shutdown};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -79,12 +80,9 @@ pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> 
             async move { s.stopped().await }
         }
     };
-    let catalog_sub = events::catalog_subscription(catalog.clone());
+    let catalog_sub = catalog.subscription();
     let auth_sub = auth.subscription();
-    let live = vec![
-        ("CATALOG", catalog_sub.live.clone()),
-        ("AUTH", auth_sub.live.clone()),
-    ];
+    let live = vec![catalog_sub.health(), auth_sub.health()];
     let subscriptions = [
         tokio::spawn(catalog_sub.run(nats.clone(), stopped())),
         tokio::spawn(auth_sub.run(nats.clone(), stopped())),
@@ -94,7 +92,7 @@ pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> 
         "menu",
         db.clone(),
         outbox::jetstream(nats.client.clone()),
-        events::streams(),
+        vec![CatalogEvent::STREAM],
     );
     let relay = tokio::spawn(relay.run(async move {
         let _ = relay_stopped.await;

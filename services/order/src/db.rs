@@ -5,10 +5,9 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::{
-    error::{Error, Result},
-    events,
-};
+use events::{OrderEvent, order::OrderCreated};
+
+use crate::error::{Error, Result};
 
 /// What an `Idempotency-Key` used before leads to.
 pub enum Recorded {
@@ -190,7 +189,14 @@ async fn insert_order(conn: &mut PgConnection, order: &NewOrder) -> Result<bool>
     .bind(created_at)
     .execute(&mut *conn)
     .await?;
-    events::order_created(conn, *order_id, member_id, bran_id, *total_price).await?;
+    let created = OrderCreated {
+        order_id: *order_id,
+        member_id: member_id.clone(),
+        bran_id: bran_id.clone(),
+        status: "PENDING".to_owned(),
+        total_price: *total_price,
+    };
+    outbox::enqueue(conn, OrderEvent::Created(created)).await?;
     Ok(true)
 }
 

@@ -4,14 +4,17 @@
 //!   branches, OpenAPI.
 //! - [`prices`] — `MenuService/GetPrices` over gRPC, cached per pizza until a
 //!   `catalog.updated`; token checks go through `authclient` (login's `VerifyToken`).
-//! - [`db`] — the SQL of schema `ordering`; [`events`] — `order.created` via the outbox.
+//! - [`db`] — the SQL of schema `ordering`, and `order.created` (crate `events`) written
+//!   through the outbox with the order.
+//! - [`workflow`] — the status machine (staff, customer, auto-cancel), each change with its
+//!   `order.status_changed`.
+//! - [`live`] — order changes pushed to WebSockets; [`notify`] — the webhook notifications.
 //!
 //! [`run`] takes an already-bound listener and a [`Shutdown`], so tests bind port 0.
 
 pub mod config;
 pub mod db;
 pub mod error;
-pub mod events;
 pub mod http;
 pub mod live;
 pub mod notify;
@@ -22,6 +25,7 @@ use std::{sync::Arc, time::Duration};
 
 use authclient::AuthClient;
 use axum::extract::FromRef;
+use events::{Event, OrderEvent};
 use httpkit::{Probes, Shutdown};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -81,11 +85,7 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
     let prices_sub = prices.subscription();
     let auth_sub = auth.subscription();
     let orders_sub = hub.subscription();
-    let live = vec![
-        ("CATALOG", prices_sub.live.clone()),
-        ("AUTH", auth_sub.live.clone()),
-        ("ORDERS", orders_sub.live.clone()),
-    ];
+    let live = vec![prices_sub.health(), auth_sub.health(), orders_sub.health()];
     let stopped = || {
         let s = shutdown.clone();
         async move { s.stopped().await }
@@ -100,7 +100,7 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
         "order",
         db.clone(),
         outbox::jetstream(nats.client.clone()),
-        events::streams(),
+        vec![OrderEvent::STREAM],
     );
     let relay = tokio::spawn(relay.run(async move {
         let _ = relay_stopped.await;

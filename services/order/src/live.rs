@@ -27,9 +27,11 @@ use axum::{
     },
     response::Response,
 };
+use chrono::SecondsFormat;
+use events::{Envelope, OrderEvent};
 use outbox::Broadcast;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::broadcast;
 
 use crate::AppState;
@@ -64,18 +66,32 @@ pub struct LiveEvent {
 }
 
 impl LiveEvent {
-    fn from_envelope(e: &outbox::Envelope<Value>) -> Option<Self> {
-        let d = &e.data;
-        Some(Self {
-            kind: e.kind.clone(),
-            order_id: d["order_id"].as_str()?.to_owned(),
-            status: d["status"].as_str()?.to_owned(),
-            previous_status: d["previous_status"].as_str().map(str::to_owned),
-            estimated_ready_at: d["estimated_ready_at"].as_str().map(str::to_owned),
+    fn from_envelope(e: &Envelope<OrderEvent>) -> Self {
+        let (order_id, member_id, bran_id, status, previous_status, estimated_ready_at) = match &e
+            .event
+        {
+            OrderEvent::Created(c) => (c.order_id, &c.member_id, &c.bran_id, &c.status, None, None),
+            OrderEvent::StatusChanged(c) => (
+                c.order_id,
+                &c.member_id,
+                &c.bran_id,
+                &c.status,
+                Some(c.previous_status.clone()),
+                // As the event carries it (RFC 3339, UTC, fractions as stored).
+                c.estimated_ready_at
+                    .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            ),
+        };
+        Self {
+            kind: e.subject().to_owned(),
+            order_id: order_id.to_string(),
+            status: status.clone(),
+            previous_status,
+            estimated_ready_at,
             occurred_at: e.occurred_at.to_rfc3339(),
-            member_id: d["member_id"].as_str()?.to_owned(),
-            bran_id: d["bran_id"].as_str()?.to_owned(),
-        })
+            member_id: member_id.clone(),
+            bran_id: bran_id.clone(),
+        }
     }
 
     fn visible_to(&self, caller: &Caller, branch: Option<&str>) -> bool {
@@ -103,16 +119,12 @@ impl Default for Hub {
 
 impl Hub {
     /// The broadcast subscription that feeds this hub from the ORDERS stream.
-    pub fn subscription(&self) -> Broadcast {
+    pub fn subscription(&self) -> Broadcast<OrderEvent> {
         let tx = self.tx.clone();
         Broadcast::new(
-            "ORDERS",
-            "order.>",
             Arc::new(move |event| {
-                if let Some(e) = LiveEvent::from_envelope(event) {
-                    // No sockets: nothing to do.
-                    let _ = tx.send(Arc::new(e));
-                }
+                // No sockets: nothing to do.
+                let _ = tx.send(Arc::new(LiveEvent::from_envelope(event)));
             }),
             // Missed events cannot be replayed to sockets; clients refetch on their own
             // reconnect, and the next change arrives as usual.

@@ -15,11 +15,10 @@ use async_nats::jetstream::{
     self, AckKind,
     consumer::{AckPolicy, DeliverPolicy, pull},
 };
+use events::{Envelope, Event, OrderEvent, order::OrderCreated};
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::PgPool;
-
-use crate::events;
 
 const CONSUMER: &str = "order-notifier";
 
@@ -66,16 +65,14 @@ impl Notifier {
     async fn consume(&self) -> anyhow::Result<()> {
         // The consumer is made with the stream, before any order, so `New` misses nothing;
         // being durable, it remembers its place across restarts.
-        for spec in events::streams() {
-            spec.ensure(&self.jetstream).await?;
-        }
-        let stream = self.jetstream.get_stream("ORDERS").await?;
+        outbox::ensure_stream(&self.jetstream, OrderEvent::STREAM).await?;
+        let stream = self.jetstream.get_stream(OrderEvent::STREAM.name).await?;
         let consumer = stream
             .get_or_create_consumer(
                 CONSUMER,
                 pull::Config {
                     durable_name: Some(CONSUMER.into()),
-                    filter_subject: events::ORDER_CREATED.into(),
+                    filter_subject: events::order::CREATED.into(),
                     ack_policy: AckPolicy::Explicit,
                     ack_wait: Duration::from_secs(30),
                     deliver_policy: DeliverPolicy::New,
@@ -87,31 +84,36 @@ impl Notifier {
         tracing::info!("notifier consuming order.created");
         while let Some(msg) = messages.next().await {
             let msg = msg.map_err(|e| anyhow::anyhow!("{e}"))?;
-            let event: outbox::Envelope<Value> = match outbox::Envelope::decode(&msg.payload) {
-                Ok(e) => e,
+            let (event_id, created) = match Envelope::<OrderEvent>::decode(&msg.payload) {
+                Ok(Envelope {
+                    id,
+                    event: OrderEvent::Created(created),
+                    ..
+                }) => (id, created),
+                Ok(_) => {
+                    // Not one of ours (the consumer reads order.created only).
+                    msg.ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "undecodable order.created dropped");
                     msg.ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
                     continue;
                 }
             };
-            if self.already_sent(event.id).await? {
+            if self.already_sent(event_id).await? {
                 msg.double_ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
                 continue;
             }
-            match self.post(&event).await {
+            match self.post(event_id, &created).await {
                 Ok(()) => {
                     // Recorded even if the notifier is stopped meanwhile: the receiver has it.
-                    let (db, event_id) = (self.db.clone(), event.id);
-                    let order_id = event.data["order_id"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned();
+                    let (db, order_id) = (self.db.clone(), created.order_id);
                     outbox::run_to_completion(async move {
                         let mut tx = db.begin().await?;
                         sqlx::query(
                             "INSERT INTO notification_sent (event_id, order_id) \
-                             VALUES ($1, $2::uuid) ON CONFLICT DO NOTHING",
+                             VALUES ($1, $2) ON CONFLICT DO NOTHING",
                         )
                         .bind(event_id)
                         .bind(order_id)
@@ -146,19 +148,15 @@ impl Notifier {
         .await?)
     }
 
-    async fn post(&self, event: &outbox::Envelope<Value>) -> anyhow::Result<()> {
-        let d = &event.data;
+    async fn post(&self, event_id: uuid::Uuid, order: &OrderCreated) -> anyhow::Result<()> {
         let content = format!(
             "🍕 New order {} at {} — {}원 (member {})",
-            d["order_id"].as_str().unwrap_or("?"),
-            d["bran_id"].as_str().unwrap_or("?"),
-            d["total_price"],
-            d["member_id"].as_str().unwrap_or("?"),
+            order.order_id, order.bran_id, order.total_price, order.member_id,
         );
         let res = self
             .http
             .post(&self.webhook_url)
-            .header("idempotency-key", event.id.to_string())
+            .header("idempotency-key", event_id.to_string())
             .json(&json!({ "content": content }))
             .send()
             .await?;

@@ -20,6 +20,7 @@ use std::{
 };
 
 use authclient::CACHE_REQUESTS;
+use events::CatalogEvent;
 use moka::future::Cache;
 use outbox::Broadcast;
 use prometheus::{HistogramOpts, HistogramVec, IntCounter, Opts};
@@ -177,16 +178,15 @@ impl Prices {
     }
 
     /// The broadcast subscription to `catalog.updated` that keeps this cache honest.
-    pub fn subscription(&self) -> Broadcast {
+    pub fn subscription(&self) -> Broadcast<CatalogEvent> {
         let on_event = self.clone();
         let on_reset = self.clone();
         Broadcast::new(
-            "CATALOG",
-            "catalog.updated",
             Arc::new(move |e| {
-                if let Some(v) = e.data["catalog_version"].as_i64() {
-                    on_event.announced.fetch_max(v, Ordering::AcqRel);
-                }
+                let CatalogEvent::Updated(u) = &e.event;
+                on_event
+                    .announced
+                    .fetch_max(u.catalog_version, Ordering::AcqRel);
                 on_event.invalidate();
             }),
             Arc::new(move || on_reset.invalidate()),

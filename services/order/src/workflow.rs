@@ -16,7 +16,9 @@ use chrono::Utc;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::{db::OrderRow, error::Result, events};
+use events::{OrderEvent, order::StatusChanged};
+
+use crate::{db::OrderRow, error::Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -140,7 +142,17 @@ async fn record(
     .bind(reason)
     .execute(&mut *conn)
     .await?;
-    events::status_changed(conn, order, previous).await
+    let changed = StatusChanged {
+        order_id: order.order_id,
+        member_id: order.member_id.clone(),
+        bran_id: order.bran_id.clone(),
+        status: order.status.clone(),
+        previous_status: previous.to_owned(),
+        version: order.version,
+        estimated_ready_at: order.estimated_ready_at,
+    };
+    outbox::enqueue(conn, OrderEvent::StatusChanged(changed)).await?;
+    Ok(())
 }
 
 /// Cancels orders left PENDING longer than `timeout`, at most `batch` at a time. Safe with

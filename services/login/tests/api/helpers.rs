@@ -4,6 +4,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use clap::Parser;
+use events::{AuthEvent, auth::SessionRevoked};
 use httpkit::Shutdown;
 use pizza_login::{
     Listeners,
@@ -160,12 +161,21 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Every `auth.*` event in the AUTH stream so far (the stream is this test's own).
-    pub async fn auth_events(&self) -> Vec<Value> {
-        self.nats.events("AUTH").await
+    /// Every `auth.*` event in the AUTH stream so far (the stream is this test's own),
+    /// as the session revocations they are.
+    pub async fn auth_events(&self) -> Vec<SessionRevoked> {
+        self.nats
+            .events::<AuthEvent>()
+            .await
+            .into_iter()
+            .map(|e| {
+                let AuthEvent::SessionRevoked(r) = e.event;
+                r
+            })
+            .collect()
     }
 
-    pub async fn wait_for_auth_events(&self, n: usize, within: Duration) -> Vec<Value> {
+    pub async fn wait_for_auth_events(&self, n: usize, within: Duration) -> Vec<SessionRevoked> {
         testkit::eventually(within, || async {
             let e = self.auth_events().await;
             (e.len() >= n).then_some(e)

@@ -4,6 +4,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use clap::Parser;
+use events::{AuthEvent, CatalogEvent, Event, catalog::CatalogUpdated};
 use httpkit::Shutdown;
 use serde_json::{Value, json};
 use testkit::{NatsServer, TestDb};
@@ -153,8 +154,8 @@ impl TestApp {
             let r = self.client.get(m.url("/healthz")).send().await.ok()?;
             let body: Value = r.json().await.ok()?;
             (body["status"] == "ok"
-                && body["subscriptions"]["CATALOG"] == "live"
-                && body["subscriptions"]["AUTH"] == "live")
+                && body["subscriptions"][CatalogEvent::STREAM.name] == "live"
+                && body["subscriptions"][AuthEvent::STREAM.name] == "live")
                 .then_some(())
         })
         .await;
@@ -227,9 +228,17 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Messages in the CATALOG stream (this test's own NATS server).
-    pub async fn catalog_events(&self) -> Vec<Value> {
-        self.nats.events("CATALOG").await
+    /// The catalog changes announced so far (this test's own NATS server).
+    pub async fn catalog_events(&self) -> Vec<CatalogUpdated> {
+        self.nats
+            .events::<CatalogEvent>()
+            .await
+            .into_iter()
+            .map(|e| {
+                let CatalogEvent::Updated(u) = e.event;
+                u
+            })
+            .collect()
     }
 
     pub async fn metric(&self, replica: usize, name: &str) -> f64 {

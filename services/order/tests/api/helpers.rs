@@ -4,6 +4,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use clap::Parser;
+use events::{AuthEvent, CatalogEvent, Event, OrderEvent};
 use httpkit::Shutdown;
 use serde_json::{Value, json};
 use testkit::{NatsServer, TestDb};
@@ -227,8 +228,8 @@ impl TestApp {
                 .await
                 .ok()?;
             (b["status"] == "ok"
-                && b["subscriptions"]["CATALOG"] == "live"
-                && b["subscriptions"]["AUTH"] == "live")
+                && b["subscriptions"][CatalogEvent::STREAM.name] == "live"
+                && b["subscriptions"][AuthEvent::STREAM.name] == "live")
                 .then_some(())
         })
         .await;
@@ -300,9 +301,14 @@ impl TestApp {
         .is_some()
     }
 
-    /// Every message in the ORDERS stream (this test's own NATS server).
-    pub async fn order_events(&self) -> Vec<Value> {
-        self.nats.events("ORDERS").await
+    /// Every event in the ORDERS stream (this test's own NATS server).
+    pub async fn order_events(&self) -> Vec<OrderEvent> {
+        self.nats
+            .events::<OrderEvent>()
+            .await
+            .into_iter()
+            .map(|e| e.event)
+            .collect()
     }
 
     pub async fn set_price(&self, admin: &str, pizza_id: &str, body: Value) {

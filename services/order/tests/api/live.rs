@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use events::order;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async, tungstenite::Message};
@@ -80,12 +81,12 @@ async fn a_change_on_one_replica_reaches_the_owners_socket_on_another_and_nobody
         .expect("staff sees the new order");
     assert_eq!(
         (created["type"].as_str(), created["order_id"].as_str()),
-        (Some("order.created"), Some(id))
+        (Some(order::CREATED), Some(id))
     );
     let own = next_json(&mut alice_ws, Duration::from_secs(2))
         .await
         .expect("alice sees her order");
-    assert_eq!(own["type"], "order.created");
+    assert_eq!(own["type"], order::CREATED);
 
     let accepted_at = Instant::now();
     let res = app
@@ -104,7 +105,7 @@ async fn a_change_on_one_replica_reaches_the_owners_socket_on_another_and_nobody
         "acceptance reached the socket after {:?}",
         accepted_at.elapsed()
     );
-    assert_eq!(change["type"], "order.status_changed");
+    assert_eq!(change["type"], order::STATUS_CHANGED);
     assert_eq!(change["order_id"], id);
     assert_eq!(
         (

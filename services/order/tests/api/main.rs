@@ -11,6 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use events::{CatalogEvent, Envelope, OrderEvent, catalog::CatalogUpdated};
 use helpers::{envelope, spawn, start_order};
 use serde_json::{Value, json};
 
@@ -152,9 +153,12 @@ async fn prices_older_than_the_announced_catalog_version_are_not_cached() {
     );
 
     let js = async_nats::jetstream::new(app.nats.client().await.unwrap());
-    let event = json!({"id": uuid::Uuid::now_v7(), "type": "catalog.updated",
-        "occurred_at": chrono::Utc::now(), "data": {"catalog_version": 1_000_000}});
-    js.publish("catalog.updated", event.to_string().into())
+    let event = Envelope::new(CatalogEvent::Updated(CatalogUpdated {
+        catalog_version: 1_000_000,
+        pizza_ids: vec![],
+    }));
+    let payload = serde_json::to_vec(&event).unwrap();
+    js.publish(event.subject(), payload.into())
         .await
         .unwrap()
         .await
@@ -384,20 +388,19 @@ async fn every_committed_order_has_exactly_one_order_created_event_across_a_nats
     tokio::time::sleep(Duration::from_millis(500)).await;
     let events_now = app.order_events().await;
     assert_eq!(events_now.len(), 15, "no duplicates");
-    let ids: HashSet<String> = events
-        .iter()
-        .map(|e| e["data"]["order_id"].as_str().unwrap().to_owned())
-        .collect();
-    let orders: Vec<String> = sqlx::query_scalar("SELECT order_id::text FROM orders")
+    let mut ids = HashSet::new();
+    for e in &events {
+        let OrderEvent::Created(c) = e else {
+            panic!("only orders were placed: {e:?}");
+        };
+        assert_eq!(c.status, "PENDING");
+        ids.insert(c.order_id);
+    }
+    let orders: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT order_id FROM orders")
         .fetch_all(&app.db.pool)
         .await
         .unwrap();
     assert_eq!(ids, orders.into_iter().collect::<HashSet<_>>());
-    assert!(
-        events
-            .iter()
-            .all(|e| e["type"] == "order.created" && e["data"]["status"] == "PENDING")
-    );
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use events::{OrderEvent, order::StatusChanged};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, envelope, spawn, start_order};
@@ -18,6 +19,18 @@ async fn place(app: &TestApp, token: &str, bran: &str) -> String {
         .await
         .unwrap();
     o["order_id"].as_str().unwrap().to_owned()
+}
+
+/// The `order.status_changed` events so far, in order.
+async fn status_changes(app: &TestApp) -> Vec<StatusChanged> {
+    app.order_events()
+        .await
+        .into_iter()
+        .filter_map(|e| match e {
+            OrderEvent::StatusChanged(c) => Some(c),
+            OrderEvent::Created(_) => None,
+        })
+        .collect()
 }
 
 async fn act(
@@ -263,22 +276,15 @@ async fn only_legal_transitions_by_the_right_people_happen() {
     assert_eq!(statuses, ["PENDING", "ACCEPTED", "READY", "COMPLETED"]);
     assert_eq!(history[1].1, "staff_flow");
     let changed = testkit::eventually(Duration::from_secs(10), || async {
-        let e = app.order_events().await;
-        let n = e
-            .iter()
-            .filter(|e| e["type"] == "order.status_changed")
-            .count();
-        (n == 5).then_some(e)
+        let c = status_changes(&app).await;
+        (c.len() == 5).then_some(c)
     })
     .await
     .expect("one order.status_changed per change");
-    let first = changed
-        .iter()
-        .find(|e| e["type"] == "order.status_changed")
-        .unwrap();
-    assert_eq!(first["data"]["previous_status"], "PENDING");
-    assert_eq!(first["data"]["status"], "ACCEPTED");
-    assert!(first["data"]["estimated_ready_at"].is_string());
+    let first = &changed[0];
+    assert_eq!(first.previous_status, "PENDING");
+    assert_eq!(first.status, "ACCEPTED");
+    assert!(first.estimated_ready_at.is_some());
 }
 
 #[tokio::test]
@@ -378,20 +384,12 @@ async fn a_forgotten_pending_order_is_cancelled_exactly_once_with_two_replicas()
             .await;
         assert_eq!(n, 1, "cancelled exactly once");
     }
-    let events = testkit::eventually(Duration::from_secs(10), || async {
-        let e = app.order_events().await;
-        let n = e
-            .iter()
-            .filter(|e| e["type"] == "order.status_changed")
-            .count();
-        (n >= 2).then_some(e)
+    let changes = testkit::eventually(Duration::from_secs(10), || async {
+        let c = status_changes(&app).await;
+        (c.len() >= 2).then_some(c)
     })
     .await
     .unwrap();
-    let changes: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["type"] == "order.status_changed")
-        .collect();
     assert_eq!(changes.len(), 2);
-    assert!(changes.iter().all(|e| e["data"]["status"] == "CANCELLED"));
+    assert!(changes.iter().all(|c| c.status == "CANCELLED"));
 }
