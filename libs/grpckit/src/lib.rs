@@ -13,6 +13,26 @@ use tonic::{
     transport::{Server, server::TcpIncoming},
 };
 
+/// The gRPC face of a service error: the same message as the HTTP envelope, and the code
+/// that matches its HTTP status. (A function, not `From`: neither type is this crate's.)
+/// Use as `.map_err(grpckit::status)?`.
+pub fn status(e: httpkit::Error) -> tonic::Status {
+    e.log();
+    let api = e.api();
+    let code = match api.status.as_u16() {
+        400 => tonic::Code::InvalidArgument,
+        401 => tonic::Code::Unauthenticated,
+        403 => tonic::Code::PermissionDenied,
+        404 => tonic::Code::NotFound,
+        409 => tonic::Code::AlreadyExists,
+        422 => tonic::Code::FailedPrecondition,
+        429 => tonic::Code::ResourceExhausted,
+        503 => tonic::Code::Unavailable,
+        _ => tonic::Code::Internal,
+    };
+    tonic::Status::new(code, api.message)
+}
+
 /// What a service hands to [`serve`]: its routes, the names health should report for, and
 /// the descriptor set(s) reflection should describe.
 pub struct GrpcService {

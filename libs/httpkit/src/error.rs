@@ -1,9 +1,12 @@
-//! The error envelope of DESIGN §3: `{"error": {"code", "message", "details"?, "request_id"}}`.
+//! The error envelope: `{"error": {"code", "message", "details"?, "request_id"}}`, and the
+//! one [`Error`] type the services' handlers return.
 //!
 //! Every error a service answers goes through [`ApiError`]. Errors produced outside the
 //! handlers (unmatched routes, 405, a body over the limit, a timeout, a panic) get the same
 //! envelope from [`crate::stack`]'s envelope middleware, so a client never sees a framework's
 //! default page.
+
+use std::sync::Arc;
 
 use axum::{
     Json,
@@ -148,6 +151,104 @@ impl IntoResponse for ApiError {
             res.headers_mut().insert(k, v);
         }
         res
+    }
+}
+
+/// The one error type of every service's handlers (and of login's and menu's gRPC methods,
+/// through `grpckit::status`). [`Error::api`] gives each variant its status, envelope code
+/// and message; infrastructure errors are logged once, where they are turned into an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400.
+    #[error("{0}")]
+    Validation(String),
+    /// 401: wrong credentials or a token that is not valid. The message is fixed text, so it
+    /// can never say which part was wrong.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409.
+    #[error("{0}")]
+    Conflict(String),
+    /// 422: well-formed, but the business refuses it (unknown pizza, unknown branch, …).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// 429 with `Retry-After`.
+    #[error("too many attempts")]
+    RateLimited { retry_after_secs: u64 },
+    /// Already in the envelope's terms: a 403, or details the client needs.
+    #[error("{}", .0.message)]
+    Api(ApiError),
+    /// 503: the database cannot be reached right now ([`db_unavailable`]).
+    #[error("database unavailable")]
+    Unavailable(#[source] Arc<sqlx::Error>),
+    /// 503: a service this one depends on did not answer in time.
+    #[error("{0}")]
+    DependencyDown(&'static str),
+    /// 500, with no detail for the client.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::from(Arc::new(e))
+    }
+}
+
+/// Cache loads share one error among their waiters.
+impl From<Arc<sqlx::Error>> for Error {
+    fn from(e: Arc<sqlx::Error>) -> Self {
+        if db_unavailable(&e) {
+            Error::Unavailable(e)
+        } else {
+            Error::Internal(anyhow::anyhow!("{e}"))
+        }
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Self {
+        Error::Api(e)
+    }
+}
+
+impl Error {
+    /// The answer this error gets.
+    pub fn api(&self) -> ApiError {
+        match self {
+            Error::Validation(m) => ApiError::validation(m.clone()),
+            Error::Unauthorized(m) => ApiError::unauthorized(*m),
+            Error::NotFound(m) => ApiError::not_found(m.clone()),
+            Error::Conflict(m) => ApiError::conflict(m.clone()),
+            Error::Unprocessable(m) => ApiError::unprocessable(m.clone()),
+            Error::RateLimited { retry_after_secs } => ApiError::rate_limited(*retry_after_secs),
+            Error::Api(e) => e.clone(),
+            Error::Unavailable(_) => ApiError::unavailable("service unavailable; try again"),
+            Error::DependencyDown(m) => ApiError::unavailable(*m),
+            Error::Internal(_) => ApiError::internal(),
+        }
+    }
+
+    /// Logs what went wrong inside the platform, once, where it is answered.
+    pub fn log(&self) {
+        match self {
+            Error::Unavailable(e) => tracing::warn!(error = %e, "database unavailable"),
+            Error::DependencyDown(m) => tracing::warn!(message = m, "dependency unavailable"),
+            Error::Internal(e) => tracing::error!(error = format!("{e:#}"), "internal error"),
+            _ => {}
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        self.log();
+        self.api().into_response()
     }
 }
 

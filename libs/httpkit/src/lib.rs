@@ -41,7 +41,7 @@ use tower_http::{
 };
 use tracing::Span;
 
-pub use error::{ApiError, code_for, current_request_id, db_unavailable, not_found};
+pub use error::{ApiError, Error, Result, code_for, current_request_id, db_unavailable, not_found};
 pub use json::{Json, refuse_escaped_nul};
 pub use probes::{NatsState, Probes};
 pub use shutdown::Shutdown;

@@ -7,7 +7,7 @@ use events::{AuthEvent, auth::SessionRevoked};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::error::Result;
+use httpkit::Result;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Member {

@@ -25,7 +25,11 @@ impl AuthService for AuthGrpc {
         request: Request<VerifyTokenRequest>,
     ) -> Result<Response<VerifyTokenResponse>, Status> {
         let token = request.into_inner().token;
-        let auth = self.state.authenticate(token.trim()).await?;
+        let auth = self
+            .state
+            .authenticate(token.trim())
+            .await
+            .map_err(grpckit::status)?;
         Ok(Response::new(VerifyTokenResponse {
             member_id: auth.member.member_id,
             role: auth.member.role,

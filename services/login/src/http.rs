@@ -19,10 +19,10 @@ use utoipa::{OpenApi, ToSchema};
 use crate::{
     AppState,
     db::{self, Member, Refresh},
-    error::{Error, Result},
     passwords::Passwords,
     tokens,
 };
+use httpkit::{Error, Result};
 
 /// All routes of the service (without the common layers of [`httpkit::stack`]).
 pub fn router(state: AppState) -> Router {

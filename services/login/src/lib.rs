@@ -13,7 +13,6 @@
 
 pub mod config;
 pub mod db;
-pub mod error;
 pub mod grpc;
 pub mod http;
 pub mod ops;
@@ -30,11 +29,11 @@ use tokio::net::TcpListener;
 
 use crate::{
     config::{AuthArgs, ServeConfig},
-    error::{Error, Result},
     http::Authenticated,
     passwords::Passwords,
     tokens::Tokens,
 };
+use httpkit::{Error, Result};
 
 /// This service's migrations, run by `pizza-login migrate` as `login_svc`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -20,7 +20,7 @@ use argon2::{
     Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, Version, password_hash::phc,
 };
 
-use crate::error::{Error, Result};
+use httpkit::{Error, Result};
 
 /// Shortest and longest accepted passwords, in characters. Longer ones are refused, never
 /// truncated.

@@ -30,7 +30,9 @@ use utoipa::ToSchema;
 use events::CatalogEvent;
 use outbox::Broadcast;
 
-use crate::{db, error::Result};
+use httpkit::Result;
+
+use crate::db;
 
 /// The sizes of DESIGN §2, smallest first.
 pub const SIZES: [&str; 5] = ["S", "M", "L", "XL", "XXL"];

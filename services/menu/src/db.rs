@@ -6,10 +6,8 @@ use events::{CatalogEvent, catalog::CatalogUpdated};
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 
-use crate::{
-    catalog::{Catalog, MenuItem, PizzaType},
-    error::{Error, Result},
-};
+use crate::catalog::{Catalog, MenuItem, PizzaType};
+use httpkit::{Error, Result};
 
 /// The whole catalog, in one round trip (the snapshot's version from the same transaction).
 pub async fn load_catalog(db: &PgPool) -> Result<Catalog, sqlx::Error> {

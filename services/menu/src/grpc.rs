@@ -34,7 +34,7 @@ impl MenuService for MenuGrpc {
                 "at most {MAX_IDS} ids per call"
             )));
         }
-        let catalog = self.catalog.get().await?;
+        let catalog = self.catalog.get().await.map_err(grpckit::status)?;
         let mut prices = Vec::with_capacity(ids.len());
         let mut unknown_ids = Vec::new();
         for id in ids {

@@ -18,10 +18,9 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use crate::{
     AppState,
     catalog::{self, Catalog, MenuItem, PizzaType, Rendered},
-    db,
-    error::{Error, Result},
-    images,
+    db, images,
 };
+use httpkit::{Error, Result};
 
 /// Cheapest and dearest accepted prices, in won: anything outside is a typo.
 pub const MIN_PRICE: i64 = 1;

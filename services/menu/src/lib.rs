@@ -12,7 +12,6 @@
 pub mod catalog;
 pub mod config;
 pub mod db;
-pub mod error;
 pub mod grpc;
 pub mod http;
 pub mod images;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use events::{OrderEvent, order::OrderCreated};
 
-use crate::error::{Error, Result};
+use httpkit::{Error, Result};
 
 /// What an `Idempotency-Key` used before leads to.
 pub enum Recorded {

@@ -25,9 +25,9 @@ use uuid::Uuid;
 use crate::{
     AppState,
     db::{self, LineRow, OrderRow},
-    error::{Error, Result},
     workflow::{self, Action, Outcome, Scope},
 };
+use httpkit::{Error, Result};
 
 pub const MAX_LINES: usize = 50;
 pub const MAX_QUANTITY: i64 = 100;

@@ -14,7 +14,6 @@
 
 pub mod config;
 pub mod db;
-pub mod error;
 pub mod http;
 pub mod live;
 pub mod notify;

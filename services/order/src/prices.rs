@@ -27,7 +27,7 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounter, Opts};
 use proto::menu::v1::{GetPricesRequest, menu_service_client::MenuServiceClient};
 use tonic::transport::{Channel, Endpoint};
 
-use crate::error::{Error, Result};
+use httpkit::{Error, Result};
 
 /// A pizza as the menu sells it right now.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,7 +18,9 @@ use uuid::Uuid;
 
 use events::{OrderEvent, order::StatusChanged};
 
-use crate::{db::OrderRow, error::Result};
+use httpkit::Result;
+
+use crate::db::OrderRow;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
