@@ -27,6 +27,7 @@ use moka::{Expiry, future::Cache};
 use outbox::Broadcast;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
 use proto::auth::v1::{VerifyTokenRequest, auth_service_client::AuthServiceClient};
+use settings::{ConfigError, require};
 use sha2::{Digest, Sha256};
 use tonic::transport::{Channel, Endpoint};
 
@@ -50,15 +51,17 @@ pub struct AuthClientArgs {
 }
 
 impl AuthClientArgs {
-    /// Checks clap cannot express; exits with one line naming the variable.
-    pub fn validate(&self) {
-        settings::require_http_url("LOGIN_GRPC_URL", &self.login_grpc_url);
-        if self.grpc_call_timeout.is_zero() {
-            settings::fail("GRPC_CALL_TIMEOUT must be above zero");
-        }
-        if self.auth_cache_ttl.is_zero() {
-            settings::fail("AUTH_CACHE_TTL must be above zero");
-        }
+    /// Checks clap cannot express, each naming its variable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        settings::require_http_url("LOGIN_GRPC_URL", &self.login_grpc_url)?;
+        require(
+            !self.grpc_call_timeout.is_zero(),
+            "GRPC_CALL_TIMEOUT must be above zero",
+        )?;
+        require(
+            !self.auth_cache_ttl.is_zero(),
+            "AUTH_CACHE_TTL must be above zero",
+        )
     }
 }
 

@@ -1,31 +1,64 @@
 //! Configuration every service reads the same way.
 //!
-//! Each setting is an environment variable (DESIGN §7) read once, in `main`, through clap.
-//! A bad or missing value stops the process at start with **one line naming the variable**:
-//! [`parse_or_exit`] folds clap's multi-line report into that line, and [`fail`] does the
-//! same for checks clap cannot express (a secret that is too short, say).
+//! Each setting is an environment variable (listed in README.md, "Configuration") read once,
+//! in `main`, through clap. A bad or missing value stops the process at start with **one
+//! line naming the variable**: [`parse`] folds clap's multi-line report into that line, and
+//! the checks clap cannot express (a secret that is too short, say) return a [`ConfigError`]
+//! that `main` hands to [`exit_code`]. Nothing here exits the process itself.
 
-use std::{fmt, net::SocketAddr, str::FromStr, time::Duration};
+use std::{fmt, net::SocketAddr, process::ExitCode, str::FromStr, time::Duration};
 
 use clap::{Args, Parser, error::ErrorKind};
 use ipnet::IpNet;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-/// Parses the command line and environment, or exits with one line naming what is wrong.
+/// A setting the process cannot start with, as the one line that names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// `Ok` when `ok`, else the configuration error `message`.
+pub fn require(ok: bool, message: &str) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(message))
+    }
+}
+
+/// Parses the command line and environment. `Err` carries the exit code once what there was
+/// to say is printed: help or version (0), or the one line naming what is wrong (2).
 ///
 /// With no arguments at all the `serve` subcommand is assumed, so a container's entrypoint
 /// can be the bare binary.
-pub fn parse_or_exit<T: Parser>() -> T {
+pub fn parse<T: Parser>() -> Result<T, ExitCode> {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.len() == 1 {
         args.push("serve".into());
     }
     match T::try_parse_from(args) {
-        Ok(parsed) => parsed,
+        Ok(parsed) => Ok(parsed),
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
-            e.exit()
+            let _ = e.print();
+            Err(ExitCode::SUCCESS)
         }
-        Err(e) => fail(&one_line(&e.render().to_string())),
+        Err(e) => Err(exit_code(Err(ConfigError::new(one_line(
+            &e.render().to_string(),
+        ))
+        .into()))),
     }
 }
 
@@ -42,29 +75,42 @@ fn one_line(report: &str) -> String {
         .join(" ")
 }
 
-/// Stops the process at start with one line on standard error.
-pub fn fail(message: &str) -> ! {
+/// How a process ends, for `main` to return: success; a [`ConfigError`] anywhere in the
+/// chain as `<bin>: configuration error: <line>` and code 2; anything else as
+/// `<bin>: <error and its causes>` and code 1. Both on one line on standard error.
+pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     let bin = std::env::args()
         .next()
         .and_then(|p| p.rsplit('/').next().map(str::to_owned))
         .unwrap_or_else(|| "pizza".into());
-    eprintln!("{bin}: configuration error: {message}");
-    std::process::exit(2)
-}
-
-/// Binds a listener, or stops the process naming the variable that gave the address.
-pub async fn bind(addr: SocketAddr, var: &str) -> tokio::net::TcpListener {
-    match tokio::net::TcpListener::bind(addr).await {
-        Ok(l) => l,
-        Err(e) => fail(&format!("{var}={addr} cannot be bound: {e}")),
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => match e.downcast_ref::<ConfigError>() {
+            Some(config) => {
+                eprintln!("{bin}: configuration error: {config}");
+                ExitCode::from(2)
+            }
+            None => {
+                eprintln!("{bin}: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
-/// Stops the process unless `url` (the value of `var`) is an http:// or https:// URL.
-pub fn require_http_url(var: &str, url: &str) {
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        fail(&format!("{var} must be an http:// or https:// URL"));
-    }
+/// Binds a listener, or names the variable that gave the address.
+pub async fn bind(addr: SocketAddr, var: &str) -> Result<tokio::net::TcpListener, ConfigError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| ConfigError::new(format!("{var}={addr} cannot be bound: {e}")))
+}
+
+/// `Ok` if `url` (the value of `var`) is an http:// or https:// URL.
+pub fn require_http_url(var: &str, url: &str) -> Result<(), ConfigError> {
+    require(
+        url.starts_with("http://") || url.starts_with("https://"),
+        &format!("{var} must be an http:// or https:// URL"),
+    )
 }
 
 /// A value that must never reach a log line: `Debug` and `Display` print `[redacted]`.
@@ -228,12 +274,12 @@ pub struct DbArgs {
 
 impl DbArgs {
     /// Connection options; `default_user` is the service's own role.
-    pub fn connect_options(&self, default_user: &str) -> PgConnectOptions {
+    pub fn connect_options(&self, default_user: &str) -> Result<PgConnectOptions, ConfigError> {
         if let Some(url) = &self.database_url {
-            match url.expose().parse::<PgConnectOptions>() {
-                Ok(o) => return o,
-                Err(_) => fail("DATABASE_URL is not a valid postgres:// URL"),
-            }
+            return url
+                .expose()
+                .parse::<PgConnectOptions>()
+                .map_err(|_| ConfigError::new("DATABASE_URL is not a valid postgres:// URL"));
         }
         let mut o = PgConnectOptions::new()
             .host(&self.db_host)
@@ -243,26 +289,27 @@ impl DbArgs {
         if let Some(p) = &self.db_password {
             o = o.password(p.expose());
         }
-        o
+        Ok(o)
     }
 
     /// A pool that connects lazily, so a process starts (and reports not ready) while the
     /// database is still coming up. Acquiring is bounded, so a dead database gives 503s, not
     /// hanging requests.
-    pub fn pool(&self, default_user: &str) -> PgPool {
-        self.pool_options()
-            .connect_lazy_with(self.connect_options(default_user))
+    pub fn pool(&self, default_user: &str) -> Result<PgPool, ConfigError> {
+        Ok(self
+            .pool_options()
+            .connect_lazy_with(self.connect_options(default_user)?))
     }
 
     /// Connection options for migrations: [`DbArgs::connect_options`] with the role's
     /// `statement_timeout` and `idle_in_transaction_session_timeout` (set by the bootstrap for
     /// the services' requests) lifted for the session: building an index on a large table
     /// may take longer, and nothing else waits on a migration.
-    pub fn migration_options(&self, default_user: &str) -> PgConnectOptions {
-        self.connect_options(default_user).options([
+    pub fn migration_options(&self, default_user: &str) -> Result<PgConnectOptions, ConfigError> {
+        Ok(self.connect_options(default_user)?.options([
             ("statement_timeout", "0"),
             ("idle_in_transaction_session_timeout", "0"),
-        ])
+        ]))
     }
 
     /// Runs `migrator` as `default_user` (the service's own role, with
@@ -272,8 +319,8 @@ impl DbArgs {
         &self,
         default_user: &str,
         migrator: &sqlx::migrate::Migrator,
-    ) -> Result<(), sqlx::Error> {
-        let opts = self.migration_options(default_user);
+    ) -> anyhow::Result<()> {
+        let opts = self.migration_options(default_user)?;
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         let pool = loop {
             match PgPoolOptions::new()
@@ -286,7 +333,7 @@ impl DbArgs {
                     tracing::warn!(error = %e, "database not reachable yet; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         };
         migrator.run(&pool).await?;

@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use settings::{DbArgs, HttpArgs, LogArgs, NatsArgs, Secret, parse_duration};
+use settings::{ConfigError, DbArgs, HttpArgs, LogArgs, NatsArgs, Secret, parse_duration, require};
 
 /// Members, sessions and tokens of the pizza platform.
 #[derive(Debug, Parser)]
@@ -158,32 +158,38 @@ pub struct AuthArgs {
 }
 
 impl ServeConfig {
-    /// Checks clap cannot express; exits with one line naming the variable.
-    pub fn validate(&self) {
-        if self.auth.jwt_secret.expose().len() < 32 {
-            settings::fail("JWT_SECRET must be at least 32 bytes");
-        }
-        if let Some(p) = &self.auth.jwt_secret_previous
-            && p.expose().len() < 32
-        {
-            settings::fail("JWT_SECRET_PREVIOUS must be at least 32 bytes");
-        }
-        if self.auth.access_token_ttl > Duration::from_secs(15 * 60)
-            || self.auth.access_token_ttl < Duration::from_secs(10)
-        {
-            settings::fail("ACCESS_TOKEN_TTL must be between 10s and 15m");
-        }
-        if self.auth.refresh_token_ttl < self.auth.access_token_ttl {
-            settings::fail("REFRESH_TOKEN_TTL must not be shorter than ACCESS_TOKEN_TTL");
-        }
-        if self.auth.auth_rate_limit_burst == 0 || self.auth.auth_rate_limit_period.is_zero() {
-            settings::fail("AUTH_RATE_LIMIT_BURST and AUTH_RATE_LIMIT_PERIOD must be above zero");
-        }
-        if !(1..=100).contains(&self.auth.login_failures_per_hour) {
-            settings::fail("LOGIN_FAILURES_PER_HOUR must be between 1 and 100");
-        }
-        if self.auth.password_hash_concurrency == Some(0) {
-            settings::fail("PASSWORD_HASH_CONCURRENCY must be above zero");
-        }
+    /// Checks clap cannot express, each naming its variable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let a = &self.auth;
+        require(
+            a.jwt_secret.expose().len() >= 32,
+            "JWT_SECRET must be at least 32 bytes",
+        )?;
+        require(
+            a.jwt_secret_previous
+                .as_ref()
+                .is_none_or(|p| p.expose().len() >= 32),
+            "JWT_SECRET_PREVIOUS must be at least 32 bytes",
+        )?;
+        require(
+            (Duration::from_secs(10)..=Duration::from_secs(15 * 60)).contains(&a.access_token_ttl),
+            "ACCESS_TOKEN_TTL must be between 10s and 15m",
+        )?;
+        require(
+            a.refresh_token_ttl >= a.access_token_ttl,
+            "REFRESH_TOKEN_TTL must not be shorter than ACCESS_TOKEN_TTL",
+        )?;
+        require(
+            a.auth_rate_limit_burst > 0 && !a.auth_rate_limit_period.is_zero(),
+            "AUTH_RATE_LIMIT_BURST and AUTH_RATE_LIMIT_PERIOD must be above zero",
+        )?;
+        require(
+            (1..=100).contains(&a.login_failures_per_hour),
+            "LOGIN_FAILURES_PER_HOUR must be between 1 and 100",
+        )?;
+        require(
+            a.password_hash_concurrency != Some(0),
+            "PASSWORD_HASH_CONCURRENCY must be above zero",
+        )
     }
 }

@@ -104,7 +104,7 @@ pub struct Listeners {
 /// Serves HTTP and gRPC, relays the outbox and prunes dead sessions, until `shutdown` stops;
 /// then finishes in-flight requests, stops the relay and returns.
 pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> anyhow::Result<()> {
-    let db = cfg.db.pool(DB_ROLE);
+    let db = cfg.db.pool(DB_ROLE)?;
     let nats = outbox::connect_nats(&cfg.nats.nats_url, "pizza-login")
         .await?
         .client;

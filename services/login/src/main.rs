@@ -4,37 +4,40 @@ use std::process::ExitCode;
 
 use pizza_login::{
     DB_ROLE, Listeners, MIGRATOR,
-    config::{Cli, Command},
+    config::{Cli, Command, ServeConfig},
     ops,
 };
+use settings::{ConfigError, DbArgs, LogArgs};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli: Cli = settings::parse_or_exit();
-    let result = match cli.command {
-        Command::Serve(cfg) => {
-            cfg.validate();
-            let _telemetry = match telemetry::init("pizza-login", &cfg.log.log_level) {
-                Ok(g) => g,
-                Err(e) => settings::fail(&format!("{e:#}")),
-            };
-            let http = settings::bind(cfg.http.http_addr, "HTTP_ADDR").await;
-            let grpc = settings::bind(cfg.grpc_addr, "GRPC_ADDR").await;
-            let shutdown = httpkit::Shutdown::new();
-            shutdown.on_signals(cfg.http.shutdown_drain);
-            pizza_login::run(*cfg, Listeners { http, grpc }, shutdown).await
-        }
-        Command::Migrate { db, log } => {
-            let _telemetry = telemetry::init("pizza-login", &log.log_level);
-            db.migrate(DB_ROLE, &MIGRATOR).await.map_err(Into::into)
-        }
-        Command::Member { db, action } => ops::member(&db, action).await,
+    let cli: Cli = match settings::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pizza-login: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    settings::exit_code(match cli.command {
+        Command::Serve(cfg) => serve(*cfg).await,
+        Command::Migrate { db, log } => migrate(db, log).await,
+        Command::Member { db, action } => ops::member(&db, action).await,
+    })
+}
+
+async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
+    cfg.validate()?;
+    let _telemetry = telemetry(&cfg.log)?;
+    let http = settings::bind(cfg.http.http_addr, "HTTP_ADDR").await?;
+    let grpc = settings::bind(cfg.grpc_addr, "GRPC_ADDR").await?;
+    let shutdown = httpkit::Shutdown::new();
+    shutdown.on_signals(cfg.http.shutdown_drain);
+    pizza_login::run(cfg, Listeners { http, grpc }, shutdown).await
+}
+
+async fn migrate(db: DbArgs, log: LogArgs) -> anyhow::Result<()> {
+    let _telemetry = telemetry(&log)?;
+    db.migrate(DB_ROLE, &MIGRATOR).await
+}
+
+/// Logs (and traces) as JSON; a bad `LOG_LEVEL` stops the process like any bad setting.
+fn telemetry(log: &LogArgs) -> Result<telemetry::TelemetryGuard, ConfigError> {
+    telemetry::init("pizza-login", &log.log_level).map_err(|e| ConfigError::new(format!("{e:#}")))
 }

@@ -15,7 +15,7 @@ use crate::{
 pub async fn member(db_args: &DbArgs, action: MemberAction) -> anyhow::Result<()> {
     let pool = db_args
         .pool_options()
-        .connect_with(db_args.connect_options("login_svc"))
+        .connect_with(db_args.connect_options("login_svc")?)
         .await
         .context("cannot connect to the database")?;
     let mut out = std::io::stdout();

@@ -51,11 +51,12 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
-    /// Checks clap cannot express; exits with one line naming the variable.
-    pub fn validate(&self) {
-        self.auth.validate();
-        if self.menu_cache_ttl.is_zero() {
-            settings::fail("MENU_CACHE_TTL must be above zero");
-        }
+    /// Checks clap cannot express, each naming its variable.
+    pub fn validate(&self) -> Result<(), settings::ConfigError> {
+        self.auth.validate()?;
+        settings::require(
+            !self.menu_cache_ttl.is_zero(),
+            "MENU_CACHE_TTL must be above zero",
+        )
     }
 }

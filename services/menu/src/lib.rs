@@ -62,7 +62,7 @@ pub struct Listeners {
 /// Serves HTTP and gRPC, relays the outbox and follows the catalog and auth events, until
 /// `shutdown` stops; then finishes in-flight requests, stops the relay and returns.
 pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> anyhow::Result<()> {
-    let db = cfg.db.pool(DB_ROLE);
+    let db = cfg.db.pool(DB_ROLE)?;
     let nats = outbox::connect_nats(&cfg.nats.nats_url, "pizza-menu").await?;
     let auth = AuthClient::from_args(&cfg.auth).map_err(|e| anyhow::anyhow!(e))?;
     let catalog = CatalogCache::new(db.clone(), cfg.menu_cache_ttl);

@@ -59,18 +59,20 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
-    /// Checks clap cannot express; exits with one line naming the variable.
-    pub fn validate(&self) {
-        self.auth.validate();
-        settings::require_http_url("MENU_GRPC_URL", &self.menu_grpc_url);
+    /// Checks clap cannot express, each naming its variable.
+    pub fn validate(&self) -> Result<(), settings::ConfigError> {
+        self.auth.validate()?;
+        settings::require_http_url("MENU_GRPC_URL", &self.menu_grpc_url)?;
         if let Some(url) = &self.order_webhook_url {
-            settings::require_http_url("ORDER_WEBHOOK_URL", url);
+            settings::require_http_url("ORDER_WEBHOOK_URL", url)?;
         }
-        if self.order_pending_timeout.is_zero() {
-            settings::fail("ORDER_PENDING_TIMEOUT must be above zero");
-        }
-        if self.price_cache_ttl.is_zero() {
-            settings::fail("PRICE_CACHE_TTL must be above zero");
-        }
+        settings::require(
+            !self.order_pending_timeout.is_zero(),
+            "ORDER_PENDING_TIMEOUT must be above zero",
+        )?;
+        settings::require(
+            !self.price_cache_ttl.is_zero(),
+            "PRICE_CACHE_TTL must be above zero",
+        )
     }
 }

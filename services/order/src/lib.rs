@@ -63,7 +63,7 @@ impl FromRef<AppState> for AuthClient {
 /// Serves HTTP, relays the outbox and follows catalog and auth events, until `shutdown`
 /// stops; then finishes in-flight requests, stops the relay and returns.
 pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> anyhow::Result<()> {
-    let db = cfg.db.pool(DB_ROLE);
+    let db = cfg.db.pool(DB_ROLE)?;
     let nats = outbox::connect_nats(&cfg.nats.nats_url, "pizza-order").await?;
     let auth = AuthClient::from_args(&cfg.auth).map_err(|e| anyhow::anyhow!(e))?;
     let prices = Prices::new(

@@ -4,34 +4,37 @@ use std::process::ExitCode;
 
 use pizza_order::{
     DB_ROLE, MIGRATOR,
-    config::{Cli, Command},
+    config::{Cli, Command, ServeConfig},
 };
+use settings::{ConfigError, DbArgs, LogArgs};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli: Cli = settings::parse_or_exit();
-    let result = match cli.command {
-        Command::Serve(cfg) => {
-            cfg.validate();
-            let _telemetry = match telemetry::init("pizza-order", &cfg.log.log_level) {
-                Ok(g) => g,
-                Err(e) => settings::fail(&format!("{e:#}")),
-            };
-            let http = settings::bind(cfg.http.http_addr, "HTTP_ADDR").await;
-            let shutdown = httpkit::Shutdown::new();
-            shutdown.on_signals(cfg.http.shutdown_drain);
-            pizza_order::run(*cfg, http, shutdown).await
-        }
-        Command::Migrate { db, log } => {
-            let _telemetry = telemetry::init("pizza-order", &log.log_level);
-            db.migrate(DB_ROLE, &MIGRATOR).await.map_err(Into::into)
-        }
+    let cli: Cli = match settings::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pizza-order: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    settings::exit_code(match cli.command {
+        Command::Serve(cfg) => serve(*cfg).await,
+        Command::Migrate { db, log } => migrate(db, log).await,
+    })
+}
+
+async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
+    cfg.validate()?;
+    let _telemetry = telemetry(&cfg.log)?;
+    let http = settings::bind(cfg.http.http_addr, "HTTP_ADDR").await?;
+    let shutdown = httpkit::Shutdown::new();
+    shutdown.on_signals(cfg.http.shutdown_drain);
+    pizza_order::run(cfg, http, shutdown).await
+}
+
+async fn migrate(db: DbArgs, log: LogArgs) -> anyhow::Result<()> {
+    let _telemetry = telemetry(&log)?;
+    db.migrate(DB_ROLE, &MIGRATOR).await
+}
+
+/// Logs (and traces) as JSON; a bad `LOG_LEVEL` stops the process like any bad setting.
+fn telemetry(log: &LogArgs) -> Result<telemetry::TelemetryGuard, ConfigError> {
+    telemetry::init("pizza-order", &log.log_level).map_err(|e| ConfigError::new(format!("{e:#}")))
 }

@@ -156,16 +156,23 @@ fn bad_config_stops_the_process_with_one_line_naming_the_variable() {
             "ACCESS_TOKEN_TTL",
         ),
     ];
-    for (env, var) in cases {
+    let bad_log_level: &[(&str, &str)] = &[("LOG_LEVEL", "info,[broken")];
+    let runs = cases
+        .iter()
+        .map(|(env, var)| ("serve", *env, *var))
+        // Every command reads its settings the same way, not only `serve`.
+        .chain([("migrate", bad_log_level, "LOG_LEVEL")]);
+    for (command, env, var) in runs {
         let out = Command::new(BIN)
-            .arg("serve")
+            .arg(command)
             .env_clear()
             .envs(env.iter().copied())
             .output()
             .unwrap();
-        assert!(!out.status.success());
+        assert_eq!(out.status.code(), Some(2), "{command} {env:?}");
         let err = String::from_utf8(out.stderr).unwrap();
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains("configuration error"), "{err}");
         assert!(err.contains(var), "{err}");
         assert!(!err.contains(SECRET), "a secret was printed: {err}");
     }

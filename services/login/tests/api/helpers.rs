@@ -65,7 +65,7 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         .expect("test database");
     let nats = NatsServer::start().await.expect("nats-server");
     let cfg = serve_config(&db.url(), &nats.url(), extra);
-    cfg.validate();
+    cfg.validate().expect("a valid test configuration");
     let http_l = testkit::listener().await;
     let grpc_l = testkit::listener().await;
     let http = http_l.local_addr().unwrap();

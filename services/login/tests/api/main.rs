@@ -406,7 +406,7 @@ async fn every_service_role_has_the_bootstrap_timeouts_and_migrations_lift_them(
         let pizza_login::config::Command::Migrate { db, .. } = cli.command else {
             unreachable!()
         };
-        let mut m = PgConnection::connect_with(&db.migration_options(role))
+        let mut m = PgConnection::connect_with(&db.migration_options(role).unwrap())
             .await
             .unwrap();
         assert_eq!(show(&mut m, "statement_timeout").await, "0", "{role}");

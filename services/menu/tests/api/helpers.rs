@@ -102,7 +102,7 @@ pub async fn start_menu(
         pizza_menu::config::Command::Serve(c) => *c,
         _ => unreachable!(),
     };
-    cfg.validate();
+    cfg.validate().expect("a valid test configuration");
     let (h, g) = (testkit::listener().await, testkit::listener().await);
     let (http, grpc) = (h.local_addr().unwrap(), g.local_addr().unwrap());
     let shutdown = Shutdown::new();

@@ -165,7 +165,7 @@ pub async fn start_order(
     else {
         unreachable!()
     };
-    cfg.validate();
+    cfg.validate().expect("a valid test configuration");
     let h = testkit::listener().await;
     let http = h.local_addr().unwrap();
     let shutdown = Shutdown::new();
