@@ -24,8 +24,10 @@ use crate::{
 };
 use httpkit::{Error, Result};
 
-/// All routes of the service (without the common layers of [`httpkit::stack`]).
-pub fn router(state: AppState) -> Router {
+/// All routes of the service (without the common layers of [`httpkit::stack`]), and the
+/// job that makes the rate limiter forget idle client addresses (run it every minute: it
+/// keeps an entry per address).
+pub fn router(state: AppState) -> (Router, impl Fn() + Send + Sync + 'static) {
     let limit = Arc::new(
         GovernorConfigBuilder::default()
             .period(state.auth.auth_rate_limit_period)
@@ -36,15 +38,8 @@ pub fn router(state: AppState) -> Router {
             .finish()
             .expect("burst and period are checked at start"),
     );
-    // The limiter keeps one entry per client address; forget the idle ones.
     let limiter = limit.limiter().clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            limiter.retain_recent();
-        }
-    });
+    let forget_idle = move || limiter.retain_recent();
 
     let mut limited = Router::new();
     limited = route_both(limited, "/login/", post(login));
@@ -58,7 +53,7 @@ pub fn router(state: AppState) -> Router {
     open = route_both(open, "/login/password/", post(change_password));
     open = open.route("/login/openapi.json", get(openapi));
 
-    limited.merge(open).with_state(state)
+    (limited.merge(open).with_state(state), forget_idle)
 }
 
 // ---------------------------------------------------------------------------------------

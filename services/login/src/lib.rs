@@ -22,7 +22,8 @@ pub mod tokens;
 use std::{sync::Arc, time::Duration};
 
 use events::{AuthEvent, Event};
-use httpkit::{Probes, Shutdown};
+use httpkit::Shutdown;
+use lifecycle::Lifecycle;
 use settings::Cidrs;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -101,36 +102,25 @@ pub struct Listeners {
     pub grpc: TcpListener,
 }
 
-/// Serves HTTP and gRPC, relays the outbox and prunes dead sessions, until `shutdown` stops;
-/// then finishes in-flight requests, stops the relay and returns.
+/// Serves HTTP and gRPC, relays the outbox and prunes dead sessions until `shutdown` stops,
+/// then stops it all ([`Lifecycle::serve`]).
 pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> anyhow::Result<()> {
     let db = cfg.db.pool(DB_ROLE)?;
-    let nats = outbox::connect_nats(&cfg.nats.nats_url, "pizza-login")
-        .await?
-        .client;
+    let nats = outbox::connect_nats(&cfg.nats.nats_url, "pizza-login").await?;
     let state = AppState::new(db.clone(), &cfg);
+    let mut life = Lifecycle::new("login", db.clone(), nats, shutdown);
+    life.relay(vec![AuthEvent::STREAM]);
+    let access_ttl = cfg.auth.access_token_ttl;
+    life.every(Duration::from_secs(300), move || {
+        prune(db.clone(), access_ttl)
+    });
+    let (routes, forget_idle_clients) = http::router(state.clone());
+    life.every(Duration::from_secs(60), move || {
+        forget_idle_clients();
+        std::future::ready(())
+    });
 
-    let (relay_stop, relay_stopped) = tokio::sync::oneshot::channel::<()>();
-    let relay = outbox::Relay::new(
-        "login",
-        db.clone(),
-        outbox::jetstream(nats.clone()),
-        vec![AuthEvent::STREAM],
-    );
-    let relay = tokio::spawn(relay.run(async move {
-        let _ = relay_stopped.await;
-    }));
-    let pruner = tokio::spawn(prune_forever(db.clone(), cfg.auth.access_token_ttl));
-
-    let nats_for_probe = nats.clone();
-    let probes = Probes {
-        service: "login",
-        db: db.clone(),
-        shutdown: shutdown.clone(),
-        nats: Some(Arc::new(move || outbox::nats_state(&nats_for_probe))),
-        subscriptions: vec![],
-    };
-    let app = httpkit::stack(http::router(state.clone()), "login", &cfg.http, probes);
+    let app = httpkit::stack(routes, "login", &cfg.http, life.probes());
     let grpc = grpckit::GrpcService {
         routes: tonic::service::Routes::new(
             proto::auth::v1::auth_service_server::AuthServiceServer::new(grpc::AuthGrpc::new(
@@ -140,36 +130,15 @@ pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> 
         names: vec!["pizza.auth.v1.AuthService"],
         descriptors: vec![proto::FILE_DESCRIPTOR_SET],
     };
-
-    tracing::info!(
-        http = %listeners.http.local_addr()?,
-        grpc = %listeners.grpc.local_addr()?,
-        "pizza-login serving"
-    );
-    let (h, g) = tokio::join!(
-        httpkit::serve(listeners.http, app, shutdown.clone()),
-        grpckit::serve(listeners.grpc, grpc, shutdown.clone()),
-    );
-    // In-flight requests are done: whatever they wrote to the outbox is committed. The relay
-    // gets one last chance to send it, then stops (anything left goes out after restart).
-    let _ = relay_stop.send(());
-    let _ = relay.await;
-    outbox::writes_finished(Duration::from_secs(10)).await;
-    pruner.abort();
-    h?;
-    g?;
-    tracing::info!("pizza-login stopped");
-    Ok(())
+    life.serve((listeners.http, app), Some((listeners.grpc, grpc)))
+        .await
 }
 
-async fn prune_forever(db: PgPool, access_ttl: Duration) {
-    let mut tick = tokio::time::interval(Duration::from_secs(300));
-    loop {
-        tick.tick().await;
-        match db::prune(&db, access_ttl).await {
-            Ok(n) if n > 0 => tracing::info!(rows = n, "pruned dead sessions and login windows"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "prune failed; will retry"),
-        }
+/// Deletes dead sessions and closed failed-login windows; a failure waits for the next round.
+async fn prune(db: PgPool, access_ttl: Duration) {
+    match db::prune(&db, access_ttl).await {
+        Ok(n) if n > 0 => tracing::info!(rows = n, "pruned dead sessions and login windows"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "prune failed; will retry"),
     }
 }

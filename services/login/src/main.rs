@@ -7,7 +7,6 @@ use pizza_login::{
     config::{Cli, Command, ServeConfig},
     ops,
 };
-use settings::{ConfigError, DbArgs, LogArgs};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -17,27 +16,19 @@ async fn main() -> ExitCode {
     };
     settings::exit_code(match cli.command {
         Command::Serve(cfg) => serve(*cfg).await,
-        Command::Migrate { db, log } => migrate(db, log).await,
+        Command::Migrate { db, log } => {
+            lifecycle::migrate("pizza-login", DB_ROLE, &MIGRATOR, db, log).await
+        }
         Command::Member { db, action } => ops::member(&db, action).await,
     })
 }
 
 async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     cfg.validate()?;
-    let _telemetry = telemetry(&cfg.log)?;
+    let _telemetry = lifecycle::telemetry("pizza-login", &cfg.log)?;
     let http = settings::bind(cfg.http.http_addr, "HTTP_ADDR").await?;
     let grpc = settings::bind(cfg.grpc_addr, "GRPC_ADDR").await?;
     let shutdown = httpkit::Shutdown::new();
     shutdown.on_signals(cfg.http.shutdown_drain);
     pizza_login::run(cfg, Listeners { http, grpc }, shutdown).await
-}
-
-async fn migrate(db: DbArgs, log: LogArgs) -> anyhow::Result<()> {
-    let _telemetry = telemetry(&log)?;
-    db.migrate(DB_ROLE, &MIGRATOR).await
-}
-
-/// Logs (and traces) as JSON; a bad `LOG_LEVEL` stops the process like any bad setting.
-fn telemetry(log: &LogArgs) -> Result<telemetry::TelemetryGuard, ConfigError> {
-    telemetry::init("pizza-login", &log.log_level).map_err(|e| ConfigError::new(format!("{e:#}")))
 }

@@ -16,12 +16,13 @@ pub mod grpc;
 pub mod http;
 pub mod images;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use authclient::AuthClient;
 use axum::extract::FromRef;
 use events::{CatalogEvent, Event};
-use httpkit::{Probes, Shutdown};
+use httpkit::Shutdown;
+use lifecycle::Lifecycle;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
@@ -59,8 +60,8 @@ pub struct Listeners {
     pub grpc: TcpListener,
 }
 
-/// Serves HTTP and gRPC, relays the outbox and follows the catalog and auth events, until
-/// `shutdown` stops; then finishes in-flight requests, stops the relay and returns.
+/// Serves HTTP and gRPC, relays the outbox and follows the catalog and auth events until
+/// `shutdown` stops, then stops it all ([`Lifecycle::serve`]).
 pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> anyhow::Result<()> {
     let db = cfg.db.pool(DB_ROLE)?;
     let nats = outbox::connect_nats(&cfg.nats.nats_url, "pizza-menu").await?;
@@ -71,41 +72,12 @@ pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> 
         catalog: catalog.clone(),
         auth: auth.clone(),
     }));
+    let mut life = Lifecycle::new("menu", db, nats, shutdown);
+    life.subscribe(catalog.subscription());
+    life.subscribe(auth.subscription());
+    life.relay(vec![CatalogEvent::STREAM]);
 
-    let stopped = {
-        let s = shutdown.clone();
-        move || {
-            let s = s.clone();
-            async move { s.stopped().await }
-        }
-    };
-    let catalog_sub = catalog.subscription();
-    let auth_sub = auth.subscription();
-    let live = vec![catalog_sub.health(), auth_sub.health()];
-    let subscriptions = [
-        tokio::spawn(catalog_sub.run(nats.clone(), stopped())),
-        tokio::spawn(auth_sub.run(nats.clone(), stopped())),
-    ];
-    let (relay_stop, relay_stopped) = tokio::sync::oneshot::channel::<()>();
-    let relay = outbox::Relay::new(
-        "menu",
-        db.clone(),
-        outbox::jetstream(nats.client.clone()),
-        vec![CatalogEvent::STREAM],
-    );
-    let relay = tokio::spawn(relay.run(async move {
-        let _ = relay_stopped.await;
-    }));
-
-    let client = nats.client.clone();
-    let probes = Probes {
-        service: "menu",
-        db: db.clone(),
-        shutdown: shutdown.clone(),
-        nats: Some(Arc::new(move || outbox::nats_state(&client))),
-        subscriptions: live,
-    };
-    let app = httpkit::stack(http::router(state), "menu", &cfg.http, probes);
+    let app = httpkit::stack(http::router(state), "menu", &cfg.http, life.probes());
     let grpc = grpckit::GrpcService {
         routes: tonic::service::Routes::new(
             proto::menu::v1::menu_service_server::MenuServiceServer::new(grpc::MenuGrpc::new(
@@ -115,23 +87,6 @@ pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> 
         names: vec!["pizza.menu.v1.MenuService"],
         descriptors: vec![proto::FILE_DESCRIPTOR_SET],
     };
-    tracing::info!(
-        http = %listeners.http.local_addr()?,
-        grpc = %listeners.grpc.local_addr()?,
-        "pizza-menu serving"
-    );
-    let (h, g) = tokio::join!(
-        httpkit::serve(listeners.http, app, shutdown.clone()),
-        grpckit::serve(listeners.grpc, grpc, shutdown.clone()),
-    );
-    let _ = relay_stop.send(());
-    let _ = relay.await;
-    outbox::writes_finished(Duration::from_secs(10)).await;
-    for s in subscriptions {
-        let _ = s.await;
-    }
-    h?;
-    g?;
-    tracing::info!("pizza-menu stopped");
-    Ok(())
+    life.serve((listeners.http, app), Some((listeners.grpc, grpc)))
+        .await
 }

@@ -6,7 +6,6 @@ use pizza_menu::{
     DB_ROLE, Listeners, MIGRATOR,
     config::{Cli, Command, ServeConfig},
 };
-use settings::{ConfigError, DbArgs, LogArgs};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -16,26 +15,18 @@ async fn main() -> ExitCode {
     };
     settings::exit_code(match cli.command {
         Command::Serve(cfg) => serve(*cfg).await,
-        Command::Migrate { db, log } => migrate(db, log).await,
+        Command::Migrate { db, log } => {
+            lifecycle::migrate("pizza-menu", DB_ROLE, &MIGRATOR, db, log).await
+        }
     })
 }
 
 async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     cfg.validate()?;
-    let _telemetry = telemetry(&cfg.log)?;
+    let _telemetry = lifecycle::telemetry("pizza-menu", &cfg.log)?;
     let http = settings::bind(cfg.http.http_addr, "HTTP_ADDR").await?;
     let grpc = settings::bind(cfg.grpc_addr, "GRPC_ADDR").await?;
     let shutdown = httpkit::Shutdown::new();
     shutdown.on_signals(cfg.http.shutdown_drain);
     pizza_menu::run(cfg, Listeners { http, grpc }, shutdown).await
-}
-
-async fn migrate(db: DbArgs, log: LogArgs) -> anyhow::Result<()> {
-    let _telemetry = telemetry(&log)?;
-    db.migrate(DB_ROLE, &MIGRATOR).await
-}
-
-/// Logs (and traces) as JSON; a bad `LOG_LEVEL` stops the process like any bad setting.
-fn telemetry(log: &LogArgs) -> Result<telemetry::TelemetryGuard, ConfigError> {
-    telemetry::init("pizza-menu", &log.log_level).map_err(|e| ConfigError::new(format!("{e:#}")))
 }

@@ -25,7 +25,8 @@ use std::{sync::Arc, time::Duration};
 use authclient::AuthClient;
 use axum::extract::FromRef;
 use events::{Event, OrderEvent};
-use httpkit::{Probes, Shutdown};
+use httpkit::Shutdown;
+use lifecycle::Lifecycle;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
@@ -60,8 +61,9 @@ impl FromRef<AppState> for AuthClient {
     }
 }
 
-/// Serves HTTP, relays the outbox and follows catalog and auth events, until `shutdown`
-/// stops; then finishes in-flight requests, stops the relay and returns.
+/// Serves HTTP, relays the outbox, follows catalog, auth and order events, cancels stale
+/// orders and sends notifications until `shutdown` stops, then stops it all
+/// ([`Lifecycle::serve`]).
 pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> anyhow::Result<()> {
     let db = cfg.db.pool(DB_ROLE)?;
     let nats = outbox::connect_nats(&cfg.nats.nats_url, "pizza-order").await?;
@@ -80,74 +82,34 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
         hub: hub.clone(),
         shutdown: shutdown.clone(),
     }));
-
-    let prices_sub = prices.subscription();
-    let auth_sub = auth.subscription();
-    let orders_sub = hub.subscription();
-    let live = vec![prices_sub.health(), auth_sub.health(), orders_sub.health()];
-    let stopped = || {
-        let s = shutdown.clone();
-        async move { s.stopped().await }
-    };
-    let subscriptions = [
-        tokio::spawn(prices_sub.run(nats.clone(), stopped())),
-        tokio::spawn(auth_sub.run(nats.clone(), stopped())),
-        tokio::spawn(orders_sub.run(nats.clone(), stopped())),
-    ];
-    let (relay_stop, relay_stopped) = tokio::sync::oneshot::channel::<()>();
-    let relay = outbox::Relay::new(
-        "order",
-        db.clone(),
-        outbox::jetstream(nats.client.clone()),
-        vec![OrderEvent::STREAM],
-    );
-    let relay = tokio::spawn(relay.run(async move {
-        let _ = relay_stopped.await;
-    }));
-    let pruner = tokio::spawn(prune_forever(db.clone()));
-    let notifier = cfg.order_webhook_url.clone().map(|url| {
+    let mut life = Lifecycle::new("order", db.clone(), nats.clone(), shutdown);
+    life.subscribe(prices.subscription());
+    life.subscribe(auth.subscription());
+    life.subscribe(hub.subscription());
+    life.relay(vec![OrderEvent::STREAM]);
+    let pruned = db.clone();
+    life.every(Duration::from_secs(600), move || prune(pruned.clone()));
+    let timeout = cfg.order_pending_timeout;
+    let swept = db.clone();
+    life.every(workflow::sweep_period(timeout), move || {
+        workflow::sweep(swept.clone(), timeout)
+    });
+    if let Some(url) = cfg.order_webhook_url.clone() {
         // reqwest's rustls takes its crypto from the process: ring, as sqlx's does.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let n = notify::Notifier::new(db.clone(), outbox::jetstream(nats.client.clone()), url);
-        tokio::spawn(n.run(stopped()))
-    });
-    let auto_cancel = tokio::spawn(workflow::auto_cancel_forever(
-        db.clone(),
-        cfg.order_pending_timeout,
-    ));
-
-    let client = nats.client.clone();
-    let probes = Probes {
-        service: "order",
-        db: db.clone(),
-        shutdown: shutdown.clone(),
-        nats: Some(Arc::new(move || outbox::nats_state(&client))),
-        subscriptions: live,
-    };
-    let app = httpkit::stack(http::router(state), "order", &cfg.http, probes);
-    tracing::info!(http = %http.local_addr()?, "pizza-order serving");
-    let served = httpkit::serve(http, app, shutdown.clone()).await;
-    let _ = relay_stop.send(());
-    let _ = relay.await;
-    outbox::writes_finished(Duration::from_secs(10)).await;
-    for s in subscriptions.into_iter().chain(notifier) {
-        let _ = s.await;
+        let notifier = notify::Notifier::new(db, outbox::jetstream(nats.client.clone()), url);
+        life.spawn(|stopped| notifier.run(stopped));
     }
-    pruner.abort();
-    auto_cancel.abort();
-    served?;
-    tracing::info!("pizza-order stopped");
-    Ok(())
+
+    let app = httpkit::stack(http::router(state), "order", &cfg.http, life.probes());
+    life.serve((http, app), None).await
 }
 
-async fn prune_forever(db: PgPool) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
-    loop {
-        tick.tick().await;
-        match db::prune(&db).await {
-            Ok(n) if n > 0 => tracing::info!(rows = n, "pruned expired idempotency keys"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "prune failed; will retry"),
-        }
+/// Forgets idempotency keys after 24 h; a failure waits for the next round.
+async fn prune(db: PgPool) {
+    match db::prune(&db).await {
+        Ok(n) if n > 0 => tracing::info!(rows = n, "pruned expired idempotency keys"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "prune failed; will retry"),
     }
 }

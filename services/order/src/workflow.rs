@@ -190,31 +190,30 @@ pub async fn cancel_stale(db: &PgPool, timeout: Duration, batch: i64) -> Result<
     Ok(cancelled.into_iter().map(|o| o.order_id).collect())
 }
 
-/// Runs [`cancel_stale`] until the process stops.
-pub async fn auto_cancel_forever(db: PgPool, timeout: Duration) {
-    // Check a few times per timeout, but neither hammer the database nor wait too long.
-    let every = (timeout / 4).clamp(Duration::from_millis(200), Duration::from_secs(30));
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// How often the auto-cancel sweep runs for `timeout`: a few times per timeout, but neither
+/// hammering the database nor waiting too long.
+pub fn sweep_period(timeout: Duration) -> Duration {
+    (timeout / 4).clamp(Duration::from_millis(200), Duration::from_secs(30))
+}
+
+/// One sweep: [`cancel_stale`] in batches until no full batch is left.
+pub async fn sweep(db: PgPool, timeout: Duration) {
     loop {
-        tick.tick().await;
-        loop {
-            // On a task of its own: stopping the sweep never cuts a cancellation half-way.
-            let pool = db.clone();
-            match outbox::run_to_completion(async move { cancel_stale(&pool, timeout, 100).await })
-                .await
-            {
-                Ok(ids) if ids.is_empty() => break,
-                Ok(ids) => {
-                    tracing::info!(count = ids.len(), "auto-cancelled pending orders");
-                    if ids.len() < 100 {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "auto-cancel failed; will retry");
+        // On a task of its own: stopping the sweep never cuts a cancellation half-way.
+        let pool = db.clone();
+        match outbox::run_to_completion(async move { cancel_stale(&pool, timeout, 100).await })
+            .await
+        {
+            Ok(ids) if ids.is_empty() => break,
+            Ok(ids) => {
+                tracing::info!(count = ids.len(), "auto-cancelled pending orders");
+                if ids.len() < 100 {
                     break;
                 }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "auto-cancel failed; will retry");
+                break;
             }
         }
     }
