@@ -1,5 +1,5 @@
 -- Inside the platform's database: one schema per service, owned by that service's role, and
--- no privileges for anyone on anyone else's (DESIGN §2). Idempotent; run as a superuser
+-- no privileges for anyone on anyone else's (docs/contract.md §2). Idempotent; run as a superuser
 -- connected to the database (the bootstrap does it for `pizza`, the tests for each of theirs).
 DO $$
 BEGIN

@@ -1,5 +1,5 @@
 //! Who is calling: bearer tokens verified by login's `AuthService/VerifyToken` over gRPC
-//! (DESIGN §4), cached in `moka`.
+//! (docs/contract.md §4), cached in `moka`.
 //!
 //! - A verification is cached until the token's own expiry (with a TTL backstop), keyed by
 //!   the token's SHA-256 — the cache never holds tokens.
@@ -65,7 +65,7 @@ impl AuthClientArgs {
     }
 }
 
-/// A role of DESIGN §3.
+/// A role of docs/contract.md §3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Customer,

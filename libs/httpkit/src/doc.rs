@@ -3,7 +3,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// The error envelope every error response carries (DESIGN §3).
+/// The error envelope every error response carries (docs/contract.md §3).
 #[derive(Serialize, ToSchema)]
 pub struct ErrorEnvelope {
     pub error: ErrorBody,

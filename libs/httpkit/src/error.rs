@@ -92,7 +92,7 @@ impl ApiError {
     }
 }
 
-/// The envelope code for a status (DESIGN §3).
+/// The envelope code for a status (docs/contract.md §3).
 pub fn code_for(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 => "VALIDATION_ERROR",

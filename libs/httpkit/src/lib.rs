@@ -4,7 +4,7 @@
 //!   a trace span per request, latency metrics, the error envelope for errors the handlers
 //!   did not produce, panic catching, a request timeout, the body limit, CORS, and the probes
 //!   `/healthz`, `/livez`, `/metrics`.
-//! - [`ApiError`] and [`Json`] give handlers the envelope of DESIGN §3.
+//! - [`ApiError`] and [`Json`] give handlers the envelope of docs/contract.md §3.
 //! - [`Shutdown`] is the one signal the HTTP and gRPC servers and background tasks obey.
 //! - [`client_ip`] / [`ClientIpKey`] name the client behind `TRUSTED_PROXIES`.
 //! - [`serve`] runs a router on an already-bound listener until the shutdown says stop.
@@ -250,7 +250,7 @@ async fn record_latency(
     res
 }
 
-/// Registers `path` (written with its trailing slash, as DESIGN §3 does) both with and
+/// Registers `path` (written with its trailing slash, as docs/contract.md §3 does) both with and
 /// without the slash.
 pub fn route_both<S>(router: Router<S>, path: &str, handler: MethodRouter<S>) -> Router<S>
 where

@@ -1,6 +1,6 @@
 //! One shutdown signal for the HTTP server, the gRPC server and the background tasks.
 //!
-//! SIGTERM (DESIGN §7) moves the process through two phases:
+//! SIGTERM (docs/contract.md §7) moves the process through two phases:
 //! 1. **draining** — readiness answers 503 at once (and gRPC health NOT_SERVING) while both
 //!    servers keep serving for `SHUTDOWN_DRAIN`, so the endpoints controller and the ingress
 //!    move traffic away before anything is refused;

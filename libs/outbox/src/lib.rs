@@ -1,4 +1,4 @@
-//! The transactional outbox (DESIGN §5).
+//! The transactional outbox (docs/contract.md §5).
 //!
 //! A service writes an event with [`enqueue`] **inside the transaction that makes the
 //! change**, into the `outbox` table of its own schema (the role's `search_path` resolves

@@ -55,10 +55,11 @@ pub fn parse<T: Parser>() -> Result<T, ExitCode> {
             let _ = e.print();
             Err(ExitCode::SUCCESS)
         }
-        Err(e) => Err(exit_code(Err(ConfigError::new(one_line(
-            &e.render().to_string(),
-        ))
-        .into()))),
+        Err(e) => {
+            let line = one_line(&e.render().to_string());
+            let name = T::command().get_name().to_owned();
+            Err(exit_code(&name, Err(ConfigError::new(line).into())))
+        }
     }
 }
 
@@ -78,11 +79,7 @@ fn one_line(report: &str) -> String {
 /// How a process ends, for `main` to return: success; a [`ConfigError`] anywhere in the
 /// chain as `<bin>: configuration error: <line>` and code 2; anything else as
 /// `<bin>: <error and its causes>` and code 1. Both on one line on standard error.
-pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
-    let bin = std::env::args()
-        .next()
-        .and_then(|p| p.rsplit('/').next().map(str::to_owned))
-        .unwrap_or_else(|| "pizza".into());
+pub fn exit_code(bin: &str, result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => match e.downcast_ref::<ConfigError>() {

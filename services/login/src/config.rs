@@ -1,4 +1,4 @@
-//! Command line and environment of `pizza-login` (DESIGN §1, §7).
+//! Command line and environment of `pizza-login` (docs/contract.md §1, §7).
 
 use std::{net::SocketAddr, time::Duration};
 

@@ -1,4 +1,4 @@
-//! `pizza.auth.v1.AuthService` — token verification for the other services (DESIGN §4).
+//! `pizza.auth.v1.AuthService` — token verification for the other services (docs/contract.md §4).
 
 use proto::auth::v1::{VerifyTokenRequest, VerifyTokenResponse, auth_service_server::AuthService};
 use tonic::{Request, Response, Status};

@@ -1,4 +1,4 @@
-//! The public HTTP API under `/login` (DESIGN §3): register, login, logout, refresh, me,
+//! The public HTTP API under `/login` (docs/contract.md §3): register, login, logout, refresh, me,
 //! password — request and response types, handlers and routes together.
 
 use std::sync::Arc;

@@ -14,13 +14,14 @@ async fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    settings::exit_code(match cli.command {
+    let result = match cli.command {
         Command::Serve(cfg) => serve(*cfg).await,
         Command::Migrate { db, log } => {
             lifecycle::migrate("pizza-login", DB_ROLE, &MIGRATOR, db, log).await
         }
         Command::Member { db, action } => ops::member(&db, action).await,
-    })
+    };
+    settings::exit_code("pizza-login", result)
 }
 
 async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {

@@ -34,7 +34,7 @@ use httpkit::Result;
 
 use crate::db;
 
-/// The sizes of DESIGN §2, smallest first.
+/// The sizes of docs/contract.md §2, smallest first.
 pub const SIZES: [&str; 5] = ["S", "M", "L", "XL", "XXL"];
 /// The categories of the catalog.
 pub const CATEGORIES: [&str; 4] = ["Classic", "Chicken", "Supreme", "Veggie"];

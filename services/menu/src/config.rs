@@ -1,4 +1,4 @@
-//! Command line and environment of `pizza-menu` (DESIGN §1, §7).
+//! Command line and environment of `pizza-menu` (docs/contract.md §1, §7).
 
 use std::{net::SocketAddr, time::Duration};
 

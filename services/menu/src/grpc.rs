@@ -1,4 +1,4 @@
-//! `pizza.menu.v1.MenuService/GetPrices` — exact prices for the order service (DESIGN §4),
+//! `pizza.menu.v1.MenuService/GetPrices` — exact prices for the order service (docs/contract.md §4),
 //! answered from the cached catalog snapshot.
 
 use proto::menu::v1::{

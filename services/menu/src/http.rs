@@ -1,4 +1,4 @@
-//! The public HTTP API under `/menu` (DESIGN §3): menu reads with `ETag`, pizza lookup,
+//! The public HTTP API under `/menu` (docs/contract.md §3): menu reads with `ETag`, pizza lookup,
 //! images, and the ADMIN writes.
 
 use authclient::{Caller, Role};

@@ -13,12 +13,13 @@ async fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    settings::exit_code(match cli.command {
+    let result = match cli.command {
         Command::Serve(cfg) => serve(*cfg).await,
         Command::Migrate { db, log } => {
             lifecycle::migrate("pizza-menu", DB_ROLE, &MIGRATOR, db, log).await
         }
-    })
+    };
+    settings::exit_code("pizza-menu", result)
 }
 
 async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {

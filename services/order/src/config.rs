@@ -1,4 +1,4 @@
-//! Command line and environment of `pizza-order` (DESIGN §1, §7).
+//! Command line and environment of `pizza-order` (docs/contract.md §1, §7).
 
 use std::time::Duration;
 

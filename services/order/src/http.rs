@@ -1,4 +1,4 @@
-//! The public HTTP API under `/order` (DESIGN §3, §6): place an order (server-priced,
+//! The public HTTP API under `/order` (docs/contract.md §3, §6): place an order (server-priced,
 //! idempotent), my orders, one order, branches.
 
 use std::collections::{HashMap, HashSet};

@@ -1,4 +1,4 @@
-//! Live order status over WebSocket at `/order/ws` (DESIGN §3).
+//! Live order status over WebSocket at `/order/ws` (docs/contract.md §3).
 //!
 //! Browsers cannot set headers on a WebSocket, so the first client message authenticates:
 //! `{"type": "auth", "token": "…"}`. Then the server pushes

@@ -1,4 +1,4 @@
-//! Order notifications (seed 001's Discord messages): on `order.created`, POST
+//! Order notifications (Discord-style webhook messages): on `order.created`, POST
 //! `{"content": "…"}` to `ORDER_WEBHOOK_URL`.
 //!
 //! Work that must happen **once** across replicas, so — unlike the cache subscriptions — it

@@ -1,4 +1,4 @@
-//! The order status machine (DESIGN §6):
+//! The order status machine (docs/contract.md §6):
 //!
 //! ```text
 //! PENDING → ACCEPTED → READY → COMPLETED

@@ -256,7 +256,14 @@ async fn a_price_change_through_one_replica_is_served_by_the_other_within_a_seco
         (old["price"].clone(), new["price"].clone()),
         (json!(17800), json!(18900))
     );
-    let events = app.catalog_events().await;
+    // The second event may still be on its way: the first one, arriving after the second
+    // commit, can already have refreshed replica 0.
+    let events = testkit::eventually(Duration::from_secs(5), || async {
+        let e = app.catalog_events().await;
+        (e.len() >= 2).then_some(e)
+    })
+    .await
+    .expect("one event per change");
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].pizza_ids, ["bbq_ckn_s"]);
     assert!(events[1].catalog_version > events[0].catalog_version);
