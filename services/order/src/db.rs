@@ -1,54 +1,78 @@
-//! SQL of the ordering schema, as free functions.
+//! SQL of the `ordering` schema, as free functions that return rows. They take a pool for
+//! reads and the caller's transaction for writes: whoever changes an order (the use cases in
+//! [`crate::place`] and [`crate::workflow`]) begins, calls these, writes the event, commits.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use events::{OrderEvent, order::OrderCreated};
+use httpkit::Result;
 
-use httpkit::{Error, Result};
+use crate::{paging::Cursor, status::Status};
 
-/// What an `Idempotency-Key` used before leads to.
-pub enum Recorded {
-    /// Done before with the same request: answer the same again.
-    Replay { status: u16, body: Value },
-    /// The key was used with a different request.
-    Mismatch,
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrderRow {
+    pub order_id: Uuid,
+    pub member_id: String,
+    pub bran_id: String,
+    pub status: Status,
+    pub total_price: i64,
+    pub created_at: DateTime<Utc>,
+    pub version: i32,
+    pub estimated_ready_at: Option<DateTime<Utc>>,
+    pub reject_reason: Option<String>,
 }
 
-/// What the key of this member says about this request, if it was used in the last 24 h.
-///
-/// A key is written only in the transaction that places its order ([`insert_order`]), so a
-/// request that dies half-way (its process killed, the database restarted) leaves nothing
-/// behind, and a retry simply runs again.
-pub async fn recorded(
-    db: &PgPool,
-    member_id: &str,
-    key: &str,
-    request_hash: &[u8],
-) -> Result<Option<Recorded>> {
-    let row: Option<(Vec<u8>, Option<i32>, Option<Value>)> = sqlx::query_as(
-        "SELECT request_hash, response_status, response_body FROM idempotency_key \
-         WHERE member_id = $1 AND idem_key = $2 AND state = 'DONE' \
-           AND created_at >= now() - interval '24 hours'",
-    )
-    .bind(member_id)
-    .bind(key)
-    .fetch_optional(db)
-    .await?;
-    match row {
-        None => Ok(None),
-        Some((hash, _, _)) if hash != request_hash => Ok(Some(Recorded::Mismatch)),
-        Some((_, Some(status), Some(body))) => Ok(Some(Recorded::Replay {
-            status: status as u16,
-            body,
-        })),
-        Some(_) => Err(Error::Internal(anyhow::anyhow!(
-            "idempotency key {key} is DONE without its answer"
-        ))),
+impl OrderRow {
+    /// Where this row is in a list ordered by (`created_at`, `order_id`).
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            created_at: self.created_at,
+            order_id: self.order_id,
+        }
     }
 }
+
+/// The columns of [`OrderRow`], for every query that reads one.
+pub const ORDER_COLUMNS: &str = "order_id, member_id, bran_id, status, total_price, created_at, \
+                                 version, estimated_ready_at, reject_reason";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LineRow {
+    pub order_id: Uuid,
+    pub pizza_id: String,
+    pub pizza_nm: String,
+    pub size: String,
+    pub quantity: i32,
+    pub unit_price: i64,
+    pub line_total: i64,
+}
+
+/// An order about to be written. Owned, so that its write can run on a task of its own
+/// ([`outbox::run_to_completion`]).
+pub struct NewOrder {
+    pub order_id: Uuid,
+    pub member_id: String,
+    pub bran_id: String,
+    pub total_price: i64,
+    pub created_at: DateTime<Utc>,
+    pub lines: Vec<LineRow>,
+    /// The `Idempotency-Key`, the request's hash, and the answer to replay for it.
+    pub idempotency: Option<(String, Vec<u8>, Value)>,
+}
+
+/// Who may touch an order: staff bound to a branch, or its owner (`None`: anyone).
+#[derive(Debug, Default, Clone)]
+pub struct Scope<'a> {
+    pub bran_id: Option<&'a str>,
+    pub member_id: Option<&'a str>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Branches
 
 pub async fn branch_name(conn: &mut PgConnection, bran_id: &str) -> Result<Option<String>> {
     Ok(
@@ -67,96 +91,23 @@ pub async fn branches(db: &PgPool) -> Result<Vec<(String, String)>> {
     )
 }
 
-/// An order about to be written. Owned, so that its write can run on a task of its own
-/// ([`outbox::run_to_completion`]).
-pub struct NewOrder {
-    pub order_id: Uuid,
-    pub member_id: String,
-    pub bran_id: String,
-    pub total_price: i64,
-    pub created_at: DateTime<Utc>,
-    pub lines: Vec<LineRow>,
-    /// The `Idempotency-Key`, the request's hash, and the answer to replay for it.
-    pub idempotency: Option<(String, Vec<u8>, Value)>,
-}
+// ---------------------------------------------------------------------------------------
+// Writing orders
 
-/// What [`place_order`] did.
-pub enum Placement {
-    Written,
-    /// Nothing written: no such branch.
-    UnknownBranch,
-    /// Nothing written: another request with the same key committed its order first.
-    KeyTaken,
-}
-
-/// Writes `order` in one transaction: checks the branch, then [`insert_order`].
-pub async fn place_order(db: &PgPool, order: &NewOrder) -> Result<Placement> {
-    let mut tx = db.begin().await?;
-    if branch_name(&mut tx, &order.bran_id).await?.is_none() {
-        return Ok(Placement::UnknownBranch);
-    }
-    if !insert_order(&mut tx, order).await? {
-        // Nothing was written; dropping the transaction rolls it back.
-        return Ok(Placement::KeyTaken);
-    }
-    tx.commit().await?;
-    Ok(Placement::Written)
-}
-
-/// The idempotency record, the order, its lines, its first status and `order.created`, in
-/// the caller's transaction. `Ok(false)`, with nothing written, when the key was taken by
-/// another request in the meantime (its transaction committed first; a concurrent one with
-/// the same key waits here until the first commits or rolls back).
-async fn insert_order(conn: &mut PgConnection, order: &NewOrder) -> Result<bool> {
-    let NewOrder {
-        order_id,
-        member_id,
-        bran_id,
-        total_price,
-        created_at,
-        lines,
-        idempotency,
-    } = order;
-    if let Some((key, request_hash, response)) = idempotency {
-        // A key older than 24 h is forgotten. IN_FLIGHT rows come from the version that
-        // claimed keys in their own transaction before placing the order; during a rolling
-        // update such a pod may still be pricing, so its claim is taken over only once it is
-        // a minute old (as that version did), never at once.
-        let ours: Option<bool> = sqlx::query_scalar(
-            "INSERT INTO idempotency_key \
-               (member_id, idem_key, request_hash, state, response_status, response_body) \
-             VALUES ($1, $2, $3, 'DONE', 201, $4) \
-             ON CONFLICT (member_id, idem_key) DO UPDATE \
-               SET request_hash = EXCLUDED.request_hash, state = 'DONE', \
-                   response_status = 201, response_body = EXCLUDED.response_body, \
-                   created_at = now() \
-             WHERE idempotency_key.created_at < now() - interval '24 hours' \
-                OR (idempotency_key.state = 'IN_FLIGHT' \
-                    AND idempotency_key.created_at < now() - interval '1 minute') \
-             RETURNING true",
-        )
-        .bind(member_id)
-        .bind(key)
-        .bind(request_hash)
-        .bind(response)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if ours.is_none() {
-            return Ok(false);
-        }
-    }
+/// The order, all its lines (one statement) and its first status-history row.
+pub async fn insert_order(conn: &mut PgConnection, order: &NewOrder) -> Result<()> {
     sqlx::query(
         "INSERT INTO orders (order_id, member_id, bran_id, total_price, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5)",
     )
-    .bind(order_id)
-    .bind(member_id)
-    .bind(bran_id)
-    .bind(total_price)
-    .bind(created_at)
+    .bind(order.order_id)
+    .bind(&order.member_id)
+    .bind(&order.bran_id)
+    .bind(order.total_price)
+    .bind(order.created_at)
     .execute(&mut *conn)
     .await?;
-    // All lines in one statement.
+    let lines = &order.lines;
     let line_no: Vec<i16> = (1..=lines.len() as i16).collect();
     let pizza_id: Vec<&str> = lines.iter().map(|l| l.pizza_id.as_str()).collect();
     let pizza_nm: Vec<&str> = lines.iter().map(|l| l.pizza_nm.as_str()).collect();
@@ -170,7 +121,7 @@ async fn insert_order(conn: &mut PgConnection, order: &NewOrder) -> Result<bool>
          SELECT $1, * FROM UNNEST($2::int2[], $3::text[], $4::text[], $5::text[], \
                                   $6::int4[], $7::int8[], $8::int8[])",
     )
-    .bind(order_id)
+    .bind(order.order_id)
     .bind(&line_no)
     .bind(&pizza_id)
     .bind(&pizza_nm)
@@ -182,60 +133,119 @@ async fn insert_order(conn: &mut PgConnection, order: &NewOrder) -> Result<bool>
     .await?;
     sqlx::query(
         "INSERT INTO order_status_history (order_id, version, status, changed_by, changed_at) \
-         VALUES ($1, 1, 'PENDING', $2, $3)",
+         VALUES ($1, 1, $2, $3, $4)",
     )
-    .bind(order_id)
-    .bind(member_id)
-    .bind(created_at)
+    .bind(order.order_id)
+    .bind(Status::Pending)
+    .bind(&order.member_id)
+    .bind(order.created_at)
     .execute(&mut *conn)
     .await?;
-    let created = OrderCreated {
-        order_id: *order_id,
-        member_id: member_id.clone(),
-        bran_id: bran_id.clone(),
-        status: "PENDING".to_owned(),
-        total_price: *total_price,
-    };
-    outbox::enqueue(conn, OrderEvent::Created(created)).await?;
-    Ok(true)
+    Ok(())
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct OrderRow {
-    pub order_id: Uuid,
-    pub member_id: String,
-    pub bran_id: String,
-    pub status: String,
-    pub total_price: i64,
-    pub created_at: DateTime<Utc>,
-    pub version: i32,
-    pub estimated_ready_at: Option<DateTime<Utc>>,
-    pub reject_reason: Option<String>,
+/// Moves the order from `from` to `to` if it is in `from` and in `scope` (one conditional
+/// update: of two racing changes one wins); the order as it is now, or `None`.
+#[allow(clippy::too_many_arguments)]
+pub async fn move_status(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    from: Status,
+    to: Status,
+    estimated_ready_at: Option<DateTime<Utc>>,
+    reject_reason: Option<&str>,
+    scope: &Scope<'_>,
+) -> Result<Option<OrderRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE orders SET status = $3, version = version + 1, updated_at = now(), \
+                estimated_ready_at = COALESCE($4, estimated_ready_at), \
+                reject_reason = COALESCE($5, reject_reason) \
+         WHERE order_id = $1 AND status = $2 \
+           AND ($6::text IS NULL OR bran_id = $6) AND ($7::text IS NULL OR member_id = $7) \
+         RETURNING {ORDER_COLUMNS}"
+    )))
+    .bind(order_id)
+    .bind(from)
+    .bind(to)
+    .bind(estimated_ready_at)
+    .bind(reject_reason)
+    .bind(scope.bran_id)
+    .bind(scope.member_id)
+    .fetch_optional(conn)
+    .await?)
 }
 
-/// The columns of [`OrderRow`], for every query that reads one.
-pub const ORDER_COLUMNS: &str = "order_id, member_id, bran_id, status, total_price, created_at, \
-                                 version, estimated_ready_at, reject_reason";
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct LineRow {
-    pub order_id: Uuid,
-    pub pizza_id: String,
-    pub pizza_nm: String,
-    pub size: String,
-    pub quantity: i32,
-    pub unit_price: i64,
-    pub line_total: i64,
+/// The order's status, if it exists within `scope`.
+pub async fn status_of(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    scope: &Scope<'_>,
+) -> Result<Option<Status>> {
+    Ok(sqlx::query_scalar(
+        "SELECT status FROM orders WHERE order_id = $1 \
+           AND ($2::text IS NULL OR bran_id = $2) AND ($3::text IS NULL OR member_id = $3)",
+    )
+    .bind(order_id)
+    .bind(scope.bran_id)
+    .bind(scope.member_id)
+    .fetch_optional(conn)
+    .await?)
 }
+
+/// The history row of the order's current version.
+pub async fn insert_history(
+    conn: &mut PgConnection,
+    order: &OrderRow,
+    by: &str,
+    reason: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO order_status_history (order_id, version, status, changed_by, reason) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(order.order_id)
+    .bind(order.version)
+    .bind(order.status)
+    .bind(by)
+    .bind(reason)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Cancels up to `batch` orders left PENDING longer than `timeout`, skipping those another
+/// replica is cancelling (`SKIP LOCKED`); the orders cancelled.
+pub async fn cancel_overdue(
+    conn: &mut PgConnection,
+    timeout: Duration,
+    batch: i64,
+) -> Result<Vec<OrderRow>> {
+    Ok(sqlx::query_as(
+        "WITH due AS ( \
+            SELECT order_id FROM orders \
+            WHERE status = 'PENDING' AND created_at < now() - make_interval(secs => $1) \
+            ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+         UPDATE orders o SET status = 'CANCELLED', version = o.version + 1, updated_at = now() \
+         FROM due WHERE o.order_id = due.order_id AND o.status = 'PENDING' \
+         RETURNING o.order_id, o.member_id, o.bran_id, o.status, o.total_price, o.created_at, \
+                   o.version, o.estimated_ready_at, o.reject_reason",
+    )
+    .bind(timeout.as_secs_f64())
+    .bind(batch)
+    .fetch_all(conn)
+    .await?)
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading orders
 
 /// A member's orders, newest first, after the keyset `before` (exclusive).
 pub async fn member_orders(
     db: &PgPool,
     member_id: &str,
-    before: Option<(DateTime<Utc>, Uuid)>,
+    before: Option<Cursor>,
     limit: i64,
 ) -> Result<Vec<OrderRow>> {
-    let (at, id) = before.unzip();
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ORDER_COLUMNS} FROM orders \
          WHERE member_id = $1 \
@@ -243,8 +253,8 @@ pub async fn member_orders(
          ORDER BY created_at DESC, order_id DESC LIMIT $4"
     )))
     .bind(member_id)
-    .bind(at)
-    .bind(id)
+    .bind(before.map(|c| c.created_at))
+    .bind(before.map(|c| c.order_id))
     .bind(limit)
     .fetch_all(db)
     .await?)
@@ -273,12 +283,11 @@ pub async fn order(db: &PgPool, order_id: Uuid) -> Result<Option<OrderRow>> {
 /// The staff queue: orders by status and branch, oldest first, after the keyset `after`.
 pub async fn queue(
     db: &PgPool,
-    status: Option<&str>,
+    status: Option<Status>,
     bran_id: Option<&str>,
-    after: Option<(DateTime<Utc>, Uuid)>,
+    after: Option<Cursor>,
     limit: i64,
 ) -> Result<Vec<OrderRow>> {
-    let (at, id) = after.unzip();
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ORDER_COLUMNS} FROM orders \
          WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR bran_id = $2) \
@@ -287,21 +296,9 @@ pub async fn queue(
     )))
     .bind(status)
     .bind(bran_id)
-    .bind(at)
-    .bind(id)
+    .bind(after.map(|c| c.created_at))
+    .bind(after.map(|c| c.order_id))
     .bind(limit)
     .fetch_all(db)
     .await?)
-}
-
-/// Forgets idempotency keys after 24 h.
-pub async fn prune(db: &PgPool) -> Result<u64> {
-    let mut tx = db.begin().await?;
-    let gone =
-        sqlx::query("DELETE FROM idempotency_key WHERE created_at < now() - interval '24 hours'")
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-    tx.commit().await?;
-    Ok(gone)
 }

@@ -15,9 +15,13 @@
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod idempotency;
 pub mod live;
 pub mod notify;
+pub mod paging;
+pub mod place;
 pub mod prices;
+pub mod status;
 pub mod workflow;
 
 use std::{sync::Arc, time::Duration};
@@ -107,7 +111,7 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
 
 /// Forgets idempotency keys after 24 h; a failure waits for the next round.
 async fn prune(db: PgPool) {
-    match db::prune(&db).await {
+    match idempotency::prune(&db).await {
         Ok(n) if n > 0 => tracing::info!(rows = n, "pruned expired idempotency keys"),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "prune failed; will retry"),

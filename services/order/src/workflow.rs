@@ -7,20 +7,22 @@
 //! ```
 //!
 //! Every change is **one conditional update** (`… WHERE status = <expected>`): of two staff
-//! clicking at once, one wins and the other gets 409 with the current status. The change,
-//! its status-history row and `order.status_changed` are committed together.
+//! clicking at once, one wins and the other gets 409 with the current status. The functions
+//! here own the change's transaction: the update, its status-history row and
+//! `order.status_changed` are committed together.
 
 use std::time::Duration;
 
 use chrono::Utc;
+use events::{OrderEvent, order::StatusChanged};
+use httpkit::Result;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use events::{OrderEvent, order::StatusChanged};
-
-use httpkit::Result;
-
-use crate::db::OrderRow;
+use crate::{
+    db::{self, OrderRow, Scope},
+    status::Status,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -33,13 +35,13 @@ pub enum Action {
 
 impl Action {
     /// The status the order must be in, and the one it moves to.
-    pub fn transition(&self) -> (&'static str, &'static str) {
+    pub fn transition(&self) -> (Status, Status) {
         match self {
-            Action::Accept { .. } => ("PENDING", "ACCEPTED"),
-            Action::Reject { .. } => ("PENDING", "REJECTED"),
-            Action::Ready => ("ACCEPTED", "READY"),
-            Action::Complete => ("READY", "COMPLETED"),
-            Action::Cancel => ("PENDING", "CANCELLED"),
+            Action::Accept { .. } => (Status::Pending, Status::Accepted),
+            Action::Reject { .. } => (Status::Pending, Status::Rejected),
+            Action::Ready => (Status::Accepted, Status::Ready),
+            Action::Complete => (Status::Ready, Status::Completed),
+            Action::Cancel => (Status::Pending, Status::Cancelled),
         }
     }
 
@@ -49,25 +51,20 @@ impl Action {
     }
 }
 
-/// Who may touch the order: a branch (bound STAFF) and/or an owner (cancel).
-#[derive(Debug, Default, Clone)]
-pub struct Scope<'a> {
-    pub bran_id: Option<&'a str>,
-    pub member_id: Option<&'a str>,
-}
-
 pub enum Outcome {
     Done {
         order: OrderRow,
-        previous: &'static str,
+        previous: Status,
     },
     /// Not there, or not the caller's to see.
     NotFound,
     /// The order is not in the status the action needs.
-    Conflict { current: String },
+    Conflict {
+        current: Status,
+    },
 }
 
-/// Applies `action` to an order, as `by`, in one transaction.
+/// Applies `action` to an order, as `by`, within `scope`, in one transaction.
 pub async fn apply(
     db: &PgPool,
     order_id: Uuid,
@@ -84,35 +81,9 @@ pub async fn apply(
         _ => (None, None),
     };
     let mut tx = db.begin().await?;
-    let updated: Option<OrderRow> = sqlx::query_as(
-        "UPDATE orders SET status = $3, version = version + 1, updated_at = now(), \
-                estimated_ready_at = COALESCE($4, estimated_ready_at), \
-                reject_reason = COALESCE($5, reject_reason) \
-         WHERE order_id = $1 AND status = $2 \
-           AND ($6::text IS NULL OR bran_id = $6) AND ($7::text IS NULL OR member_id = $7) \
-         RETURNING order_id, member_id, bran_id, status, total_price, created_at, version, \
-                   estimated_ready_at, reject_reason",
-    )
-    .bind(order_id)
-    .bind(from)
-    .bind(to)
-    .bind(eta)
-    .bind(reason)
-    .bind(scope.bran_id)
-    .bind(scope.member_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(order) = updated else {
-        let current: Option<String> = sqlx::query_scalar(
-            "SELECT status FROM orders WHERE order_id = $1 \
-               AND ($2::text IS NULL OR bran_id = $2) AND ($3::text IS NULL OR member_id = $3)",
-        )
-        .bind(order_id)
-        .bind(scope.bran_id)
-        .bind(scope.member_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        return Ok(match current {
+    let Some(order) = db::move_status(&mut tx, order_id, from, to, eta, reason, &scope).await?
+    else {
+        return Ok(match db::status_of(&mut tx, order_id, &scope).await? {
             Some(current) => Outcome::Conflict { current },
             None => Outcome::NotFound,
         });
@@ -125,31 +96,21 @@ pub async fn apply(
     })
 }
 
-/// The history row and `order.status_changed`, in the caller's transaction.
+/// The history row and `order.status_changed` of a change, in its transaction.
 async fn record(
     conn: &mut PgConnection,
     order: &OrderRow,
-    previous: &str,
+    previous: Status,
     by: &str,
     reason: Option<&str>,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO order_status_history (order_id, version, status, changed_by, reason) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(order.order_id)
-    .bind(order.version)
-    .bind(&order.status)
-    .bind(by)
-    .bind(reason)
-    .execute(&mut *conn)
-    .await?;
+    db::insert_history(conn, order, by, reason).await?;
     let changed = StatusChanged {
         order_id: order.order_id,
         member_id: order.member_id.clone(),
         bran_id: order.bran_id.clone(),
-        status: order.status.clone(),
-        previous_status: previous.to_owned(),
+        status: order.status.as_str().to_owned(),
+        previous_status: previous.as_str().to_owned(),
         version: order.version,
         estimated_ready_at: order.estimated_ready_at,
     };
@@ -162,25 +123,12 @@ async fn record(
 /// makes a second cancel impossible anyway.
 pub async fn cancel_stale(db: &PgPool, timeout: Duration, batch: i64) -> Result<Vec<Uuid>> {
     let mut tx = db.begin().await?;
-    let cancelled: Vec<OrderRow> = sqlx::query_as(
-        "WITH due AS ( \
-            SELECT order_id FROM orders \
-            WHERE status = 'PENDING' AND created_at < now() - make_interval(secs => $1) \
-            ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
-         UPDATE orders o SET status = 'CANCELLED', version = o.version + 1, updated_at = now() \
-         FROM due WHERE o.order_id = due.order_id AND o.status = 'PENDING' \
-         RETURNING o.order_id, o.member_id, o.bran_id, o.status, o.total_price, o.created_at, \
-                   o.version, o.estimated_ready_at, o.reject_reason",
-    )
-    .bind(timeout.as_secs_f64())
-    .bind(batch)
-    .fetch_all(&mut *tx)
-    .await?;
+    let cancelled = db::cancel_overdue(&mut tx, timeout, batch).await?;
     for order in &cancelled {
         record(
             &mut tx,
             order,
-            "PENDING",
+            Status::Pending,
             "system:auto-cancel",
             Some("not accepted in time"),
         )

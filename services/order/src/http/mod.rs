@@ -1,0 +1,155 @@
+//! The public HTTP API under `/order` (docs/contract.md §3, §6), by what a reader looks for:
+//!
+//! - [`place`] — `POST /order/`: validated, priced by the server, written once per
+//!   `Idempotency-Key`;
+//! - [`read`] — my orders, one order, the branches;
+//! - [`staff`] — the staff queue and the status actions;
+//! - here: the routes, the answer types every part shares, and the OpenAPI document.
+
+mod place;
+mod read;
+mod staff;
+
+use std::collections::HashMap;
+
+use axum::{Router, response::IntoResponse, routing::get, routing::post};
+use chrono::FixedOffset;
+use httpkit::doc::BearerAuth;
+use httpkit::{Result, route_both};
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
+
+use crate::{
+    AppState,
+    db::{self, LineRow, OrderRow},
+    status::Status,
+};
+
+pub fn router(state: AppState) -> Router {
+    let mut r = Router::new();
+    r = route_both(
+        r,
+        "/order/",
+        get(staff::staff_queue).post(place::create_order),
+    );
+    r = route_both(r, "/order/myorder/", get(read::my_orders));
+    r = route_both(r, "/order/branch/", get(read::branches));
+    r = route_both(r, "/order/ws/", get(crate::live::ws));
+    r = route_both(r, "/order/{order_id}/", get(read::one_order));
+    r = route_both(r, "/order/{order_id}/{action}/", post(staff::order_action));
+    r = r.route("/order/openapi.json", get(openapi));
+    r.with_state(state)
+}
+
+/// Korea has kept UTC+9 without daylight saving since 1988, so a fixed offset is exact.
+fn seoul() -> FixedOffset {
+    FixedOffset::east_opt(9 * 3600).expect("valid offset")
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderLine {
+    pub pizza_id: String,
+    pub pizza_nm: String,
+    pub size: String,
+    pub quantity: i32,
+    /// Whole won, as paid: it never changes afterwards.
+    pub unit_price: i64,
+    pub line_total: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Order {
+    pub order_id: Uuid,
+    pub status: Status,
+    pub bran_id: String,
+    /// Asia/Seoul, `YYYY-MM-DD`.
+    #[schema(example = "2026-11-23")]
+    pub date: String,
+    /// Asia/Seoul, `HH:MM:SS`.
+    #[schema(example = "12:30:05")]
+    pub time: String,
+    /// RFC 3339.
+    pub created_at: String,
+    pub items: Vec<OrderLine>,
+    pub total_price: i64,
+    /// Set when accepted: when it should be ready (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_ready_at: Option<String>,
+    /// Set when rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reject_reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Branch {
+    pub bran_id: String,
+    pub bran_nm: String,
+}
+
+fn order_view(row: &OrderRow, lines: Vec<OrderLine>) -> Order {
+    let local = row.created_at.with_timezone(&seoul());
+    Order {
+        order_id: row.order_id,
+        status: row.status,
+        bran_id: row.bran_id.clone(),
+        date: local.format("%Y-%m-%d").to_string(),
+        time: local.format("%H:%M:%S").to_string(),
+        created_at: local.to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
+        items: lines,
+        total_price: row.total_price,
+        estimated_ready_at: row.estimated_ready_at.map(|t| {
+            t.with_timezone(&seoul())
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+        }),
+        reject_reason: row.reject_reason.clone(),
+    }
+}
+
+fn line_view(l: LineRow) -> OrderLine {
+    OrderLine {
+        pizza_id: l.pizza_id,
+        pizza_nm: l.pizza_nm,
+        size: l.size,
+        quantity: l.quantity,
+        unit_price: l.unit_price,
+        line_total: l.line_total,
+    }
+}
+
+/// Orders with their lines: two queries whatever the page size.
+async fn with_lines(s: &AppState, rows: &[OrderRow]) -> Result<Vec<Order>> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.order_id).collect();
+    let mut by_order: HashMap<Uuid, Vec<OrderLine>> = HashMap::new();
+    for l in db::lines_of(&s.db, &ids).await? {
+        by_order.entry(l.order_id).or_default().push(line_view(l));
+    }
+    Ok(rows
+        .iter()
+        .map(|r| order_view(r, by_order.remove(&r.order_id).unwrap_or_default()))
+        .collect())
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "pizza-order", description = "Orders: server-priced, idempotent."),
+    paths(
+        place::create_order,
+        read::my_orders,
+        read::one_order,
+        read::branches,
+        staff::staff_queue,
+        staff::order_action
+    ),
+    components(schemas(httpkit::doc::ErrorEnvelope)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "order", description = "Place and read orders"),
+        (name = "staff", description = "The staff queue and the status workflow")
+    )
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> impl IntoResponse {
+    axum::Json(ApiDoc::openapi())
+}

@@ -1,0 +1,251 @@
+//! `POST /order/`: validated at the edge, priced by the server from the menu, written once
+//! per `Idempotency-Key` ([`crate::idempotency`], [`crate::place`]).
+
+use std::collections::HashSet;
+
+use authclient::Caller;
+use axum::{
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use httpkit::{Error, Json, Result};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{Order, line_view, order_view};
+use crate::{
+    AppState,
+    db::{self, LineRow, OrderRow},
+    idempotency::{self, Key, Recorded},
+    place::{self, Placement},
+    status::Status,
+};
+
+pub const MAX_LINES: usize = 50;
+pub const MAX_QUANTITY: i64 = 100;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewOrder {
+    #[schema(example = "gangnam", min_length = 1)]
+    pub bran_id: String,
+    /// 1 to 50 lines, each pizza once.
+    #[schema(min_items = 1, max_items = 50)]
+    pub items: Vec<NewOrderLine>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewOrderLine {
+    #[schema(example = "bbq_ckn_l", min_length = 1)]
+    pub pizza_id: String,
+    /// 1 to 100.
+    #[serde(deserialize_with = "httpkit::whole::number")]
+    #[schema(example = 2, minimum = 1, maximum = 100)]
+    pub quantity: i64,
+}
+
+/// The lines as (pizza id, quantity), each pizza once; 400 for anything else.
+fn validate(req: &NewOrder) -> Result<Vec<(String, i64)>> {
+    if req.bran_id.trim().is_empty() {
+        return Err(Error::Validation("bran_id is required".into()));
+    }
+    if req.items.is_empty() {
+        return Err(Error::Validation("items must not be empty".into()));
+    }
+    if req.items.len() > MAX_LINES {
+        return Err(Error::Validation(format!(
+            "at most {MAX_LINES} lines per order"
+        )));
+    }
+    let mut seen = HashSet::new();
+    let mut lines = Vec::with_capacity(req.items.len());
+    for item in &req.items {
+        let id = item.pizza_id.trim();
+        if id.is_empty() {
+            return Err(Error::Validation("every item needs a pizza_id".into()));
+        }
+        if !(1..=MAX_QUANTITY).contains(&item.quantity) {
+            return Err(Error::Validation(format!(
+                "quantity of '{id}' must be 1 to {MAX_QUANTITY}"
+            )));
+        }
+        if !seen.insert(id) {
+            return Err(Error::Validation(format!(
+                "'{id}' is listed twice; give one line per pizza"
+            )));
+        }
+        lines.push((id.to_owned(), item.quantity));
+    }
+    Ok(lines)
+}
+
+#[utoipa::path(post, path = "/order/", tag = "order",
+    security(("bearer" = [])),
+    request_body = NewOrder,
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[\\x21-\\x7E]{1,255}$", description = "1 to 255 visible ASCII characters. Same key and body: the first response again (also to a request sent while the first was being served); another body: 422. A request that failed wrote nothing, so the key may be used again. Kept 24 h, per member.")),
+    responses(
+        (status = 201, body = Order, description = "Placed, priced by the server"),
+        (status = 400, body = httpkit::doc::ErrorEnvelope, description = "Empty items, more than 50 lines, quantity outside 1..=100, malformed"),
+        (status = 401, body = httpkit::doc::ErrorEnvelope),
+        (status = 409, body = httpkit::doc::ErrorEnvelope, description = "Rare: a request with the same Idempotency-Key was served at the same time and its answer could not be read back; try again"),
+        (status = 422, body = httpkit::doc::ErrorEnvelope, description = "Unknown or sold-out pizza, unknown branch, or a reused key with another body"),
+        (status = 503, body = httpkit::doc::ErrorEnvelope, description = "Prices or token checks unavailable; nothing written"),
+    ))]
+pub(super) async fn create_order(
+    State(s): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Json(req): Json<NewOrder>,
+) -> Result<Response> {
+    let lines = validate(&req)?;
+    let bran_id = req.bran_id.trim().to_owned();
+    let key = Key::from_headers(&headers)?;
+    let hash = idempotency::request_hash(&bran_id, &lines);
+    if let Some(key) = &key
+        && let Some(recorded) = idempotency::recorded(&s.db, &caller.member_id, key, &hash).await?
+    {
+        return answer_recorded(recorded);
+    }
+    let key = key.map(|k| (k, hash));
+    let Some(order) = price_and_write(&s, &caller, &bran_id, &lines, key.clone()).await? else {
+        // Another request with this key placed its order while we priced ours: answer what
+        // it was answered. (A fresh IN_FLIGHT claim of the previous version, during a rolling
+        // update, has no answer yet: 409, try again.)
+        let recorded = match &key {
+            Some((key, hash)) => idempotency::recorded(&s.db, &caller.member_id, key, hash).await?,
+            None => None,
+        };
+        return recorded.map(answer_recorded).unwrap_or_else(|| {
+            Err(Error::Conflict(
+                "a request with this Idempotency-Key was served at the same time; try again".into(),
+            ))
+        });
+    };
+    let mut res = (StatusCode::CREATED, Json(&order)).into_response();
+    if let Ok(loc) = HeaderValue::from_str(&format!("/order/{}/", order.order_id)) {
+        res.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(res)
+}
+
+/// The first answer again for a key used with the same request; 422 for another request.
+fn answer_recorded(recorded: Recorded) -> Result<Response> {
+    match recorded {
+        Recorded::Replay { status, body } => {
+            let mut res = (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
+                axum::Json(body),
+            )
+                .into_response();
+            res.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            Ok(res)
+        }
+        Recorded::Mismatch => Err(Error::Unprocessable(
+            "this Idempotency-Key was used with a different request".into(),
+        )),
+    }
+}
+
+/// Prices the lines and writes the order; `None` when `key` was taken meanwhile (nothing
+/// written).
+async fn price_and_write(
+    s: &AppState,
+    caller: &Caller,
+    bran_id: &str,
+    lines: &[(String, i64)],
+    key: Option<(Key, Vec<u8>)>,
+) -> Result<Option<Order>> {
+    let ids: Vec<&str> = lines.iter().map(|(id, _)| id.as_str()).collect();
+    let prices = s.prices.lookup(&ids).await?;
+    let order_id = Uuid::now_v7();
+    let mut rows = Vec::with_capacity(lines.len());
+    let mut total: i64 = 0;
+    for (id, quantity) in lines {
+        let p = prices
+            .get(id)
+            .cloned()
+            .flatten()
+            .ok_or_else(|| unprocessable_pizza(id, "is not on the menu"))?;
+        if !p.available {
+            return Err(unprocessable_pizza(id, "is sold out"));
+        }
+        let line_total = p
+            .price
+            .checked_mul(*quantity)
+            .ok_or_else(|| Error::Validation("order total is too large".into()))?;
+        total = total
+            .checked_add(line_total)
+            .ok_or_else(|| Error::Validation("order total is too large".into()))?;
+        rows.push(LineRow {
+            order_id,
+            pizza_id: p.pizza_id.clone(),
+            pizza_nm: p.pizza_nm.clone(),
+            size: p.size.clone(),
+            quantity: *quantity as i32,
+            unit_price: p.price,
+            line_total,
+        });
+    }
+
+    // Microseconds, as PostgreSQL keeps them, so the stored and the answered time agree.
+    let created_at = DateTime::<Utc>::from_timestamp_micros(Utc::now().timestamp_micros())
+        .expect("now is representable");
+    let row = OrderRow {
+        order_id,
+        member_id: caller.member_id.clone(),
+        bran_id: bran_id.to_owned(),
+        status: Status::Pending,
+        total_price: total,
+        created_at,
+        version: 1,
+        estimated_ready_at: None,
+        reject_reason: None,
+    };
+    let view = order_view(&row, rows.iter().cloned().map(line_view).collect());
+    let order = db::NewOrder {
+        order_id,
+        member_id: row.member_id,
+        bran_id: row.bran_id,
+        total_price: total,
+        created_at,
+        lines: rows,
+        idempotency: match key {
+            Some((key, hash)) => Some((
+                key.as_str().to_owned(),
+                hash,
+                serde_json::to_value(&view).map_err(|e| Error::Internal(e.into()))?,
+            )),
+            None => None,
+        },
+    };
+
+    // Once its transaction begins, the write runs to its end even if the client hangs up:
+    // the retry then finds the key and replays this answer (ARCHITECTURE.md).
+    let db = s.db.clone();
+    let placed = outbox::run_to_completion(async move {
+        let placed = place::write(&db, &order).await?;
+        if let Placement::Written = placed {
+            tracing::info!(order.id = %order.order_id, member.id = %order.member_id, total_price = order.total_price, "order placed");
+        }
+        Ok::<_, Error>(placed)
+    })
+    .await?;
+    match placed {
+        Placement::Written => Ok(Some(view)),
+        Placement::UnknownBranch => {
+            Err(Error::Unprocessable(format!("unknown branch '{bran_id}'")))
+        }
+        Placement::KeyTaken => Ok(None),
+    }
+}
+
+fn unprocessable_pizza(id: &str, why: &str) -> Error {
+    Error::Api(
+        httpkit::ApiError::unprocessable(format!("pizza '{id}' {why}"))
+            .with_details(json!({"pizza_id": id})),
+    )
+}
