@@ -25,35 +25,16 @@ use prometheus::{IntCounter, Opts};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
-use utoipa::ToSchema;
 
 use events::CatalogEvent;
 use outbox::Broadcast;
 
 use httpkit::Result;
 
-use crate::db;
-
-/// The sizes of docs/contract.md §2, smallest first.
-pub const SIZES: [&str; 5] = ["S", "M", "L", "XL", "XXL"];
-/// The categories of the catalog.
-pub const CATEGORIES: [&str; 4] = ["Classic", "Chicken", "Supreme", "Veggie"];
-
-/// The canonical spelling of a size, if it is one.
-pub fn parse_size(s: &str) -> Option<&'static str> {
-    SIZES
-        .iter()
-        .copied()
-        .find(|x| x.eq_ignore_ascii_case(s.trim()))
-}
-
-/// The canonical spelling of a category, if it is one.
-pub fn parse_category(s: &str) -> Option<&'static str> {
-    CATEGORIES
-        .iter()
-        .copied()
-        .find(|x| x.eq_ignore_ascii_case(s.trim()))
-}
+use crate::{
+    db,
+    pizza::{CATEGORIES, MenuItem, PizzaType, SIZES, parse_size},
+};
 
 static LOADS: LazyLock<IntCounter> = LazyLock::new(|| {
     telemetry::register(
@@ -64,37 +45,6 @@ static LOADS: LazyLock<IntCounter> = LazyLock::new(|| {
         .expect("valid counter"),
     )
 });
-
-/// One pizza as the menu shows it.
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
-pub struct MenuItem {
-    #[schema(example = "bbq_ckn_s")]
-    pub pizza_id: String,
-    #[schema(example = "bbq_ckn")]
-    pub pizza_type_id: String,
-    #[schema(example = "The Barbecue Chicken Pizza")]
-    pub pizza_nm: String,
-    #[schema(example = "Chicken")]
-    pub pizza_categ: String,
-    #[schema(example = "/menu/images/bbq_ckn.svg")]
-    pub pizza_img_url: String,
-    /// S, M, L, XL or XXL.
-    pub size: String,
-    /// Whole won.
-    #[schema(example = 17800)]
-    pub price: i64,
-    /// `false` when sold out.
-    pub available: bool,
-}
-
-/// One pizza type.
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
-pub struct PizzaType {
-    pub pizza_type_id: String,
-    pub pizza_nm: String,
-    pub pizza_categ: String,
-    pub pizza_img_url: String,
-}
 
 /// A response body with its entity tag, and the same body gzip-compressed once, when that is
 /// smaller: every browser asks for gzip, and the menu is ~20 KB of repetitive JSON.
@@ -262,7 +212,8 @@ impl CatalogCache {
             .cache
             .try_get_with(generation, async move {
                 LOADS.inc();
-                db::load_catalog(&db).await.map(Arc::new)
+                let rows = db::load_catalog(&db).await?;
+                Ok::<_, sqlx::Error>(Arc::new(Catalog::new(rows.version, rows.items, rows.types)))
             })
             .await?;
         Ok(c)

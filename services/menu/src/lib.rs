@@ -2,19 +2,23 @@
 //!
 //! - [`http`] — `/menu` reads (with `ETag`), pizza lookup, images, ADMIN writes, OpenAPI.
 //! - [`grpc`] — `MenuService/GetPrices` for the order service.
+//! - [`pizza`] — what the menu sells: sizes, categories, pizzas, types.
 //! - [`catalog`] — the served snapshot, its `moka` cache and the broadcast subscription to
-//!   `catalog.updated` that keeps every replica's copy fresh; [`db`] — the SQL of schema
-//!   `menu`, each change with its `catalog.updated` (crate `events`) written through the
-//!   outbox; [`images`] — the pictures.
+//!   `catalog.updated` that keeps every replica's copy fresh.
+//! - [`edit`] — the ADMIN's changes, each in one transaction with its `catalog.updated`
+//!   (crate `events`) written through the outbox; [`db`] — the SQL of schema `menu`.
+//! - [`images`] — the pictures.
 //!
 //! [`run`] takes already-bound listeners and a [`Shutdown`], so tests bind port 0.
 
 pub mod catalog;
 pub mod config;
 pub mod db;
+pub mod edit;
 pub mod grpc;
 pub mod http;
 pub mod images;
+pub mod pizza;
 
 use std::sync::Arc;
 

@@ -1,0 +1,120 @@
+//! The ADMIN's catalog edits. Each runs in one transaction that bumps the catalog version,
+//! makes the change, records it (who, when, old → new) and writes `catalog.updated` to the
+//! outbox, so every menu and order replica drops its copy.
+
+use events::{CatalogEvent, catalog::CatalogUpdated};
+use httpkit::{Error, Result};
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
+
+use crate::{
+    db::{self, Change},
+    pizza::PizzaType,
+};
+
+/// Writes `catalog.updated` in the caller's transaction.
+async fn announce(conn: &mut PgConnection, version: i64, pizza_ids: &[&str]) -> Result<()> {
+    let updated = CatalogUpdated {
+        catalog_version: version,
+        pizza_ids: pizza_ids.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    outbox::enqueue(conn, CatalogEvent::Updated(updated)).await?;
+    Ok(())
+}
+
+/// Changes a pizza's price and/or availability; the new catalog version, or `None` when
+/// nothing changed.
+pub async fn update_pizza(
+    db: &PgPool,
+    who: &str,
+    pizza_id: &str,
+    price: Option<i64>,
+    available: Option<bool>,
+) -> Result<Option<i64>> {
+    let mut tx = db.begin().await?;
+    let (old_price, old_available) = db::pizza_for_update(&mut tx, pizza_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no pizza '{pizza_id}'")))?;
+    let new_price = price.unwrap_or(old_price);
+    let new_available = available.unwrap_or(old_available);
+    if (new_price, new_available) == (old_price, old_available) {
+        return Ok(None);
+    }
+    let version = db::next_version(&mut tx).await?;
+    db::set_pizza(&mut tx, pizza_id, new_price, new_available).await?;
+    let change = Change {
+        version,
+        who,
+        kind: "pizza_updated",
+        pizza_type_id: None,
+        pizza_id: Some(pizza_id),
+        old: Some(json!({"price": old_price, "available": old_available})),
+        new: json!({"price": new_price, "available": new_available}),
+    };
+    db::record_change(&mut tx, change).await?;
+    announce(&mut tx, version, &[pizza_id]).await?;
+    tx.commit().await?;
+    Ok(Some(version))
+}
+
+/// Adds a size of an existing type; its id is `{pizza_type_id}_{size}`.
+pub async fn add_pizza(
+    db: &PgPool,
+    who: &str,
+    pizza_type_id: &str,
+    size: &str,
+    price: i64,
+    available: bool,
+) -> Result<String> {
+    let pizza_id = format!("{pizza_type_id}_{}", size.to_lowercase());
+    let mut tx = db.begin().await?;
+    if !db::type_exists(&mut tx, pizza_type_id).await? {
+        return Err(Error::Unprocessable(format!(
+            "no pizza type '{pizza_type_id}'"
+        )));
+    }
+    if !db::insert_pizza(&mut tx, &pizza_id, pizza_type_id, size, price, available).await? {
+        return Err(Error::Conflict(format!(
+            "'{pizza_type_id}' already has a size {size} ({pizza_id})"
+        )));
+    }
+    let version = db::next_version(&mut tx).await?;
+    let change = Change {
+        version,
+        who,
+        kind: "pizza_added",
+        pizza_type_id: Some(pizza_type_id),
+        pizza_id: Some(&pizza_id),
+        old: None,
+        new: json!({"size": size, "price": price, "available": available}),
+    };
+    db::record_change(&mut tx, change).await?;
+    announce(&mut tx, version, &[&pizza_id]).await?;
+    tx.commit().await?;
+    Ok(pizza_id)
+}
+
+/// Adds a pizza type (its sizes come with [`add_pizza`]).
+pub async fn add_type(db: &PgPool, who: &str, t: &PizzaType) -> Result<()> {
+    let mut tx = db.begin().await?;
+    if !db::insert_type(&mut tx, t).await? {
+        return Err(Error::Conflict(format!(
+            "a pizza type with id '{}' or name '{}' exists already",
+            t.pizza_type_id, t.pizza_nm
+        )));
+    }
+    let version = db::next_version(&mut tx).await?;
+    let change = Change {
+        version,
+        who,
+        kind: "type_added",
+        pizza_type_id: Some(&t.pizza_type_id),
+        pizza_id: None,
+        old: None,
+        new: json!({"pizza_nm": t.pizza_nm, "pizza_categ": t.pizza_categ}),
+    };
+    db::record_change(&mut tx, change).await?;
+    announce(&mut tx, version, &[]).await?;
+    tx.commit().await?;
+    Ok(())
+}

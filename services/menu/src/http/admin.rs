@@ -1,0 +1,210 @@
+//! The ADMIN's catalog edits ([`crate::edit`]): each answers with what this replica serves
+//! right after it (the other replicas follow on `catalog.updated`).
+
+use authclient::{Caller, Role};
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+};
+use httpkit::{Error, Json, Result};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::read::size;
+use crate::{
+    AppState,
+    catalog::Catalog,
+    edit,
+    pizza::{self, MenuItem, PizzaType},
+};
+
+/// Cheapest and dearest accepted prices, in won: anything outside is a typo.
+pub const MIN_PRICE: i64 = 1;
+pub const MAX_PRICE: i64 = 1_000_000;
+
+/// At least one of the two.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(min_properties = 1)]
+pub struct PizzaPatch {
+    /// New price in whole won (1 to 1,000,000).
+    #[serde(default, deserialize_with = "httpkit::whole::option")]
+    #[schema(minimum = 1, maximum = 1_000_000, nullable = false)]
+    pub price: Option<i64>,
+    /// `false` marks it sold out.
+    #[serde(default, deserialize_with = "httpkit::whole::present")]
+    #[schema(nullable = false)]
+    pub available: Option<bool>,
+}
+
+fn check_price(price: i64) -> Result<()> {
+    if (MIN_PRICE..=MAX_PRICE).contains(&price) {
+        Ok(())
+    } else {
+        Err(Error::Validation(format!(
+            "price must be whole won from {MIN_PRICE} to {MAX_PRICE}"
+        )))
+    }
+}
+
+/// What this replica serves right after its own change (others follow on the event).
+pub(super) async fn fresh_item(s: &AppState, pizza_id: &str) -> Result<MenuItem> {
+    s.catalog.invalidate();
+    let c: std::sync::Arc<Catalog> = s.catalog.get().await?;
+    c.item(pizza_id)
+        .cloned()
+        .ok_or_else(|| Error::NotFound(format!("no pizza '{pizza_id}'")))
+}
+
+#[utoipa::path(patch, path = "/menu/pizzas/{pizza_id}/", tag = "admin",
+    security(("bearer" = [])),
+    params(("pizza_id" = String, Path)),
+    request_body = PizzaPatch,
+    responses(
+        (status = 200, body = MenuItem, description = "The pizza as now served"),
+        (status = 400, body = httpkit::doc::ErrorEnvelope),
+        (status = 401, body = httpkit::doc::ErrorEnvelope),
+        (status = 403, body = httpkit::doc::ErrorEnvelope, description = "Not an ADMIN"),
+        (status = 404, body = httpkit::doc::ErrorEnvelope),
+    ))]
+pub(super) async fn update_pizza(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(pizza_id): Path<String>,
+    Json(req): Json<PizzaPatch>,
+) -> Result<Json<MenuItem>> {
+    caller.require(&[Role::Admin])?;
+    if req.price.is_none() && req.available.is_none() {
+        return Err(Error::Validation("give price and/or available".into()));
+    }
+    if let Some(p) = req.price {
+        check_price(p)?;
+    }
+    if let Some(version) = edit::update_pizza(
+        &s.db,
+        &caller.member_id,
+        &pizza_id,
+        req.price,
+        req.available,
+    )
+    .await?
+    {
+        tracing::info!(pizza.id = %pizza_id, catalog_version = version, by = %caller.member_id, "pizza updated");
+    }
+    Ok(Json(fresh_item(&s, &pizza_id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewPizza {
+    pub pizza_type_id: String,
+    /// S, M, L, XL or XXL (any case).
+    #[schema(pattern = "^\\s*([Ss]|[Mm]|[Ll]|[Xx][Ll]|[Xx][Xx][Ll])\\s*$")]
+    pub size: String,
+    /// In whole won, 1 to 1,000,000.
+    #[serde(deserialize_with = "httpkit::whole::number")]
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    pub price: i64,
+    /// Defaults to `true`.
+    pub available: Option<bool>,
+}
+
+#[utoipa::path(post, path = "/menu/pizzas/", tag = "admin",
+    security(("bearer" = [])),
+    request_body = NewPizza,
+    responses(
+        (status = 201, body = MenuItem, description = "Added; its id is `{pizza_type_id}_{size}`"),
+        (status = 400, body = httpkit::doc::ErrorEnvelope),
+        (status = 401, body = httpkit::doc::ErrorEnvelope),
+        (status = 403, body = httpkit::doc::ErrorEnvelope),
+        (status = 409, body = httpkit::doc::ErrorEnvelope, description = "That size exists"),
+        (status = 422, body = httpkit::doc::ErrorEnvelope, description = "No such type"),
+    ))]
+pub(super) async fn add_pizza(
+    State(s): State<AppState>,
+    caller: Caller,
+    Json(req): Json<NewPizza>,
+) -> Result<(StatusCode, Json<MenuItem>)> {
+    caller.require(&[Role::Admin])?;
+    let size = size(&req.size)?;
+    check_price(req.price)?;
+    let pizza_id = edit::add_pizza(
+        &s.db,
+        &caller.member_id,
+        req.pizza_type_id.trim(),
+        size,
+        req.price,
+        req.available.unwrap_or(true),
+    )
+    .await?;
+    tracing::info!(pizza.id = %pizza_id, by = %caller.member_id, "pizza added");
+    Ok((StatusCode::CREATED, Json(fresh_item(&s, &pizza_id).await?)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewType {
+    /// 2–40 characters of `a-z`, `0-9`, `_`.
+    #[schema(example = "kimchi_bulgogi", pattern = "^\\s*[a-z0-9_]{2,40}\\s*$")]
+    pub pizza_type_id: String,
+    /// 1–100 characters, not only spaces.
+    #[schema(
+        example = "The Kimchi Bulgogi Pizza",
+        min_length = 1,
+        max_length = 100,
+        pattern = "\\S"
+    )]
+    pub pizza_nm: String,
+    /// Classic, Chicken, Supreme or Veggie (any case).
+    #[schema(
+        pattern = "^\\s*([Cc][Ll][Aa][Ss][Ss][Ii][Cc]|[Cc][Hh][Ii][Cc][Kk][Ee][Nn]|[Ss][Uu][Pp][Rr][Ee][Mm][Ee]|[Vv][Ee][Gg][Gg][Ii][Ee])\\s*$"
+    )]
+    pub pizza_categ: String,
+}
+
+#[utoipa::path(post, path = "/menu/types/", tag = "admin",
+    security(("bearer" = [])),
+    request_body = NewType,
+    responses(
+        (status = 201, body = PizzaType),
+        (status = 400, body = httpkit::doc::ErrorEnvelope),
+        (status = 401, body = httpkit::doc::ErrorEnvelope),
+        (status = 403, body = httpkit::doc::ErrorEnvelope),
+        (status = 409, body = httpkit::doc::ErrorEnvelope, description = "The id or the name is taken"),
+    ))]
+pub(super) async fn add_type(
+    State(s): State<AppState>,
+    caller: Caller,
+    Json(req): Json<NewType>,
+) -> Result<(StatusCode, Json<PizzaType>)> {
+    caller.require(&[Role::Admin])?;
+    let id = req.pizza_type_id.trim();
+    if !(2..=40).contains(&id.len())
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(Error::Validation(
+            "pizza_type_id must be 2 to 40 characters of a-z, 0-9, '_'".into(),
+        ));
+    }
+    let name = req.pizza_nm.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::Validation(
+            "pizza_nm must be 1 to 100 characters".into(),
+        ));
+    }
+    let categ = pizza::parse_category(&req.pizza_categ).ok_or_else(|| {
+        Error::Validation(format!(
+            "pizza_categ must be one of {}",
+            pizza::CATEGORIES.join(", ")
+        ))
+    })?;
+    let t = PizzaType {
+        pizza_type_id: id.to_owned(),
+        pizza_nm: name.to_owned(),
+        pizza_categ: categ.to_owned(),
+        pizza_img_url: format!("/menu/images/{id}.svg"),
+    };
+    edit::add_type(&s.db, &caller.member_id, &t).await?;
+    s.catalog.invalidate();
+    tracing::info!(pizza_type.id = %t.pizza_type_id, by = %caller.member_id, "pizza type added");
+    Ok((StatusCode::CREATED, Json(t)))
+}
