@@ -12,6 +12,9 @@
 //! Handlers take a [`Caller`] argument (it implements `FromRequestParts` for any state that
 //! gives an [`AuthClient`] through `FromRef`).
 
+mod role;
+pub use role::Role;
+
 use std::{
     sync::{Arc, LazyLock},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
@@ -19,7 +22,7 @@ use std::{
 
 use axum::{
     extract::{FromRef, FromRequestParts},
-    http::{header, request::Parts},
+    http::{HeaderMap, header, request::Parts},
 };
 use events::AuthEvent;
 use httpkit::ApiError;
@@ -62,32 +65,6 @@ impl AuthClientArgs {
             !self.auth_cache_ttl.is_zero(),
             "AUTH_CACHE_TTL must be above zero",
         )
-    }
-}
-
-/// A role of docs/contract.md §3.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Customer,
-    Staff,
-    Admin,
-}
-
-impl Role {
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "CUSTOMER" => Some(Role::Customer),
-            "STAFF" => Some(Role::Staff),
-            "ADMIN" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Customer => "CUSTOMER",
-            Role::Staff => "STAFF",
-            Role::Admin => "ADMIN",
-        }
     }
 }
 
@@ -341,16 +318,13 @@ impl AuthClient {
     }
 }
 
-/// The bearer token of a request, if it has one.
-pub fn bearer(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+/// The bearer token of a request, if it has one. The scheme is case-insensitive (RFC 9110
+/// §11.1), so `bearer …` works as `Bearer …` does, on every service.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 impl<S> FromRequestParts<S> for Caller
@@ -361,8 +335,33 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
+        let token =
+            bearer(&parts.headers).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
         let client = AuthClient::from_ref(state);
         Ok(client.verify(token).await?.as_ref().clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    use super::bearer;
+
+    fn with(auth: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_str(auth).unwrap());
+        h
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_nothing_else_is_a_token() {
+        for ok in ["Bearer abc", "bearer abc", "BEARER abc", "Bearer  abc "] {
+            assert_eq!(bearer(&with(ok)), Some("abc"), "{ok}");
+        }
+        for no in ["Basic abc", "Bearer", "Bearer ", "Bearerabc", "abc"] {
+            assert_eq!(bearer(&with(no)), None, "{no}");
+        }
+        assert_eq!(bearer(&HeaderMap::new()), None);
     }
 }

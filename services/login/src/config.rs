@@ -2,7 +2,8 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use authclient::Role;
+use clap::{Args, Parser, Subcommand};
 use settings::{ConfigError, DbArgs, HttpArgs, LogArgs, NatsArgs, Secret, parse_duration, require};
 
 /// Members, sessions and tokens of the pizza platform.
@@ -33,24 +34,6 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "UPPER")]
-pub enum RoleArg {
-    Customer,
-    Staff,
-    Admin,
-}
-
-impl RoleArg {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RoleArg::Customer => "CUSTOMER",
-            RoleArg::Staff => "STAFF",
-            RoleArg::Admin => "ADMIN",
-        }
-    }
-}
-
 #[derive(Debug, Subcommand)]
 pub enum MemberAction {
     /// Create a member with a role; the password is the first line of standard input.
@@ -60,7 +43,7 @@ pub enum MemberAction {
         #[arg(long)]
         member_nm: String,
         #[arg(long, value_enum, default_value = "CUSTOMER")]
-        role: RoleArg,
+        role: Role,
         /// Bind a STAFF member to one branch.
         #[arg(long)]
         bran_id: Option<String>,
@@ -76,7 +59,7 @@ pub enum MemberAction {
         #[arg(long)]
         member_id: String,
         #[arg(long, value_enum)]
-        role: RoleArg,
+        role: Role,
         #[arg(long)]
         bran_id: Option<String>,
     },

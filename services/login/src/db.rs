@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use authclient::Role;
 use events::{AuthEvent, auth::SessionRevoked};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -13,7 +14,7 @@ use httpkit::Result;
 pub struct Member {
     pub member_id: String,
     pub member_nm: String,
-    pub role: String,
+    pub role: Role,
     pub bran_id: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
@@ -24,7 +25,7 @@ pub async fn insert_member(
     member_id: &str,
     member_nm: &str,
     pwd_hash: &str,
-    role: &str,
+    role: Role,
     bran_id: Option<&str>,
 ) -> Result<bool> {
     let r = sqlx::query(
@@ -208,6 +209,35 @@ pub async fn revoke_member_sessions(
         announce_revocation(conn, member_id, Some(*id)).await?;
     }
     Ok(ids)
+}
+
+/// Deletes a member (its sessions and refresh tokens go with it); `false` if there was none.
+pub async fn delete_member(conn: &mut PgConnection, member_id: &str) -> Result<bool> {
+    let gone = sqlx::query("DELETE FROM member WHERE member_id = $1")
+        .bind(member_id)
+        .execute(conn)
+        .await?
+        .rows_affected();
+    Ok(gone == 1)
+}
+
+/// `false` if there is no such member.
+pub async fn set_role(
+    conn: &mut PgConnection,
+    member_id: &str,
+    role: Role,
+    bran_id: Option<&str>,
+) -> Result<bool> {
+    let changed = sqlx::query(
+        "UPDATE member SET role = $2, bran_id = $3, updated_at = now() WHERE member_id = $1",
+    )
+    .bind(member_id)
+    .bind(role)
+    .bind(bran_id)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
 }
 
 /// Writes `auth.session_revoked` in the caller's transaction; `None` means every session of

@@ -32,7 +32,7 @@ impl AuthService for AuthGrpc {
             .map_err(grpckit::status)?;
         Ok(Response::new(VerifyTokenResponse {
             member_id: auth.member.member_id,
-            role: auth.member.role,
+            role: auth.member.role.as_str().to_owned(),
             bran_id: auth.member.bran_id.unwrap_or_default(),
             session_id: auth.claims.sid.to_string(),
             expires_at: auth.claims.exp,

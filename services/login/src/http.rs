@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
+use authclient::Role;
 use axum::{
     Router,
     extract::{FromRequestParts, State},
-    http::{StatusCode, header, request::Parts},
+    http::{StatusCode, request::Parts},
     response::IntoResponse,
     routing::{get, post},
 };
@@ -17,7 +18,7 @@ use tower_governor::{GovernorLayer, governor::GovernorConfigBuilder};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::{
-    AppState,
+    AppState, account,
     db::{self, Member, Refresh},
     passwords::Passwords,
     tokens,
@@ -88,8 +89,7 @@ pub struct LoginRequest {
 pub struct MemberSummary {
     pub member_id: String,
     pub member_nm: String,
-    /// CUSTOMER, STAFF or ADMIN.
-    pub role: String,
+    pub role: Role,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bran_id: Option<String>,
 }
@@ -116,7 +116,7 @@ pub struct RefreshRequest {
 pub struct MeResponse {
     pub member_id: String,
     pub member_nm: String,
-    pub role: String,
+    pub role: Role,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bran_id: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
@@ -143,16 +143,9 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+        let token = authclient::bearer(&parts.headers)
             .ok_or(Error::Unauthorized("missing bearer token"))?;
-        state.authenticate(token.trim()).await
+        state.authenticate(token).await
     }
 }
 
@@ -191,17 +184,15 @@ async fn register(
     }
     Passwords::validate(&req.member_pwd, "member_pwd")?;
     let hash = s.passwords.hash(req.member_pwd).await?;
-    let mut tx = s.db.begin().await?;
-    let created = db::insert_member(
-        &mut tx,
+    let created = account::register(
+        &s.db,
         &req.member_id,
         &req.member_nm,
         &hash,
-        "CUSTOMER",
+        Role::Customer,
         None,
     )
     .await?;
-    tx.commit().await?;
     if !created {
         return Err(Error::Conflict(format!(
             "member_id '{}' is already taken",
@@ -254,15 +245,13 @@ async fn login(
     };
     db::clear_failures(&s.db, &member.member_id).await?;
     let (refresh_token, refresh_hash) = tokens::new_refresh_token();
-    let mut tx = s.db.begin().await?;
-    let session_id = db::create_session(
-        &mut tx,
+    let session_id = account::start_session(
+        &s.db,
         &member.member_id,
         &refresh_hash,
         s.auth.refresh_token_ttl,
     )
     .await?;
-    tx.commit().await?;
     tracing::info!(member.id = %member.member_id, session.id = %session_id, "logged in");
     Ok(Json(s.token_response(member, session_id, refresh_token)?))
 }
@@ -274,9 +263,7 @@ async fn login(
         (status = 401, body = httpkit::doc::ErrorEnvelope),
     ))]
 async fn logout(State(s): State<AppState>, auth: Authenticated) -> Result<StatusCode> {
-    let mut tx = s.db.begin().await?;
-    db::revoke_session(&mut tx, auth.claims.sid, "logout").await?;
-    tx.commit().await?;
+    account::end_session(&s.db, auth.claims.sid, "logout").await?;
     tracing::info!(member.id = %auth.member.member_id, session.id = %auth.claims.sid, "logged out");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -297,11 +284,7 @@ async fn refresh(
 ) -> Result<Json<TokenResponse>> {
     let presented = tokens::hash_refresh_token(&req.refresh_token);
     let (next_token, next_hash) = tokens::new_refresh_token();
-    let mut tx = s.db.begin().await?;
-    let outcome =
-        db::rotate_refresh_token(&mut tx, &presented, &next_hash, s.auth.refresh_token_ttl).await?;
-    // Commit in every case: a detected reuse must keep its revocation.
-    tx.commit().await?;
+    let outcome = account::rotate(&s.db, &presented, &next_hash, s.auth.refresh_token_ttl).await?;
     match outcome {
         Refresh::Rotated { member, session_id } => {
             Ok(Json(s.token_response(member, session_id, next_token)?))
@@ -349,16 +332,7 @@ async fn change_password(
         return Err(Error::Unauthorized(BAD_CREDENTIALS));
     }
     let hash = s.passwords.hash(req.new_member_pwd).await?;
-    let mut tx = s.db.begin().await?;
-    db::set_password(&mut tx, &member_id, &hash).await?;
-    db::revoke_member_sessions(
-        &mut tx,
-        &member_id,
-        Some(auth.claims.sid),
-        "password changed",
-    )
-    .await?;
-    tx.commit().await?;
+    account::change_password(&s.db, &member_id, &hash, auth.claims.sid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -373,7 +347,7 @@ impl AppState {
             .tokens
             .issue(
                 &member.member_id,
-                &member.role,
+                member.role,
                 member.bran_id.as_deref(),
                 session_id,
             )

@@ -4,13 +4,15 @@
 //!   password) and its OpenAPI document.
 //! - [`grpc`] — `AuthService/VerifyToken` for the other services.
 //! - [`tokens`] — JWT access tokens and opaque refresh tokens; [`passwords`] — argon2id.
-//! - [`db`] — the SQL of schema `login`, and `auth.session_revoked` (crate `events`) written
+//! - [`account`] — every change to a member or a session, each in one transaction;
+//!   [`db`] — the SQL of schema `login`, and `auth.session_revoked` (crate `events`) written
 //!   through the outbox in the transaction that revokes.
 //! - [`ops`] — operator commands; [`config`] — environment and command line.
 //!
 //! [`run`] takes already-bound listeners and a [`Shutdown`], so tests bind port 0 and own
 //! the shutdown.
 
+pub mod account;
 pub mod config;
 pub mod db;
 pub mod grpc;

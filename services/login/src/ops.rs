@@ -4,13 +4,10 @@
 use std::io::{BufRead, Write};
 
 use anyhow::{Context, bail};
+use authclient::Role;
 use settings::DbArgs;
 
-use crate::{
-    config::{MemberAction, RoleArg},
-    db,
-    passwords::Passwords,
-};
+use crate::{account, config::MemberAction, passwords::Passwords};
 
 pub async fn member(db_args: &DbArgs, action: MemberAction) -> anyhow::Result<()> {
     let pool = db_args
@@ -33,18 +30,16 @@ pub async fn member(db_args: &DbArgs, action: MemberAction) -> anyhow::Result<()
                 .hash(password)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let mut tx = pool.begin().await?;
-            let created = db::insert_member(
-                &mut tx,
+            let created = account::register(
+                &pool,
                 &member_id,
                 &member_nm,
                 &hash,
-                role.as_str(),
+                role,
                 bran_id.as_deref(),
             )
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-            tx.commit().await?;
             if !created {
                 bail!("member '{member_id}' already exists");
             }
@@ -55,23 +50,12 @@ pub async fn member(db_args: &DbArgs, action: MemberAction) -> anyhow::Result<()
             )?;
         }
         MemberAction::Delete { member_id } => {
-            let mut tx = pool.begin().await?;
-            db::revoke_member_sessions(&mut tx, &member_id, None, "member deleted")
+            if !account::delete_member(&pool, &member_id)
                 .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            // One more event naming no session: "every session of this member".
-            db::announce_revocation(&mut tx, &member_id, None)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let gone = sqlx::query("DELETE FROM member WHERE member_id = $1")
-                .bind(&member_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if gone == 0 {
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+            {
                 bail!("no member '{member_id}'");
             }
-            tx.commit().await?;
             writeln!(out, "deleted member {member_id}; its sessions are revoked")?;
         }
         MemberAction::SetRole {
@@ -80,23 +64,12 @@ pub async fn member(db_args: &DbArgs, action: MemberAction) -> anyhow::Result<()
             bran_id,
         } => {
             check_binding(role, bran_id.as_deref())?;
-            let mut tx = pool.begin().await?;
-            let changed = sqlx::query(
-                "UPDATE member SET role = $2, bran_id = $3, updated_at = now() WHERE member_id = $1",
-            )
-            .bind(&member_id)
-            .bind(role.as_str())
-            .bind(&bran_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if changed == 0 {
+            if !account::set_role(&pool, &member_id, role, bran_id.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+            {
                 bail!("no member '{member_id}'");
             }
-            db::revoke_member_sessions(&mut tx, &member_id, None, "role changed")
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            tx.commit().await?;
             writeln!(
                 out,
                 "member {member_id} is now {}; it logs in again to use it",
@@ -107,8 +80,8 @@ pub async fn member(db_args: &DbArgs, action: MemberAction) -> anyhow::Result<()
     Ok(())
 }
 
-fn check_binding(role: RoleArg, bran_id: Option<&str>) -> anyhow::Result<()> {
-    if bran_id.is_some() && role != RoleArg::Staff {
+fn check_binding(role: Role, bran_id: Option<&str>) -> anyhow::Result<()> {
+    if bran_id.is_some() && role != Role::Staff {
         bail!("--bran-id binds STAFF members only");
     }
     Ok(())

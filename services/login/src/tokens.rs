@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use authclient::Role;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
@@ -26,7 +27,7 @@ pub struct Claims {
     pub iss: String,
     pub aud: String,
     pub sub: String,
-    pub role: String,
+    pub role: Role,
     pub sid: Uuid,
     pub jti: Uuid,
     pub iat: i64,
@@ -88,7 +89,7 @@ impl Tokens {
     pub fn issue(
         &self,
         member_id: &str,
-        role: &str,
+        role: Role,
         bran_id: Option<&str>,
         session_id: Uuid,
     ) -> Result<(String, Claims), jsonwebtoken::errors::Error> {
@@ -97,7 +98,7 @@ impl Tokens {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             sub: member_id.into(),
-            role: role.into(),
+            role,
             sid: session_id,
             jti: Uuid::new_v4(),
             iat: now,
@@ -159,11 +160,11 @@ mod tests {
     fn issued_tokens_verify_and_carry_every_claim() {
         let t = tokens();
         let sid = Uuid::new_v4();
-        let (jwt, _) = t.issue("alice", "CUSTOMER", None, sid).unwrap();
+        let (jwt, _) = t.issue("alice", Role::Customer, None, sid).unwrap();
         let c = t.verify(&jwt).unwrap();
         assert_eq!(
-            (c.sub.as_str(), c.role.as_str(), c.sid),
-            ("alice", "CUSTOMER", sid)
+            (c.sub.as_str(), c.role, c.sid),
+            ("alice", Role::Customer, sid)
         );
         assert_eq!((c.iss.as_str(), c.aud.as_str()), (ISSUER, AUDIENCE));
         assert_eq!(c.exp - c.iat, 900);
@@ -173,7 +174,7 @@ mod tests {
     fn previous_key_still_verifies_during_rotation() {
         let old = tokens();
         let (jwt, _) = old
-            .issue("alice", "CUSTOMER", None, Uuid::new_v4())
+            .issue("alice", Role::Customer, None, Uuid::new_v4())
             .unwrap();
         let rotated = Tokens::new(
             b"another-secret-that-is-32-bytes!!",
@@ -210,7 +211,7 @@ mod tests {
             #[test]
             fn a_changed_token_never_verifies(pos in any::<prop::sample::Index>(), byte in any::<u8>(), cut in any::<prop::sample::Index>()) {
                 let t = tokens();
-                let (jwt, _) = t.issue("alice", "CUSTOMER", None, Uuid::new_v4()).unwrap();
+                let (jwt, _) = t.issue("alice", Role::Customer, None, Uuid::new_v4()).unwrap();
                 let mut bytes = jwt.clone().into_bytes();
                 let i = pos.index(bytes.len());
                 prop_assume!(bytes[i] != byte);

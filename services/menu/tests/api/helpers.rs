@@ -169,9 +169,16 @@ impl TestApp {
             .await
             .unwrap();
         let mut conn = self.login_db.acquire().await.unwrap();
-        pizza_login::db::insert_member(&mut conn, member_id, "테스트", &hash, role, None)
-            .await
-            .unwrap();
+        pizza_login::db::insert_member(
+            &mut conn,
+            member_id,
+            "테스트",
+            &hash,
+            authclient::Role::parse(role).expect("a role"),
+            None,
+        )
+        .await
+        .unwrap();
         let res: Value = self
             .client
             .post(self.login.url("/login/"))

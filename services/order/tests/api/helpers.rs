@@ -243,9 +243,16 @@ impl TestApp {
             .await
             .unwrap();
         let mut conn = self.login_db.acquire().await.unwrap();
-        pizza_login::db::insert_member(&mut conn, member_id, "테스트", &hash, role, bran_id)
-            .await
-            .unwrap();
+        pizza_login::db::insert_member(
+            &mut conn,
+            member_id,
+            "테스트",
+            &hash,
+            authclient::Role::parse(role).expect("a role"),
+            bran_id,
+        )
+        .await
+        .unwrap();
         let res: Value = self
             .client
             .post(self.login.url("/login/"))

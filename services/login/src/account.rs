@@ -1,0 +1,107 @@
+//! Everything that changes a member or a session, each in one transaction: the HTTP
+//! handlers and the operator commands call these, never `db` writes directly. A session that
+//! ends writes `auth.session_revoked` in the same transaction (through [`db`]), so every
+//! cache of its tokens drops them.
+
+use std::time::Duration;
+
+use authclient::Role;
+use httpkit::Result;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::db::{self, Refresh};
+
+/// A new member; `false` (nothing written) when the id is taken.
+pub async fn register(
+    db: &PgPool,
+    member_id: &str,
+    member_nm: &str,
+    pwd_hash: &str,
+    role: Role,
+    bran_id: Option<&str>,
+) -> Result<bool> {
+    let mut tx = db.begin().await?;
+    let created = db::insert_member(&mut tx, member_id, member_nm, pwd_hash, role, bran_id).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// A session for a member who proved its password, with its first refresh token.
+pub async fn start_session(
+    db: &PgPool,
+    member_id: &str,
+    refresh_hash: &[u8],
+    refresh_ttl: Duration,
+) -> Result<Uuid> {
+    let mut tx = db.begin().await?;
+    let session_id = db::create_session(&mut tx, member_id, refresh_hash, refresh_ttl).await?;
+    tx.commit().await?;
+    Ok(session_id)
+}
+
+/// Ends a session everywhere; `false` when it was not live.
+pub async fn end_session(db: &PgPool, session_id: Uuid, reason: &str) -> Result<bool> {
+    let mut tx = db.begin().await?;
+    let ended = db::revoke_session(&mut tx, session_id, reason).await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
+/// Exchanges a refresh token for the next. Commits in every case: a detected reuse must
+/// keep the revocation of the whole family.
+pub async fn rotate(
+    db: &PgPool,
+    presented_hash: &[u8],
+    next_hash: &[u8],
+    refresh_ttl: Duration,
+) -> Result<Refresh> {
+    let mut tx = db.begin().await?;
+    let outcome = db::rotate_refresh_token(&mut tx, presented_hash, next_hash, refresh_ttl).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// A new password; every other session of the member ends.
+pub async fn change_password(
+    db: &PgPool,
+    member_id: &str,
+    pwd_hash: &str,
+    keep: Uuid,
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    db::set_password(&mut tx, member_id, pwd_hash).await?;
+    db::revoke_member_sessions(&mut tx, member_id, Some(keep), "password changed").await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes a member and ends all its sessions; `false` when there is no such member.
+pub async fn delete_member(db: &PgPool, member_id: &str) -> Result<bool> {
+    let mut tx = db.begin().await?;
+    db::revoke_member_sessions(&mut tx, member_id, None, "member deleted").await?;
+    // One more event naming no session: "every session of this member".
+    db::announce_revocation(&mut tx, member_id, None).await?;
+    if !db::delete_member(&mut tx, member_id).await? {
+        return Ok(false);
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// A new role (and branch binding); the member's sessions end, so it takes effect at the
+/// next login. `false` when there is no such member.
+pub async fn set_role(
+    db: &PgPool,
+    member_id: &str,
+    role: Role,
+    bran_id: Option<&str>,
+) -> Result<bool> {
+    let mut tx = db.begin().await?;
+    if !db::set_role(&mut tx, member_id, role, bran_id).await? {
+        return Ok(false);
+    }
+    db::revoke_member_sessions(&mut tx, member_id, None, "role changed").await?;
+    tx.commit().await?;
+    Ok(true)
+}
