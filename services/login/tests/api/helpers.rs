@@ -3,20 +3,15 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use clap::Parser;
 use events::{AuthEvent, auth::SessionRevoked};
 use httpkit::Shutdown;
-use pizza_login::{
-    Listeners,
-    config::{Cli, Command, ServeConfig},
-};
+use pizza_login::config::ServeConfig;
 use proto::auth::v1::auth_service_client::AuthServiceClient;
 use serde_json::{Value, json};
 use testkit::{NatsServer, TestDb};
 use tonic::transport::Channel;
 
-pub const SECRET: &str = "test-secret-0123456789-abcdefghijkl";
-pub const PASSWORD: &str = "correct horse battery";
+pub use harness::{PASSWORD, SECRET};
 
 pub struct TestApp {
     pub http: SocketAddr,
@@ -28,65 +23,27 @@ pub struct TestApp {
     pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-/// Builds the service's configuration the way `main` does, from flags instead of env.
-pub fn serve_config(db_url: &str, nats_url: &str, extra: &[&str]) -> ServeConfig {
-    let mut args = vec![
-        "pizza-login",
-        "serve",
-        "--jwt-secret",
-        SECRET,
-        "--database-url",
-        db_url,
-        "--nats-url",
-        nats_url,
-        "--shutdown-drain",
-        "0s",
-        "--log-level",
-        "warn",
-    ];
-    args.extend_from_slice(extra);
-    match Cli::try_parse_from(args)
-        .expect("valid test config")
-        .command
-    {
-        Command::Serve(cfg) => *cfg,
-        _ => unreachable!("serve was asked for"),
-    }
-}
-
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(&[]).await
+    spawn_app_with(|_| {}).await
 }
 
-/// `extra` are further flags, e.g. `["--auth-rate-limit-burst", "3"]`.
-pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+/// `change` adjusts the configuration first, e.g. `|c| c.auth.auth_rate_limit_burst = 3`.
+pub async fn spawn_app_with(change: impl FnOnce(&mut ServeConfig)) -> TestApp {
     let db = TestDb::new(pizza_login::DB_ROLE, &pizza_login::MIGRATOR)
         .await
         .expect("test database");
     let nats = NatsServer::start().await.expect("nats-server");
-    let cfg = serve_config(&db.url(), &nats.url(), extra);
-    cfg.validate().expect("a valid test configuration");
-    let http_l = testkit::listener().await;
-    let grpc_l = testkit::listener().await;
-    let http = http_l.local_addr().unwrap();
-    let grpc = grpc_l.local_addr().unwrap();
-    let shutdown = Shutdown::new();
-    let server = tokio::spawn(pizza_login::run(
-        cfg,
-        Listeners {
-            http: http_l,
-            grpc: grpc_l,
-        },
-        shutdown.clone(),
-    ));
+    let mut cfg = harness::login_config(&db, &nats);
+    change(&mut cfg);
+    let login = harness::start_login(cfg).await;
     TestApp {
-        http,
-        grpc,
+        http: login.http,
+        grpc: login.grpc.expect("login serves gRPC"),
         db,
         nats,
         client: testkit::http(),
-        shutdown,
-        server,
+        shutdown: login.shutdown,
+        server: login.task,
     }
 }
 

@@ -1,29 +1,11 @@
 //! `spawn()`: a fresh database with the menu and login schemas, a private NATS server, a
 //! real pizza-login (for VerifyToken) and N pizza-menu replicas on port 0.
 
-use std::{net::SocketAddr, time::Duration};
-
-use clap::Parser;
 use events::{AuthEvent, CatalogEvent, Event, catalog::CatalogUpdated};
-use httpkit::Shutdown;
-use serde_json::{Value, json};
+use serde_json::Value;
 use testkit::{NatsServer, TestDb};
 
-pub const SECRET: &str = "menu-test-secret-0123456789-abcdefgh";
-pub const PASSWORD: &str = "correct horse battery";
-
-pub struct Replica {
-    pub http: SocketAddr,
-    pub grpc: SocketAddr,
-    pub shutdown: Shutdown,
-    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl Replica {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.http, path)
-    }
-}
+pub use harness::{Replica, envelope};
 
 pub struct TestApp {
     pub db: TestDb,
@@ -34,89 +16,17 @@ pub struct TestApp {
     pub client: reqwest::Client,
 }
 
-async fn start_login(db: &TestDb, nats: &NatsServer) -> Replica {
-    let cfg = match pizza_login::config::Cli::try_parse_from([
-        "pizza-login",
-        "serve",
-        "--jwt-secret",
-        SECRET,
-        "--database-url",
-        &db.url_as(pizza_login::DB_ROLE),
-        "--nats-url",
-        &nats.url(),
-        "--shutdown-drain",
-        "0s",
-        "--log-level",
-        "warn",
-        "--auth-rate-limit-burst",
-        "100",
-    ])
-    .unwrap()
-    .command
-    {
-        pizza_login::config::Command::Serve(c) => *c,
-        _ => unreachable!(),
-    };
-    let (h, g) = (testkit::listener().await, testkit::listener().await);
-    let (http, grpc) = (h.local_addr().unwrap(), g.local_addr().unwrap());
-    let shutdown = Shutdown::new();
-    let task = tokio::spawn(pizza_login::run(
-        cfg,
-        pizza_login::Listeners { http: h, grpc: g },
-        shutdown.clone(),
-    ));
-    Replica {
-        http,
-        grpc,
-        shutdown,
-        task,
-    }
-}
-
+/// A menu replica on `db` and `nats`, verifying tokens with `login`; `change` adjusts its
+/// configuration first (`|c| c.menu_cache_ttl = Duration::from_secs(1)`).
 pub async fn start_menu(
     db: &TestDb,
     nats: &NatsServer,
-    login_grpc: SocketAddr,
-    extra: &[&str],
+    login: &Replica,
+    change: impl FnOnce(&mut pizza_menu::config::ServeConfig),
 ) -> Replica {
-    let login_url = format!("http://{login_grpc}");
-    let mut args = vec![
-        "pizza-menu",
-        "serve",
-        "--database-url",
-        db.url_as(pizza_menu::DB_ROLE).leak(),
-        "--nats-url",
-        nats.url().leak(),
-        "--login-grpc-url",
-        login_url.leak(),
-        "--shutdown-drain",
-        "0s",
-        "--log-level",
-        "warn",
-    ];
-    args.extend_from_slice(extra);
-    let cfg = match pizza_menu::config::Cli::try_parse_from(args)
-        .unwrap()
-        .command
-    {
-        pizza_menu::config::Command::Serve(c) => *c,
-        _ => unreachable!(),
-    };
-    cfg.validate().expect("a valid test configuration");
-    let (h, g) = (testkit::listener().await, testkit::listener().await);
-    let (http, grpc) = (h.local_addr().unwrap(), g.local_addr().unwrap());
-    let shutdown = Shutdown::new();
-    let task = tokio::spawn(pizza_menu::run(
-        cfg,
-        pizza_menu::Listeners { http: h, grpc: g },
-        shutdown.clone(),
-    ));
-    Replica {
-        http,
-        grpc,
-        shutdown,
-        task,
-    }
+    let mut cfg = harness::menu_config(db, nats, login);
+    change(&mut cfg);
+    harness::start_menu(cfg).await
 }
 
 pub async fn spawn(replicas: usize) -> TestApp {
@@ -128,10 +38,10 @@ pub async fn spawn(replicas: usize) -> TestApp {
         .await
         .unwrap();
     let nats = NatsServer::start().await.unwrap();
-    let login = start_login(&db, &nats).await;
+    let login = harness::start_login(harness::login_config(&db, &nats)).await;
     let mut menus = vec![];
     for _ in 0..replicas {
-        menus.push(start_menu(&db, &nats, login.grpc, &[]).await);
+        menus.push(start_menu(&db, &nats, &login, |_| {}).await);
     }
     let app = TestApp {
         db,
@@ -150,46 +60,15 @@ pub async fn spawn(replicas: usize) -> TestApp {
 impl TestApp {
     /// Ready, with both event subscriptions live (so no event of the test can be missed).
     pub async fn wait_until_live(&self, m: &Replica) {
-        let ok = testkit::eventually(Duration::from_secs(15), || async {
-            let r = self.client.get(m.url("/healthz")).send().await.ok()?;
-            let body: Value = r.json().await.ok()?;
-            (body["status"] == "ok"
-                && body["subscriptions"][CatalogEvent::STREAM.name] == "live"
-                && body["subscriptions"][AuthEvent::STREAM.name] == "live")
-                .then_some(())
-        })
-        .await;
-        assert!(ok.is_some(), "menu replica {} did not become live", m.http);
+        let streams = [CatalogEvent::STREAM.name, AuthEvent::STREAM.name];
+        harness::wait_live(&self.client, m, &streams).await;
     }
 
     /// Creates a member with `role` the way the operator command does, and logs it in.
     pub async fn token(&self, member_id: &str, role: &str) -> String {
-        let hash = pizza_login::passwords::Passwords::new(1)
-            .hash(PASSWORD.into())
-            .await
-            .unwrap();
-        let mut conn = self.login_db.acquire().await.unwrap();
-        pizza_login::db::insert_member(
-            &mut conn,
-            member_id,
-            "테스트",
-            &hash,
-            authclient::Role::parse(role).expect("a role"),
-            None,
-        )
-        .await
-        .unwrap();
-        let res: Value = self
-            .client
-            .post(self.login.url("/login/"))
-            .json(&json!({"member_id": member_id, "member_pwd": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        res["token"].as_str().expect("a token").to_owned()
+        let role = authclient::Role::parse(role).expect("a role");
+        harness::member(&self.login_db, member_id, role, None).await;
+        harness::token(&self.client, &self.login, member_id).await
     }
 
     pub async fn menu(&self, replica: usize) -> Vec<Value> {
@@ -264,11 +143,4 @@ impl TestApp {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0.0)
     }
-}
-
-pub async fn envelope(res: reqwest::Response) -> (u16, String) {
-    let status = res.status().as_u16();
-    let body: Value = res.json().await.expect("JSON envelope");
-    assert!(body["error"]["request_id"].is_string(), "{body}");
-    (status, body["error"]["code"].as_str().unwrap().to_owned())
 }

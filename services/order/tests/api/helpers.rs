@@ -1,39 +1,13 @@
 //! `spawn(n)`: one database with all three schemas, a private NATS server, a real
 //! pizza-login and pizza-menu, and `n` pizza-order replicas, all in-process on port 0.
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
-use clap::Parser;
 use events::{AuthEvent, CatalogEvent, Event, OrderEvent};
-use httpkit::Shutdown;
 use serde_json::{Value, json};
 use testkit::{NatsServer, TestDb};
 
-pub const SECRET: &str = "order-test-secret-0123456789-abcdefg";
-pub const PASSWORD: &str = "correct horse battery";
-
-pub struct Replica {
-    pub http: SocketAddr,
-    pub grpc: Option<SocketAddr>,
-    pub shutdown: Shutdown,
-    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl Replica {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.http, path)
-    }
-
-    pub async fn stop(&self) {
-        self.shutdown.stop();
-        for _ in 0..250 {
-            if self.task.is_finished() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
+pub use harness::{Replica, envelope};
 
 pub struct TestApp {
     pub db: TestDb,
@@ -46,136 +20,18 @@ pub struct TestApp {
     pub client: reqwest::Client,
 }
 
-fn args(base: &[&str], extra: &[&str]) -> Vec<String> {
-    base.iter().chain(extra).map(|s| (*s).to_owned()).collect()
-}
-
-async fn start_login(db: &TestDb, nats: &NatsServer) -> Replica {
-    let a = args(
-        &[
-            "pizza-login",
-            "serve",
-            "--jwt-secret",
-            SECRET,
-            "--shutdown-drain",
-            "0s",
-            "--log-level",
-            "warn",
-            "--auth-rate-limit-burst",
-            "1000",
-        ],
-        &[
-            "--database-url",
-            &db.url_as(pizza_login::DB_ROLE),
-            "--nats-url",
-            &nats.url(),
-        ],
-    );
-    let pizza_login::config::Command::Serve(cfg) =
-        pizza_login::config::Cli::try_parse_from(a).unwrap().command
-    else {
-        unreachable!()
-    };
-    let (h, g) = (testkit::listener().await, testkit::listener().await);
-    let (http, grpc) = (h.local_addr().unwrap(), g.local_addr().unwrap());
-    let shutdown = Shutdown::new();
-    let task = tokio::spawn(pizza_login::run(
-        *cfg,
-        pizza_login::Listeners { http: h, grpc: g },
-        shutdown.clone(),
-    ));
-    Replica {
-        http,
-        grpc: Some(grpc),
-        shutdown,
-        task,
-    }
-}
-
-async fn start_menu(db: &TestDb, nats: &NatsServer, login: &Replica) -> Replica {
-    let a = args(
-        &[
-            "pizza-menu",
-            "serve",
-            "--shutdown-drain",
-            "0s",
-            "--log-level",
-            "warn",
-        ],
-        &[
-            "--database-url",
-            &db.url_as(pizza_menu::DB_ROLE),
-            "--nats-url",
-            &nats.url(),
-            "--login-grpc-url",
-            &format!("http://{}", login.grpc.unwrap()),
-        ],
-    );
-    let pizza_menu::config::Command::Serve(cfg) =
-        pizza_menu::config::Cli::try_parse_from(a).unwrap().command
-    else {
-        unreachable!()
-    };
-    let (h, g) = (testkit::listener().await, testkit::listener().await);
-    let (http, grpc) = (h.local_addr().unwrap(), g.local_addr().unwrap());
-    let shutdown = Shutdown::new();
-    let task = tokio::spawn(pizza_menu::run(
-        *cfg,
-        pizza_menu::Listeners { http: h, grpc: g },
-        shutdown.clone(),
-    ));
-    Replica {
-        http,
-        grpc: Some(grpc),
-        shutdown,
-        task,
-    }
-}
-
+/// An order replica on `app_db` and `nats`, calling `login` and `menu`; `change` adjusts its
+/// configuration first (`|c| c.order_pending_timeout = Duration::from_secs(1)`).
 pub async fn start_order(
     app_db: &TestDb,
     nats: &NatsServer,
     login: &Replica,
     menu: &Replica,
-    extra: &[&str],
+    change: impl FnOnce(&mut pizza_order::config::ServeConfig),
 ) -> Replica {
-    let mut a = args(
-        &[
-            "pizza-order",
-            "serve",
-            "--shutdown-drain",
-            "0s",
-            "--log-level",
-            "warn",
-        ],
-        &[
-            "--database-url",
-            &app_db.url_as(pizza_order::DB_ROLE),
-            "--nats-url",
-            &nats.url(),
-            "--login-grpc-url",
-            &format!("http://{}", login.grpc.unwrap()),
-            "--menu-grpc-url",
-            &format!("http://{}", menu.grpc.unwrap()),
-        ],
-    );
-    a.extend(extra.iter().map(|s| (*s).to_owned()));
-    let pizza_order::config::Command::Serve(cfg) =
-        pizza_order::config::Cli::try_parse_from(a).unwrap().command
-    else {
-        unreachable!()
-    };
-    cfg.validate().expect("a valid test configuration");
-    let h = testkit::listener().await;
-    let http = h.local_addr().unwrap();
-    let shutdown = Shutdown::new();
-    let task = tokio::spawn(pizza_order::run(*cfg, h, shutdown.clone()));
-    Replica {
-        http,
-        grpc: None,
-        shutdown,
-        task,
-    }
+    let mut cfg = harness::order_config(app_db, nats, login, menu);
+    change(&mut cfg);
+    harness::start_order(cfg).await
 }
 
 pub async fn spawn(replicas: usize) -> TestApp {
@@ -191,11 +47,11 @@ pub async fn spawn(replicas: usize) -> TestApp {
         .await
         .unwrap();
     let nats = NatsServer::start().await.unwrap();
-    let login = start_login(&db, &nats).await;
-    let menu = start_menu(&db, &nats, &login).await;
+    let login = harness::start_login(harness::login_config(&db, &nats)).await;
+    let menu = harness::start_menu(harness::menu_config(&db, &nats, &login)).await;
     let mut orders = vec![];
     for _ in 0..replicas {
-        orders.push(start_order(&db, &nats, &login, &menu, &[]).await);
+        orders.push(start_order(&db, &nats, &login, &menu, |_| {}).await);
     }
     let app = TestApp {
         db,
@@ -215,55 +71,17 @@ pub async fn spawn(replicas: usize) -> TestApp {
 }
 
 impl TestApp {
-    /// Ready, with its event subscriptions live.
+    /// Ready, with its catalog and auth subscriptions live.
     pub async fn wait_live(&self, r: &Replica) {
-        let ok = testkit::eventually(Duration::from_secs(15), || async {
-            let b: Value = self
-                .client
-                .get(r.url("/healthz"))
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            (b["status"] == "ok"
-                && b["subscriptions"][CatalogEvent::STREAM.name] == "live"
-                && b["subscriptions"][AuthEvent::STREAM.name] == "live")
-                .then_some(())
-        })
-        .await;
-        assert!(ok.is_some(), "{} did not become live", r.http);
+        let streams = [CatalogEvent::STREAM.name, AuthEvent::STREAM.name];
+        harness::wait_live(&self.client, r, &streams).await;
     }
 
     /// A member with `role` (made as the operator command makes it), logged in.
     pub async fn token_with(&self, member_id: &str, role: &str, bran_id: Option<&str>) -> String {
-        let hash = pizza_login::passwords::Passwords::new(1)
-            .hash(PASSWORD.into())
-            .await
-            .unwrap();
-        let mut conn = self.login_db.acquire().await.unwrap();
-        pizza_login::db::insert_member(
-            &mut conn,
-            member_id,
-            "테스트",
-            &hash,
-            authclient::Role::parse(role).expect("a role"),
-            bran_id,
-        )
-        .await
-        .unwrap();
-        let res: Value = self
-            .client
-            .post(self.login.url("/login/"))
-            .json(&json!({"member_id": member_id, "member_pwd": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        res["token"].as_str().expect("token").to_owned()
+        let role = authclient::Role::parse(role).expect("a role");
+        harness::member(&self.login_db, member_id, role, bran_id).await;
+        harness::token(&self.client, &self.login, member_id).await
     }
 
     pub async fn customer(&self, member_id: &str) -> String {
@@ -331,13 +149,10 @@ impl TestApp {
     }
 }
 
-pub async fn envelope(res: reqwest::Response) -> (u16, String, Value) {
-    let status = res.status().as_u16();
-    let body: Value = res.json().await.expect("JSON envelope");
-    assert!(body["error"]["request_id"].is_string(), "{body}");
-    (
-        status,
-        body["error"]["code"].as_str().unwrap().to_owned(),
-        body["error"].clone(),
-    )
+/// Two pizzas at gangnam: the usual order of these tests.
+pub fn two_pizzas() -> Value {
+    json!({"bran_id": "gangnam", "items": [
+        {"pizza_id": "bbq_ckn_l", "quantity": 2},
+        {"pizza_id": "hawaiian_m", "quantity": 1}
+    ]})
 }

@@ -68,13 +68,9 @@ async fn every_order_is_notified_exactly_once_despite_a_failing_receiver_and_two
 
     let mut app = spawn(0).await;
     for _ in 0..2 {
-        let r = start_order(
-            &app.db,
-            &app.nats,
-            &app.login,
-            &app.menu,
-            &["--order-webhook-url", &url],
-        )
+        let r = start_order(&app.db, &app.nats, &app.login, &app.menu, |c| {
+            c.order_webhook_url = Some(url.clone())
+        })
         .await;
         app.wait_live(&r).await;
         app.orders.push(r);

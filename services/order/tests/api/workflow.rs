@@ -348,13 +348,9 @@ async fn a_forgotten_pending_order_is_cancelled_exactly_once_with_two_replicas()
     let app = spawn(0).await;
     let mut app = app;
     for _ in 0..2 {
-        let r = start_order(
-            &app.db,
-            &app.nats,
-            &app.login,
-            &app.menu,
-            &["--order-pending-timeout", "1s"],
-        )
+        let r = start_order(&app.db, &app.nats, &app.login, &app.menu, |c| {
+            c.order_pending_timeout = Duration::from_secs(1)
+        })
         .await;
         app.wait_live(&r).await;
         app.orders.push(r);
