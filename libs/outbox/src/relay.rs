@@ -1,0 +1,298 @@
+//! The relay: publishes committed outbox rows to JetStream, marks them sent after the ack.
+//! See the crate's docs.
+
+use std::{
+    future::Future,
+    sync::LazyLock,
+    time::{Duration, Instant},
+};
+
+use async_nats::jetstream::{self, message::PublishMessage};
+use events::Stream;
+use prometheus::{IntCounterVec, IntGaugeVec, Opts};
+use sqlx::{Connection, PgConnection, PgPool, postgres::PgListener};
+use uuid::Uuid;
+
+use crate::{ensure_stream, run_to_completion};
+
+static BACKLOG: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    telemetry::register(
+        IntGaugeVec::new(
+            Opts::new(
+                "outbox_backlog",
+                "Outbox events committed but not yet published",
+            ),
+            &["service"],
+        )
+        .expect("valid gauge"),
+    )
+});
+static PUBLISHED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    telemetry::register(
+        IntCounterVec::new(
+            Opts::new(
+                "outbox_published_total",
+                "Outbox events acknowledged by JetStream",
+            ),
+            &["service"],
+        )
+        .expect("valid counter"),
+    )
+});
+static FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    telemetry::register(
+        IntCounterVec::new(
+            Opts::new(
+                "outbox_publish_failures_total",
+                "Failed publish attempts (retried)",
+            ),
+            &["service"],
+        )
+        .expect("valid counter"),
+    )
+});
+static LEADER: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    telemetry::register(
+        IntGaugeVec::new(
+            Opts::new(
+                "outbox_relay_leader",
+                "1 when this process is the active relay",
+            ),
+            &["service"],
+        )
+        .expect("valid gauge"),
+    )
+});
+
+/// Publishes a service's outbox to JetStream. See the module docs.
+#[derive(Clone)]
+pub struct Relay {
+    pub service: &'static str,
+    pub pool: PgPool,
+    pub jetstream: jetstream::Context,
+    pub streams: Vec<Stream>,
+    /// Rows published per round trip.
+    pub batch: i64,
+    /// How long published rows are kept (for inspection) before they are pruned.
+    pub keep_published: Duration,
+}
+
+const BACKOFF_MIN: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Fallback poll, in case a notification was missed (a reconnect of the listener).
+const POLL: Duration = Duration::from_secs(5);
+
+enum Round {
+    /// Everything visible was published (or nothing was there).
+    Drained,
+    /// A full batch went out; more may be waiting.
+    More,
+    /// JetStream did not take everything; back off before trying again.
+    NatsTrouble,
+}
+
+impl Relay {
+    pub fn new(
+        service: &'static str,
+        pool: PgPool,
+        jetstream: jetstream::Context,
+        streams: Vec<Stream>,
+    ) -> Self {
+        Self {
+            service,
+            pool,
+            jetstream,
+            streams,
+            batch: 256,
+            keep_published: Duration::from_secs(3600),
+        }
+    }
+
+    /// Runs until `stop` resolves. Database trouble is logged and retried with backoff.
+    pub async fn run(self, stop: impl Future<Output = ()>) {
+        tokio::pin!(stop);
+        let mut backoff = BACKOFF_MIN;
+        loop {
+            let result = tokio::select! {
+                r = self.lead() => r,
+                _ = &mut stop => break,
+            };
+            LEADER.with_label_values(&[self.service]).set(0);
+            if let Err(e) = result {
+                tracing::warn!(service = self.service, error = %format!("{e:#}"), "outbox relay interrupted; retrying");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = &mut stop => break,
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+        LEADER.with_label_values(&[self.service]).set(0);
+        tracing::info!(service = self.service, "outbox relay stopped");
+    }
+
+    /// Waits for the relay lock, then publishes until an error. Cancel-safe: it is only
+    /// ever dropped at an await, and a row is marked sent only after its ack.
+    async fn lead(&self) -> anyhow::Result<()> {
+        let mut lock = PgConnection::connect_with(&self.pool.connect_options()).await?;
+        let schema: String = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(&mut lock)
+            .await?;
+        loop {
+            let got: bool = sqlx::query_scalar(
+                "SELECT pg_try_advisory_lock(hashtext('outbox_relay:' || current_schema()))",
+            )
+            .fetch_one(&mut lock)
+            .await?;
+            if got {
+                break;
+            }
+            // Standing by: keep the backlog metric honest anyway.
+            self.update_backlog().await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        LEADER.with_label_values(&[self.service]).set(1);
+        tracing::info!(service = self.service, "outbox relay is active");
+
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(&format!("outbox_{schema}")).await?;
+
+        let mut streams_ready = false;
+        let mut backoff = BACKOFF_MIN;
+        let mut last_prune = Instant::now() - Duration::from_secs(3600);
+        loop {
+            if !streams_ready {
+                match self.ensure_streams().await {
+                    Ok(()) => streams_ready = true,
+                    Err(e) => {
+                        tracing::warn!(service = self.service, error = %format!("{e:#}"), "cannot create streams yet");
+                        FAILURES.with_label_values(&[self.service]).inc();
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(BACKOFF_MAX);
+                        continue;
+                    }
+                }
+            }
+            match self.round().await? {
+                Round::More => {
+                    backoff = BACKOFF_MIN;
+                    continue;
+                }
+                Round::NatsTrouble => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    continue;
+                }
+                Round::Drained => backoff = BACKOFF_MIN,
+            }
+            if last_prune.elapsed() > Duration::from_secs(60) {
+                self.prune().await?;
+                last_prune = Instant::now();
+            }
+            self.update_backlog().await;
+            tokio::select! {
+                n = listener.recv() => { n?; }
+                _ = tokio::time::sleep(POLL) => {}
+            }
+            // Still holding the lock? A dead session released it; start over.
+            sqlx::query("SELECT 1").execute(&mut lock).await?;
+        }
+    }
+
+    async fn ensure_streams(&self) -> anyhow::Result<()> {
+        for s in &self.streams {
+            ensure_stream(&self.jetstream, *s).await?;
+        }
+        Ok(())
+    }
+
+    async fn round(&self) -> anyhow::Result<Round> {
+        let rows: Vec<(i64, Uuid, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT seq, id, subject, payload::text, traceparent FROM outbox \
+             WHERE published_at IS NULL ORDER BY seq LIMIT $1",
+        )
+        .bind(self.batch)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(Round::Drained);
+        }
+        let full = rows.len() as i64 == self.batch;
+
+        // Send the whole batch, then await the acks in order: JetStream stores messages of
+        // one connection in the order sent, so pipelining keeps the per-service order.
+        let mut pending = Vec::with_capacity(rows.len());
+        let mut trouble = false;
+        for (seq, id, subject, payload, traceparent) in rows {
+            let mut msg = PublishMessage::build()
+                .payload(payload.into_bytes().into())
+                .message_id(id.to_string());
+            if let Some(tp) = traceparent {
+                msg = msg.header("traceparent", tp.as_str());
+            }
+            match self.jetstream.send_publish(subject, msg).await {
+                Ok(ack) => pending.push((seq, ack)),
+                Err(e) => {
+                    tracing::warn!(service = self.service, error = %e, "publish failed");
+                    trouble = true;
+                    break;
+                }
+            }
+        }
+        let mut acked = Vec::with_capacity(pending.len());
+        for (seq, ack) in pending {
+            match ack.await {
+                Ok(_) => acked.push(seq),
+                Err(e) => {
+                    // Not marked: it is sent again later, and the Nats-Msg-Id makes the
+                    // repeat a no-op if this one did arrive after all.
+                    tracing::warn!(service = self.service, error = %e, "no ack from JetStream");
+                    trouble = true;
+                    break;
+                }
+            }
+        }
+        if !acked.is_empty() {
+            // In a transaction of its own, on a task that finishes even if the relay is stopped
+            // meanwhile (ARCHITECTURE.md, "Cancel-safe writes"). Rows left unmarked would only
+            // be sent again, and JetStream would drop the repeats.
+            let (pool, marked) = (self.pool.clone(), acked.len() as u64);
+            run_to_completion(async move {
+                let mut tx = pool.begin().await?;
+                sqlx::query("UPDATE outbox SET published_at = now() WHERE seq = ANY($1)")
+                    .bind(&acked)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await
+            })
+            .await?;
+            PUBLISHED.with_label_values(&[self.service]).inc_by(marked);
+        }
+        if trouble {
+            FAILURES.with_label_values(&[self.service]).inc();
+            return Ok(Round::NatsTrouble);
+        }
+        Ok(if full { Round::More } else { Round::Drained })
+    }
+
+    async fn prune(&self) -> anyhow::Result<()> {
+        let keep = self.keep_published.as_secs_f64();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)")
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_backlog(&self) {
+        if let Ok(n) =
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                .fetch_one(&self.pool)
+                .await
+        {
+            BACKLOG.with_label_values(&[self.service]).set(n);
+        }
+    }
+}

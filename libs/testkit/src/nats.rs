@@ -1,0 +1,139 @@
+//! [`NatsServer`]: a private `nats-server` with JetStream for each test that needs one.
+
+use std::{
+    net::TcpStream,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use events::{Envelope, Event};
+
+use crate::free_port;
+
+/// A private `nats-server -js` on a free port, killed when dropped.
+pub struct NatsServer {
+    pub port: u16,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+fn nats_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("NATS_SERVER_BIN") {
+        return p.into();
+    }
+    for p in [
+        "/usr/sbin/nats-server",
+        "/usr/bin/nats-server",
+        "/usr/local/bin/nats-server",
+    ] {
+        if std::path::Path::new(p).exists() {
+            return p.into();
+        }
+    }
+    "nats-server".into()
+}
+
+impl NatsServer {
+    pub async fn start() -> anyhow::Result<Self> {
+        let mut s = Self {
+            port: free_port(),
+            child: None,
+            dir: tempfile::tempdir()?,
+        };
+        s.start_again().await?;
+        Ok(s)
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server again on the same port and store (after [`NatsServer::stop`]).
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        let child = Command::new(nats_binary())
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("cannot start nats-server: {e}"))?;
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if std::time::Instant::now() > deadline {
+                anyhow::bail!("nats-server did not listen on {}", self.port);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub async fn client(&self) -> anyhow::Result<async_nats::Client> {
+        Ok(async_nats::connect(self.url()).await?)
+    }
+
+    /// Every event of `E`'s stream stored so far, in order, with its `Nats-Msg-Id` (empty
+    /// when the stream does not exist yet). The server is the test's own, so nothing of
+    /// another test is in it. A message that is not an `E` fails the test.
+    pub async fn stream_messages<E: Event>(&self) -> Vec<(Option<String>, Envelope<E>)> {
+        let Ok(client) = self.client().await else {
+            return vec![];
+        };
+        let js = async_nats::jetstream::new(client);
+        let Ok(stream) = js.get_stream(E::STREAM.name).await else {
+            return vec![];
+        };
+        let last = stream
+            .get_info()
+            .await
+            .map(|i| i.state.last_sequence)
+            .unwrap_or(0);
+        let mut out = vec![];
+        for seq in 1..=last {
+            if let Ok(m) = stream.get_raw_message(seq).await {
+                let id = m.headers.get("Nats-Msg-Id").map(|v| v.as_str().to_owned());
+                let event = Envelope::decode(&m.payload).unwrap_or_else(|e| {
+                    panic!(
+                        "message {seq} of {} is not an event of it: {e}",
+                        E::STREAM.name
+                    )
+                });
+                out.push((id, event));
+            }
+        }
+        out
+    }
+
+    /// The events of [`NatsServer::stream_messages`].
+    pub async fn events<E: Event>(&self) -> Vec<Envelope<E>> {
+        self.stream_messages()
+            .await
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect()
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
