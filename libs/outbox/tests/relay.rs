@@ -180,6 +180,12 @@ async fn a_relay_stopped_while_marking_finishes_the_mark() {
     write_events(&db, 0, 3).await;
     // The rows are locked, so the relay's mark will wait once it has published them.
     let mut blocker = db.pool.begin().await.unwrap();
+    // The test holds this transaction open on purpose, however slow the machine: lift the
+    // role's idle-in-transaction limit for it.
+    sqlx::query("SET LOCAL idle_in_transaction_session_timeout = 0")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
     sqlx::query("SELECT 1 FROM outbox FOR UPDATE")
         .execute(&mut *blocker)
         .await
@@ -192,7 +198,7 @@ async fn a_relay_stopped_while_marking_finishes_the_mark() {
     let marking = testkit::eventually(Duration::from_secs(10), || async {
         let n: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity \
-             WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE outbox SET published_at%'",
+             WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE outbox SET published_at%'",
         )
         .fetch_one(&db.pool)
         .await

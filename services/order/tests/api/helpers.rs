@@ -117,7 +117,7 @@ impl TestApp {
     pub async fn waits_on_a_lock(&self, prefix: &str) -> bool {
         let sql = format!(
             "SELECT count(*) FROM pg_stat_activity \
-             WHERE wait_event_type = 'Lock' AND query LIKE '{prefix}%'"
+             WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '{prefix}%'"
         );
         testkit::eventually(Duration::from_secs(5), || async {
             (self.scalar(&sql).await == 1).then_some(())

@@ -43,6 +43,12 @@ async fn hang_up_while_the_order_is_written(
     key: &str,
 ) -> sqlx::Transaction<'static, sqlx::Postgres> {
     let mut blocker = app.db.pool.begin().await.unwrap();
+    // The test holds this transaction open on purpose, however slow the machine: lift the
+    // role's idle-in-transaction limit for it.
+    sqlx::query("SET LOCAL idle_in_transaction_session_timeout = 0")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
     sqlx::query("LOCK TABLE orders IN EXCLUSIVE MODE")
         .execute(&mut *blocker)
         .await

@@ -91,6 +91,12 @@ async fn a_status_change_whose_client_hangs_up_mid_write_still_happens_once() {
     // The change will wait for this lock on the order, so the staff member's client can give
     // up while it is under way.
     let mut blocker = app.db.pool.begin().await.unwrap();
+    // The test holds this transaction open on purpose, however slow the machine: lift the
+    // role's idle-in-transaction limit for it.
+    sqlx::query("SET LOCAL idle_in_transaction_session_timeout = 0")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT 1 FROM orders WHERE order_id = '{id}' FOR UPDATE"
     )))
