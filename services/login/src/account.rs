@@ -76,21 +76,23 @@ pub async fn change_password(
     Ok(())
 }
 
-/// Deletes a member and ends all its sessions; `false` when there is no such member.
+/// Deletes a member (named in any case) and ends all its sessions; `false` when there is
+/// no such member.
 pub async fn delete_member(db: &PgPool, member_id: &str) -> Result<bool> {
     let mut tx = db.begin().await?;
-    db::revoke_member_sessions(&mut tx, member_id, None, "member deleted").await?;
-    // One more event naming no session: "every session of this member".
-    db::announce_revocation(&mut tx, member_id, None).await?;
-    if !db::delete_member(&mut tx, member_id).await? {
+    let Some(member_id) = db::canonical_id(&mut tx, member_id).await? else {
         return Ok(false);
-    }
+    };
+    db::revoke_member_sessions(&mut tx, &member_id, None, "member deleted").await?;
+    // One more event naming no session: "every session of this member".
+    db::announce_revocation(&mut tx, &member_id, None).await?;
+    db::delete_member(&mut tx, &member_id).await?;
     tx.commit().await?;
     Ok(true)
 }
 
-/// A new role (and branch binding); the member's sessions end, so it takes effect at the
-/// next login. `false` when there is no such member.
+/// A new role (and branch binding) for a member named in any case; the member's sessions
+/// end, so it takes effect at the next login. `false` when there is no such member.
 pub async fn set_role(
     db: &PgPool,
     member_id: &str,
@@ -98,10 +100,11 @@ pub async fn set_role(
     bran_id: Option<&str>,
 ) -> Result<bool> {
     let mut tx = db.begin().await?;
-    if !db::set_role(&mut tx, member_id, role, bran_id).await? {
+    let Some(member_id) = db::canonical_id(&mut tx, member_id).await? else {
         return Ok(false);
-    }
-    db::revoke_member_sessions(&mut tx, member_id, None, "role changed").await?;
+    };
+    db::set_role(&mut tx, &member_id, role, bran_id).await?;
+    db::revoke_member_sessions(&mut tx, &member_id, None, "role changed").await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -122,12 +122,14 @@ pub struct AuthArgs {
     /// ...and one more allowed per this period.
     #[arg(long, env = "AUTH_RATE_LIMIT_PERIOD", value_name = "AUTH_RATE_LIMIT_PERIOD", default_value = "6s", value_parser = parse_duration)]
     pub auth_rate_limit_period: Duration,
-    /// Failed logins allowed per account name per hour (ASVS: at most 100).
+    /// Failed logins per account name in any hour, from all addresses together (OWASP: at
+    /// most 100); past it only logins from a device that logged in before get through.
+    /// Each address has its own growing delays well before this.
     #[arg(
         long,
         env = "LOGIN_FAILURES_PER_HOUR",
         value_name = "LOGIN_FAILURES_PER_HOUR",
-        default_value_t = 20
+        default_value_t = 100
     )]
     pub login_failures_per_hour: u32,
     /// Password hashes computed at once (each takes ~19 MiB and one core for ~30 ms);

@@ -19,7 +19,7 @@ pub struct Member {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Inserts a member; `false` when the id is taken.
+/// Inserts a member; `false` when the id is taken, in any case (`member_id_lower`).
 pub async fn insert_member(
     conn: &mut PgConnection,
     member_id: &str,
@@ -30,7 +30,7 @@ pub async fn insert_member(
 ) -> Result<bool> {
     let r = sqlx::query(
         "INSERT INTO member (member_id, member_nm, member_pwd, role, bran_id) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (member_id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
     )
     .bind(member_id)
     .bind(member_nm)
@@ -42,12 +42,15 @@ pub async fn insert_member(
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn member(pool: &PgPool, member_id: &str) -> Result<Option<Member>> {
-    Ok(sqlx::query_as(
-        "SELECT member_id, member_nm, role, bran_id, created_at FROM member WHERE member_id = $1",
+/// The id as stored of the member an operator names: the exact id if there is one, else the
+/// one that differs only by case.
+pub async fn canonical_id(conn: &mut PgConnection, member_id: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT member_id FROM member WHERE lower(member_id) = lower($1) \
+         ORDER BY member_id = $1 DESC LIMIT 1 FOR UPDATE",
     )
     .bind(member_id)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await?)
 }
 
@@ -58,11 +61,11 @@ struct Credentials {
     member: Member,
 }
 
-/// The stored hash and the member, for a login.
+/// The stored hash and the member, for a login: the id in any case.
 pub async fn credentials(pool: &PgPool, member_id: &str) -> Result<Option<(String, Member)>> {
     let row: Option<Credentials> = sqlx::query_as(
         "SELECT member_pwd, member_id, member_nm, role, bran_id, created_at \
-         FROM member WHERE member_id = $1",
+         FROM member WHERE lower(member_id) = lower($1)",
     )
     .bind(member_id)
     .fetch_optional(pool)
@@ -76,48 +79,6 @@ pub async fn set_password(conn: &mut PgConnection, member_id: &str, pwd_hash: &s
         .bind(pwd_hash)
         .execute(conn)
         .await?;
-    Ok(())
-}
-
-/// When the account name is over its failed-login limit: the seconds until it is not.
-pub async fn failure_block(pool: &PgPool, member_id: &str, limit: u32) -> Result<Option<u64>> {
-    let wait: Option<f64> = sqlx::query_scalar(
-        "SELECT EXTRACT(EPOCH FROM (window_start + interval '1 hour' - now()))::float8 \
-         FROM login_failure \
-         WHERE member_id = $1 AND failures >= $2 AND window_start > now() - interval '1 hour'",
-    )
-    .bind(member_id)
-    .bind(limit as i32)
-    .fetch_optional(pool)
-    .await?;
-    Ok(wait.map(|s| s.ceil().max(1.0) as u64))
-}
-
-/// Counts a failed login against the account name, in a fixed one-hour window.
-pub async fn record_failure(pool: &PgPool, member_id: &str) -> Result<()> {
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO login_failure (member_id, window_start, failures) VALUES ($1, now(), 1) \
-         ON CONFLICT (member_id) DO UPDATE SET \
-           failures = CASE WHEN login_failure.window_start <= now() - interval '1 hour' \
-                           THEN 1 ELSE login_failure.failures + 1 END, \
-           window_start = CASE WHEN login_failure.window_start <= now() - interval '1 hour' \
-                               THEN now() ELSE login_failure.window_start END",
-    )
-    .bind(member_id)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-pub async fn clear_failures(pool: &PgPool, member_id: &str) -> Result<()> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("DELETE FROM login_failure WHERE member_id = $1")
-        .bind(member_id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -321,7 +282,7 @@ pub async fn rotate_refresh_token(
 
 /// Deletes what no one can use any more: expired sessions, sessions revoked long enough ago
 /// that their access tokens have expired too (their refresh tokens go with them), and
-/// failed-login windows that have closed.
+/// login-throttling counters no rule looks at any more.
 pub async fn prune(pool: &PgPool, access_ttl: Duration) -> Result<u64> {
     let secs = access_ttl.as_secs_f64() + 60.0;
     let mut tx = pool.begin().await?;
@@ -332,9 +293,7 @@ pub async fn prune(pool: &PgPool, access_ttl: Duration) -> Result<u64> {
     .bind(secs)
     .execute(&mut *tx)
     .await?;
-    let f = sqlx::query("DELETE FROM login_failure WHERE window_start < now() - interval '1 hour'")
-        .execute(&mut *tx)
-        .await?;
+    let t = crate::throttle::prune(&mut tx).await?;
     tx.commit().await?;
-    Ok(s.rows_affected() + f.rows_affected())
+    Ok(s.rows_affected() + t)
 }

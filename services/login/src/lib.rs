@@ -3,7 +3,8 @@
 //! - [`http`] — the public API under `/login` (register, login, logout, refresh, me,
 //!   password) and its OpenAPI document.
 //! - [`grpc`] — `AuthService/VerifyToken` for the other services.
-//! - [`tokens`] — JWT access tokens and opaque refresh tokens; [`passwords`] — argon2id.
+//! - [`tokens`] — JWT access tokens and opaque refresh and device tokens; [`passwords`] —
+//!   argon2id; [`throttle`] — failed-password limits no attacker can turn on the owner.
 //! - [`account`] — every change to a member or a session, each in one transaction;
 //!   [`db`] — the SQL of schema `login`, and `auth.session_revoked` (crate `events`) written
 //!   through the outbox in the transaction that revokes.
@@ -19,6 +20,7 @@ pub mod grpc;
 pub mod http;
 pub mod ops;
 pub mod passwords;
+pub mod throttle;
 pub mod tokens;
 
 use std::{sync::Arc, time::Duration};
@@ -136,10 +138,10 @@ pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> 
         .await
 }
 
-/// Deletes dead sessions and closed failed-login windows; a failure waits for the next round.
+/// Deletes dead sessions and stale login counters; a failure waits for the next round.
 async fn prune(db: PgPool, access_ttl: Duration) {
     match db::prune(&db, access_ttl).await {
-        Ok(n) if n > 0 => tracing::info!(rows = n, "pruned dead sessions and login windows"),
+        Ok(n) if n > 0 => tracing::info!(rows = n, "pruned dead sessions and login counters"),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "prune failed; will retry"),
     }

@@ -133,16 +133,17 @@ impl Tokens {
     }
 }
 
-/// A new opaque refresh token and the hash to store.
-pub fn new_refresh_token() -> (String, Vec<u8>) {
+/// A new opaque token (a refresh or a device token) and the hash to store: 32 random bytes,
+/// base64url. Only the hash is ever stored.
+pub fn new_opaque_token() -> (String, Vec<u8>) {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let hash = hash_refresh_token(&token);
+    let hash = hash_opaque_token(&token);
     (token, hash)
 }
 
-pub fn hash_refresh_token(token: &str) -> Vec<u8> {
+pub fn hash_opaque_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
@@ -192,10 +193,10 @@ mod tests {
 
     #[test]
     fn refresh_tokens_are_random_and_stored_hashed() {
-        let (a, ha) = new_refresh_token();
-        let (b, _) = new_refresh_token();
+        let (a, ha) = new_opaque_token();
+        let (b, _) = new_opaque_token();
         assert_ne!(a, b);
-        assert_eq!(ha, hash_refresh_token(&a));
+        assert_eq!(ha, hash_opaque_token(&a));
         assert!(a.len() >= 43);
     }
 

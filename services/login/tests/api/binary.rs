@@ -327,6 +327,68 @@ async fn migrate_is_idempotent_and_runs_as_the_service_role() {
     assert_eq!(owner, "login_svc");
 }
 
+#[tokio::test]
+async fn migrate_refuses_member_ids_that_differ_only_by_case_and_names_them() {
+    // A database from before ids were case-insensitive, holding look-alike accounts.
+    let db = TestDb::empty(pizza_login::DB_ROLE).await.unwrap();
+    pizza_login::MIGRATOR
+        .run_to(20261122000001, &db.pool)
+        .await
+        .unwrap();
+    for id in ["Kim", "kim", "KIM", "lee", "Park"] {
+        sqlx::query("INSERT INTO member (member_id, member_nm, member_pwd) VALUES ($1, 'x', 'x')")
+            .bind(id)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    let migrate = || {
+        Command::new(BIN)
+            .arg("migrate")
+            .env("DATABASE_URL", db.url())
+            .output()
+            .unwrap()
+    };
+    let out = migrate();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("member ids that differ only by case: KIM, Kim, kim"),
+        "{stderr}"
+    );
+    let members: i64 = sqlx::query_scalar("SELECT count(*) FROM member")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(members, 5, "nothing was changed");
+
+    // The operator keeps one of each; `member delete` takes the exact id it is given.
+    for id in ["kim", "KIM"] {
+        let out = Command::new(BIN)
+            .args(["member", "delete", "--member-id", id])
+            .env("DATABASE_URL", db.url())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = migrate();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut left: Vec<String> = sqlx::query_scalar("SELECT member_id FROM member")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    left.sort();
+    assert_eq!(left, ["Kim", "Park", "lee"]);
+}
+
 /// A stand-in for an OpenTelemetry collector: records the trace ids it is sent.
 #[derive(Clone, Default)]
 struct FakeCollector {

@@ -154,3 +154,45 @@ async fn cors_answers_listed_origins_only() {
         .unwrap();
     assert!(!res.headers().contains_key("access-control-allow-origin"));
 }
+
+#[tokio::test]
+async fn a_client_request_id_is_kept_only_if_short_visible_ascii() {
+    let app = spawn_app().await;
+    let with_id = |id: String| {
+        app.client
+            .get(app.url("/login/me/"))
+            .header("x-request-id", id)
+            .send()
+    };
+    let kept = "trace-7f3a:client/42=ok".to_owned();
+    let res = with_id(kept.clone()).await.unwrap();
+    assert_eq!(res.headers()["x-request-id"], kept.as_str());
+    let (status, _, _) = envelope(res).await;
+    assert_eq!(status, 401);
+
+    let refused = [
+        "has spaces in it".to_owned(),
+        "tab\there".to_owned(),
+        "quote\"d".to_owned(),
+        "back\\slash".to_owned(),
+        "x".repeat(65),
+        "y".repeat(4_000),
+        "z".repeat(100_000),
+    ];
+    for id in refused {
+        let res = with_id(id.clone()).await.unwrap();
+        let echoed = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_ne!(echoed, id);
+        assert!(uuid::Uuid::parse_str(&echoed).is_ok(), "fresh id: {echoed}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(
+            body["error"]["code"], "UNAUTHORIZED",
+            "the request was served"
+        );
+        assert_eq!(body["error"]["request_id"], echoed.as_str());
+    }
+
+    // A header past what the server reads at all is refused as such, never "try again".
+    let res = with_id("h".repeat(500_000)).await.unwrap();
+    assert_eq!(res.status(), 431);
+}

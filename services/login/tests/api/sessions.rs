@@ -146,6 +146,33 @@ async fn duplicate_member_id_is_409_and_keeps_the_first_member() {
 }
 
 #[tokio::test]
+async fn member_ids_are_one_account_whatever_their_case() {
+    let app = spawn_app().await;
+    assert_eq!(app.register("Kim_Minji").await.status(), 201);
+    for look_alike in ["kim_minji", "KIM_MINJI", "Kim_minJi"] {
+        let (status, code, _) = envelope(app.register(look_alike).await).await;
+        assert_eq!((status, code.as_str()), (409, "CONFLICT"), "{look_alike}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM member").await, 1);
+    // Logged in however it is typed; tokens and /me name the id as registered.
+    let res = app.login("kim_MINJI", PASSWORD).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["member"]["member_id"], "Kim_Minji");
+    let me: Value = app
+        .get_auth("/login/me/", body["token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["member_id"], "Kim_Minji");
+    assert_eq!(
+        app.verify(body["token"].as_str().unwrap()).await,
+        Ok("Kim_Minji".to_owned())
+    );
+}
+
+#[tokio::test]
 async fn wrong_password_and_unknown_member_look_exactly_the_same() {
     let app = spawn_app().await;
     app.register("jung_yuna").await;
@@ -273,7 +300,7 @@ async fn stored_hashes_are_argon2id_at_owasp_parameters() {
 }
 
 #[tokio::test]
-async fn dead_sessions_and_closed_failure_windows_are_pruned() {
+async fn dead_sessions_and_stale_login_counters_are_pruned() {
     let app = spawn_app().await;
     let live = app.member_with_session("pruned_one").await;
     let gone = app
@@ -283,7 +310,7 @@ async fn dead_sessions_and_closed_failure_windows_are_pruned() {
         .await
         .unwrap();
     app.login("pruned_one", "wrong password").await;
-    // Age one session past its expiry and the failure window past its hour.
+    // Age one session past its expiry and the failure's counters past their hour.
     let sid: uuid::Uuid =
         sqlx::query_scalar("SELECT session_id FROM session ORDER BY created_at DESC LIMIT 1")
             .fetch_one(&app.db.pool)
@@ -296,17 +323,29 @@ async fn dead_sessions_and_closed_failure_windows_are_pruned() {
     .execute(&app.db.pool)
     .await
     .unwrap();
-    sqlx::query("UPDATE login_failure SET window_start = now() - interval '2 hours'")
-        .execute(&app.db.pool)
-        .await
-        .unwrap();
+    for sql in [
+        "UPDATE login_attempt SET at = now() - interval '2 hours'",
+        "UPDATE login_throttle SET last_failure = now() - interval '2 hours', \
+                                   blocked_until = now() - interval '2 hours'",
+    ] {
+        sqlx::query(sql).execute(&app.db.pool).await.unwrap();
+    }
 
     let n = pizza_login::db::prune(&app.db.pool, Duration::from_secs(900))
         .await
         .unwrap();
-    assert_eq!(n, 2, "one session and one failure window");
+    assert_eq!(
+        n, 3,
+        "one session, one failed attempt, one address's counter"
+    );
     assert_eq!(app.count("SELECT count(*) FROM session").await, 1);
-    assert_eq!(app.count("SELECT count(*) FROM login_failure").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM login_attempt").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM login_throttle").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM login_device").await,
+        2,
+        "devices last 90 days"
+    );
     assert_eq!(
         app.count("SELECT count(*) FROM refresh_token").await,
         1,

@@ -1,0 +1,171 @@
+//! The public HTTP API under `/login` (docs/contract.md §3), split by what a reader looks for:
+//! [`members`] — register, me, password change; [`sessions`] — log in (with its throttling),
+//! refresh, log out. Here: the routes, the extractors every handler shares, the token answer
+//! and the OpenAPI document.
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
+
+use axum::{
+    Router,
+    extract::{ConnectInfo, FromRequestParts},
+    http::request::Parts,
+    response::IntoResponse,
+    routing::{get, post},
+};
+use httpkit::doc::BearerAuth;
+use httpkit::{ClientIpKey, route_both};
+use tower_governor::{GovernorLayer, governor::GovernorConfigBuilder};
+use utoipa::OpenApi;
+
+use crate::{AppState, db::Member, tokens};
+use httpkit::{Error, Result};
+
+pub mod members;
+pub mod sessions;
+
+pub use members::{MeResponse, PasswordRequest, RegisterRequest, RegisterResponse};
+pub use sessions::{LoginRequest, MemberSummary, RefreshRequest, TokenResponse};
+
+/// All routes of the service (without the common layers of [`httpkit::stack`]), and the
+/// job that makes the rate limiter forget idle client addresses (run it every minute: it
+/// keeps an entry per address).
+pub fn router(state: AppState) -> (Router, impl Fn() + Send + Sync + 'static) {
+    let limit = Arc::new(
+        GovernorConfigBuilder::default()
+            .period(state.auth.auth_rate_limit_period)
+            .burst_size(state.auth.auth_rate_limit_burst)
+            .key_extractor(ClientIpKey {
+                trusted: Arc::new(state.trusted_proxies.clone()),
+            })
+            .finish()
+            .expect("burst and period are checked at start"),
+    );
+    let limiter = limit.limiter().clone();
+    let forget_idle = move || limiter.retain_recent();
+
+    let mut limited = Router::new();
+    limited = route_both(limited, "/login/", post(sessions::login));
+    limited = route_both(limited, "/login/register/", post(members::register));
+    let limited = limited.layer(GovernorLayer::new(limit).error_handler(httpkit::governor_error));
+
+    let mut open = Router::new();
+    open = route_both(
+        open,
+        "/login/logout/",
+        get(sessions::logout).post(sessions::logout),
+    );
+    open = route_both(open, "/login/refresh/", post(sessions::refresh));
+    open = route_both(open, "/login/me/", get(members::me));
+    open = route_both(open, "/login/password/", post(members::change_password));
+    open = open.route("/login/openapi.json", get(openapi));
+
+    (limited.merge(open).with_state(state), forget_idle)
+}
+
+/// Wrong member id or password: one fixed text, so it never says which.
+pub(crate) const BAD_CREDENTIALS: &str = "invalid member_id or password";
+
+// ---------------------------------------------------------------------------------------
+// Extractors
+
+/// A request with a valid access token of a live session.
+pub struct Authenticated {
+    pub claims: tokens::Claims,
+    pub member: Member,
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = authclient::bearer(&parts.headers)
+            .ok_or(Error::Unauthorized("missing bearer token"))?;
+        state.authenticate(token).await
+    }
+}
+
+/// The client's address: the peer, or the address a trusted proxy names
+/// (`TRUSTED_PROXIES`), as the rate limiter sees it.
+pub struct ClientAddr(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("served without the peer address")))?;
+        Ok(ClientAddr(httpkit::client_ip(
+            peer,
+            &parts.headers,
+            &state.trusted_proxies,
+        )))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The token answer
+
+impl AppState {
+    /// The answer to a login or a refresh: an access token for the session and the next
+    /// refresh token (and, after a login, the device token).
+    fn token_response(
+        &self,
+        member: Member,
+        session_id: uuid::Uuid,
+        refresh_token: String,
+        device_token: Option<String>,
+    ) -> Result<TokenResponse> {
+        let (token, _) = self
+            .tokens
+            .issue(
+                &member.member_id,
+                member.role,
+                member.bran_id.as_deref(),
+                session_id,
+            )
+            .map_err(|e| Error::Internal(e.into()))?;
+        Ok(TokenResponse {
+            token,
+            token_type: "Bearer",
+            expires_in: self.tokens.access_ttl.as_secs(),
+            refresh_token,
+            device_token,
+            member: MemberSummary {
+                member_id: member.member_id,
+                member_nm: member.member_nm,
+                role: member.role,
+                bran_id: member.bran_id,
+            },
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// OpenAPI
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "pizza-login", description = "Members, sessions and tokens."),
+    paths(
+        members::register,
+        sessions::login,
+        sessions::logout,
+        sessions::refresh,
+        members::me,
+        members::change_password
+    ),
+    components(schemas(httpkit::doc::ErrorEnvelope)),
+    modifiers(&BearerAuth),
+    tags((name = "login", description = "Register, log in, refresh, log out"))
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> impl IntoResponse {
+    axum::Json(ApiDoc::openapi())
+}
