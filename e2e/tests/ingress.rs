@@ -146,6 +146,71 @@ async fn the_ingress_answers_its_own_errors_with_the_envelope() {
 }
 
 #[tokio::test]
+async fn request_ids_are_bounded_and_oversized_headers_are_431_never_503() {
+    let stack = Stack::start(&[]).await;
+    let http = testkit::http();
+    let me = |id: String| {
+        http.get(stack.url("/login/me/"))
+            .header("x-request-id", id)
+            .send()
+    };
+    // A short visible-ASCII id is the request's, end to end.
+    let res = me("client-7f3a".into()).await.unwrap();
+    assert_eq!(res.headers()["x-request-id"], "client-7f3a");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["request_id"], "client-7f3a");
+    // Anything else is replaced, once, by the ingress: the service and the client see
+    // the same fresh id. The probe's 4,000 characters used to come back as a 503.
+    for id in [
+        "with space".to_owned(),
+        "q\"uote".to_owned(),
+        "x".repeat(65),
+        "y".repeat(4_000),
+    ] {
+        let res = me(id.clone()).await.unwrap();
+        assert_eq!(res.status(), 401, "served as any request");
+        let ids: Vec<_> = res.headers().get_all("x-request-id").iter().collect();
+        assert_eq!(ids.len(), 1);
+        let fresh = ids[0].to_str().unwrap().to_owned();
+        assert!(fresh != id && fresh.len() <= 64, "{fresh}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["request_id"], fresh.as_str());
+    }
+    // A header past nginx's buffers: 431 in the envelope.
+    let res = me("z".repeat(20_000)).await.unwrap();
+    assert_eq!(envelope(res).await, (431, "VALIDATION_ERROR".to_owned()));
+}
+
+#[tokio::test]
+async fn only_our_own_pages_open_the_live_feed_through_the_ingress() {
+    use tokio_tungstenite::tungstenite::{Error, client::IntoClientRequest};
+    let stack = Stack::start(&[]).await;
+    let open = |origin: String| {
+        let mut req = format!("ws://127.0.0.1:{}/order/ws", stack.ingress)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut().insert("origin", origin.parse().unwrap());
+        async move {
+            match tokio_tungstenite::connect_async(req).await {
+                Ok(_) => 101,
+                Err(Error::Http(res)) => res.status().as_u16(),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    // The web client's origin is the ingress's own address, port included.
+    assert_eq!(
+        open(format!("http://127.0.0.1:{}", stack.ingress)).await,
+        101
+    );
+    assert_eq!(open("https://evil.example".into()).await, 403);
+    assert_eq!(
+        open(format!("http://127.0.0.1:{}", stack.ingress + 1)).await,
+        403
+    );
+}
+
+#[tokio::test]
 async fn per_client_limits_key_on_the_address_the_ingress_reports_not_on_what_clients_claim() {
     // One replica: each process keeps its own per-address limit (N replicas allow N times
     // the burst).

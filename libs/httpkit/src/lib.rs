@@ -6,12 +6,14 @@
 //!   `/healthz`, `/livez`, `/metrics`.
 //! - [`ApiError`] and [`Json`] give handlers the envelope of docs/contract.md §3.
 //! - [`Shutdown`] is the one signal the HTTP and gRPC servers and background tasks obey.
-//! - [`client_ip`] / [`ClientIpKey`] name the client behind `TRUSTED_PROXIES`.
+//! - [`client_ip`] / [`ClientIpKey`] name the client behind `TRUSTED_PROXIES`;
+//!   [`origin_allowed`] holds a WebSocket's `Origin` to the CORS rule.
 //! - [`serve`] runs a router on an already-bound listener until the shutdown says stop.
 
 pub mod doc;
 mod error;
 mod json;
+mod origin;
 mod probes;
 mod shutdown;
 pub mod whole;
@@ -43,6 +45,7 @@ use tracing::Span;
 
 pub use error::{ApiError, Error, Result, code_for, current_request_id, db_unavailable, not_found};
 pub use json::{Json, refuse_escaped_nul};
+pub use origin::origin_allowed;
 pub use probes::{NatsState, Probes};
 pub use shutdown::Shutdown;
 
@@ -115,12 +118,44 @@ pub fn stack(app: Router, service: &'static str, http: &HttpArgs, probes: Probes
         .layer(middleware::from_fn(envelope))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::from_fn(screen_request_id));
     if let Some(cors) = cors {
         // Outermost, so preflights are answered before anything else runs.
         app = app.layer(cors);
     }
     app
+}
+
+/// The longest `X-Request-Id` a client may choose.
+pub const REQUEST_ID_MAX: usize = 64;
+
+/// Whether a client's `X-Request-Id` is kept: 1 to [`REQUEST_ID_MAX`] visible ASCII
+/// characters other than `"` and `\` (the ingress holds ids to the same rule).
+pub fn acceptable_request_id(id: &[u8]) -> bool {
+    (1..=REQUEST_ID_MAX).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| (0x21..=0x7e).contains(b) && !matches!(b, b'"' | b'\\'))
+}
+
+/// Drops a client's `X-Request-Id` that breaks [`acceptable_request_id`], so the request
+/// gets a fresh one: the id operators search logs by is never a page of text, and never
+/// comes back longer than a proxy's header buffer.
+async fn screen_request_id(mut req: Request, next: Next) -> Response {
+    let ids = req.headers().get_all("x-request-id");
+    let mut it = ids.iter();
+    let keep = match (it.next(), it.next()) {
+        (None, _) => true,
+        (Some(id), None) => acceptable_request_id(id.as_bytes()),
+        // Two ids: neither is the request's.
+        (Some(_), Some(_)) => false,
+    };
+    if !keep {
+        tracing::debug!("client X-Request-Id refused; a fresh one is used");
+        req.headers_mut().remove("x-request-id");
+    }
+    next.run(req).await
 }
 
 /// A NUL (`%00`) in the path or the query is refused before any handler sees it: no id, name
