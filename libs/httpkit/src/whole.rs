@@ -1,7 +1,8 @@
-//! Whole numbers as JSON Schema counts them: `1719` and `1719.0` are the same integer there, so
-//! a client generated from our documents may send either. `#[serde(deserialize_with =
-//! "httpkit::whole::number")]` (or `whole::option` for an `Option<i64>`) takes both and refuses
-//! fractions and anything out of `i64`'s range.
+//! Whole numbers as the contract writes them: an integer literal (`2`, `-3`). JSON can spell
+//! the same value `2.0` or `2e0`, and a float that rounds (`100.00000000000001`) would
+//! silently become another quantity or price, so any number with a fraction or an exponent
+//! is refused (400), whatever its value. `#[serde(deserialize_with = "httpkit::whole::number")]`
+//! (or `whole::option` for an `Option<i64>`) names the rule where a field takes it.
 
 use serde::{Deserialize, Deserializer, de::Error};
 
@@ -9,15 +10,16 @@ use serde::{Deserialize, Deserializer, de::Error};
 #[serde(untagged)]
 enum Num {
     Int(i64),
-    Float(f64),
+    /// A float, a string, anything else.
+    Other(serde::de::IgnoredAny),
 }
 
 fn whole<E: Error>(n: Num) -> Result<i64, E> {
     match n {
         Num::Int(i) => Ok(i),
-        // Beyond 2^53 a float is not an exact integer any more; refuse rather than round.
-        Num::Float(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 => Ok(f as i64),
-        Num::Float(f) => Err(E::custom(format!("expected a whole number, got {f}"))),
+        Num::Other(_) => Err(E::custom(
+            "expected an integer, written without a fraction or an exponent",
+        )),
     }
 }
 
@@ -49,15 +51,30 @@ mod tests {
     }
 
     #[test]
-    fn integral_floats_are_integers_and_fractions_are_refused() {
-        let t: T = serde_json::from_str(r#"{"n": 1719.0, "o": 3}"#).unwrap();
+    fn only_integer_literals_are_integers() {
+        let t: T = serde_json::from_str(r#"{"n": 1719, "o": 3}"#).unwrap();
         assert_eq!((t.n, t.o), (1719, Some(3)));
         let t: T = serde_json::from_str(r#"{"n": -2}"#).unwrap();
         assert_eq!((t.n, t.o), (-2, None));
         assert!(serde_json::from_str::<T>(r#"{"n": 1, "o": null}"#).is_err());
-        assert!(serde_json::from_str::<T>(r#"{"n": 1.5}"#).is_err());
-        assert!(serde_json::from_str::<T>(r#"{"n": 1e300}"#).is_err());
-        assert!(serde_json::from_str::<T>(r#"{"n": "1"}"#).is_err());
+        for n in [
+            "1.0",
+            "1e2",
+            "1E0",
+            "100.00000000000001",
+            "1.5",
+            "1e300",
+            "\"1\"",
+            "-0.0",
+        ] {
+            let body = format!(r#"{{"n": {n}}}"#);
+            assert!(serde_json::from_str::<T>(&body).is_err(), "{n} was taken");
+            let body = format!(r#"{{"n": 1, "o": {n}}}"#);
+            assert!(
+                serde_json::from_str::<T>(&body).is_err(),
+                "optional {n} was taken"
+            );
+        }
         assert_eq!(serde_json::from_str::<T>(r#"{"n": 1}"#).unwrap().o, None);
     }
 }

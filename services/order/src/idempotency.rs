@@ -22,17 +22,16 @@ impl Key {
         let Some(v) = headers.get("idempotency-key") else {
             return Ok(None);
         };
-        let key = v
-            .to_str()
-            .ok()
-            .map(str::trim)
-            .filter(|k| !k.is_empty() && k.len() <= 255)
-            .ok_or_else(|| {
-                Error::Validation(
-                    "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
-                )
-            })?;
-        Ok(Some(Key(key.to_owned())))
+        // `^[\x21-\x7E]{1,255}$`, as the OpenAPI document says: no space or tab inside
+        // (the HTTP parser already strips them around the value).
+        let b = v.as_bytes();
+        if !(1..=255).contains(&b.len()) || !b.iter().all(|c| (0x21..=0x7e).contains(c)) {
+            return Err(Error::Validation(
+                "Idempotency-Key must be 1 to 255 visible ASCII characters, without spaces".into(),
+            ));
+        }
+        let key = String::from_utf8(b.to_vec()).expect("ASCII is UTF-8");
+        Ok(Some(Key(key)))
     }
 
     pub fn as_str(&self) -> &str {

@@ -186,3 +186,56 @@ async fn a_key_reused_with_another_body_is_refused_and_keys_belong_to_their_memb
         "nothing was written under k-2, so the corrected request may use it"
     );
 }
+
+#[tokio::test]
+async fn a_key_must_be_visible_ascii_without_spaces_as_documented() {
+    let app = spawn(1).await;
+    let token = app.customer("key_rules").await;
+    let long = "k".repeat(256);
+    for bad in [
+        "two words",
+        "tab\tinside",
+        "trailing space \u{21}",
+        long.as_str(),
+    ] {
+        let (s, code, err) = envelope(app.order(0, &token, &two_pizzas(), Some(bad)).await).await;
+        assert_eq!(
+            (s, code.as_str()),
+            (400, "VALIDATION_ERROR"),
+            "{bad:?}: {err}"
+        );
+        assert!(
+            err["message"].as_str().unwrap().contains("Idempotency-Key"),
+            "{err}"
+        );
+    }
+    // Bytes past ASCII (obs-text) are no key either.
+    let res = app
+        .client
+        .post(app.orders[0].url("/order/"))
+        .bearer_auth(&token)
+        .header(
+            "idempotency-key",
+            reqwest::header::HeaderValue::from_bytes("주문-1".as_bytes()).unwrap(),
+        )
+        .json(&two_pizzas())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(envelope(res).await.0, 400);
+    assert_eq!(app.scalar("SELECT count(*) FROM orders").await, 0);
+    assert_eq!(app.scalar("SELECT count(*) FROM idempotency_key").await, 0);
+
+    // The whole documented range is a key: 255 characters of ! to ~.
+    let full: String = (0x21u8..=0x7e).map(char::from).cycle().take(255).collect();
+    assert_eq!(
+        app.order(0, &token, &two_pizzas(), Some(&full))
+            .await
+            .status(),
+        201
+    );
+    let again = app.order(0, &token, &two_pizzas(), Some(&full)).await;
+    assert_eq!(again.status(), 201);
+    assert!(again.headers().contains_key("idempotent-replayed"));
+    assert_eq!(app.scalar("SELECT count(*) FROM orders").await, 1);
+}

@@ -284,16 +284,44 @@ async fn bad_orders_are_refused_with_the_envelope_and_write_nothing() {
             assert_eq!(err["details"]["pizza_id"], id);
         }
     }
-    let raw = app
-        .client
-        .post(app.orders[0].url("/order/"))
-        .bearer_auth(&token)
-        .header("content-type", "application/json")
-        .body("{\"bran_id\": \"gangnam\", \"items\": [")
-        .send()
+    let raw = |body: String| {
+        app.client
+            .post(app.orders[0].url("/order/"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        envelope(
+            raw("{\"bran_id\": \"gangnam\", \"items\": [".into())
+                .await
+                .unwrap()
+        )
         .await
-        .unwrap();
-    assert_eq!(envelope(raw).await.0, 400);
+        .0,
+        400
+    );
+    // A quantity is an integer as written: not an exponent, not a fraction, not a float
+    // that rounds to one.
+    for q in [
+        "1e2",
+        "1E0",
+        "2.0",
+        "100.00000000000001",
+        "1.0000000000000001",
+        "-0.0",
+    ] {
+        let body = format!(
+            r#"{{"bran_id": "gangnam", "items": [{{"pizza_id": "bbq_ckn_s", "quantity": {q}}}]}}"#
+        );
+        let (s, _, err) = envelope(raw(body).await.unwrap()).await;
+        assert_eq!(s, 400, "quantity {q}: {err}");
+        assert!(
+            err["message"].as_str().unwrap().contains("integer"),
+            "{err}"
+        );
+    }
     let no_token = app
         .client
         .post(app.orders[0].url("/order/"))
