@@ -57,6 +57,8 @@ pub struct Shared {
     pub auth: AuthClient,
     pub hub: live::Hub,
     pub shutdown: Shutdown,
+    /// `CORS_ALLOWED_ORIGINS`: other origins whose pages may open the live feed.
+    pub allowed_origins: Vec<String>,
 }
 
 impl FromRef<AppState> for AuthClient {
@@ -85,6 +87,7 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
         auth: auth.clone(),
         hub: hub.clone(),
         shutdown: shutdown.clone(),
+        allowed_origins: cfg.http.cors_allowed_origins.0.clone(),
     }));
     let mut life = Lifecycle::new("order", db.clone(), nats.clone(), shutdown);
     life.subscribe(prices.subscription());

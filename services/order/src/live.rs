@@ -25,10 +25,12 @@ use axum::{
         Query, State, WebSocketUpgrade,
         ws::{CloseFrame, Message, Utf8Bytes, WebSocket},
     },
-    response::Response,
+    http::HeaderMap,
+    response::{IntoResponse, Response},
 };
 use chrono::SecondsFormat;
 use events::{Envelope, OrderEvent};
+use httpkit::ApiError;
 use outbox::Broadcast;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -146,12 +148,17 @@ struct AuthMessage {
     token: String,
 }
 
-/// `GET /order/ws`: upgrades, then authenticates with the first message.
+/// `GET /order/ws`: upgrades, then authenticates with the first message. A browser page of
+/// another origin than ours or `CORS_ALLOWED_ORIGINS` is refused (403) before the upgrade.
 pub async fn ws(
     State(s): State<AppState>,
     Query(q): Query<WsQuery>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    if !httpkit::origin_allowed(&headers, &s.allowed_origins) {
+        return ApiError::forbidden("this origin may not open the live order feed").into_response();
+    }
     upgrade
         .max_message_size(16 * 1024)
         .on_upgrade(move |socket| serve_socket(socket, s, q.bran_id))

@@ -5,9 +5,12 @@ use std::time::{Duration, Instant};
 use events::order;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async, tungstenite::Message};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async,
+    tungstenite::{Message, client::IntoClientRequest},
+};
 
-use crate::helpers::{TestApp, spawn};
+use crate::helpers::{TestApp, spawn, start_order};
 
 type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -202,4 +205,61 @@ async fn a_socket_needs_a_valid_token_first_and_closes_when_its_session_is_revok
         Some(4401),
         "closed on revocation"
     );
+}
+
+#[tokio::test]
+async fn a_page_of_another_origin_cannot_open_the_feed() {
+    let mut app = spawn(1).await;
+    let listed = start_order(&app.db, &app.nats, &app.login, &app.menu, |c| {
+        c.http.cors_allowed_origins = settings::parse_list("https://shop.example").unwrap();
+    })
+    .await;
+    app.orders.push(listed);
+    let host = app.orders[1].http.to_string();
+    let upgrade = |origin: Option<String>, forwarded_host: Option<&str>| {
+        let mut req = format!("ws://{host}/order/ws")
+            .into_client_request()
+            .unwrap();
+        if let Some(o) = origin {
+            req.headers_mut().insert("origin", o.parse().unwrap());
+        }
+        if let Some(h) = forwarded_host {
+            req.headers_mut()
+                .insert("x-forwarded-host", h.parse().unwrap());
+        }
+        async move {
+            match connect_async(req).await {
+                Ok(_) => 101,
+                Err(tokio_tungstenite::tungstenite::Error::Http(res)) => res.status().as_u16(),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    // Not a browser (no Origin), the page's own origin, directly or through the ingress,
+    // and a listed origin: upgraded.
+    assert_eq!(upgrade(None, None).await, 101);
+    assert_eq!(upgrade(Some(format!("http://{host}")), None).await, 101);
+    assert_eq!(
+        upgrade(Some("https://pizza.example".into()), Some("pizza.example")).await,
+        101
+    );
+    assert_eq!(
+        upgrade(Some("https://shop.example".into()), None).await,
+        101
+    );
+    // Any other page: 403 before the upgrade.
+    for evil in ["https://evil.example", "null", "http://127.0.0.1:1"] {
+        assert_eq!(upgrade(Some(evil.into()), None).await, 403, "{evil}");
+    }
+    // Without the setting only the page's own origin is allowed.
+    let plain = app.orders[0].http.to_string();
+    let mut req = format!("ws://{plain}/order/ws")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("origin", "https://shop.example".parse().unwrap());
+    assert!(matches!(
+        connect_async(req).await,
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 403
+    ));
 }
