@@ -15,10 +15,12 @@
 //!   above, so the owner gets in while a distributed attack holds the account at its ceiling.
 //!   [`DEVICE_FAILURES`] wrong passwords with one token void it.
 //!
-//! An attempt is charged before its password is checked ([`admit`]) and refunded if the
-//! password was right ([`Admitted::succeeded`]): concurrent guesses cannot slip past a
-//! counter while their hashes are computed, and a process that dies mid-check counts the
-//! attempt as failed. One advisory lock per account name serialises the check-and-charge.
+//! An attempt is charged to the account before its password is checked ([`admit`]) and
+//! refunded if the password was right ([`Admitted::succeeded`]): concurrent guesses cannot
+//! slip past the ceiling while their hashes are computed, and a process that dies mid-check
+//! counts the attempt as failed. One advisory lock per account name serialises the
+//! check-and-charge. The address and the device pay once the password proved wrong
+//! ([`Admitted::failed`]).
 
 use std::{net::IpAddr, time::Duration};
 
@@ -90,7 +92,8 @@ pub enum Admission {
     },
 }
 
-/// An attempt charged as a failure until it [`succeeded`](Admitted::succeeded).
+/// An attempt charged to the account as a failure until it [`succeeded`](Admitted::succeeded);
+/// settle it with [`failed`](Admitted::failed) when the password was wrong.
 pub struct Admitted {
     attempt_id: i64,
     /// The device token was valid for this account: the charge is on the device.
@@ -130,14 +133,6 @@ pub async fn admit(db: &PgPool, a: &Attempt<'_>) -> Result<Admission> {
             .bind(a.member_key)
             .fetch_one(&mut *tx)
             .await?;
-    if trusted_device {
-        sqlx::query("UPDATE login_device SET failures = failures + 1 WHERE token_hash = $1")
-            .bind(a.device)
-            .execute(&mut *tx)
-            .await?;
-    } else {
-        charge_address(&mut tx, a).await?;
-    }
     tx.commit().await?;
     Ok(Admission::Go(Admitted {
         attempt_id,
@@ -146,6 +141,25 @@ pub async fn admit(db: &PgPool, a: &Attempt<'_>) -> Result<Admission> {
 }
 
 impl Admitted {
+    /// The password was wrong: the account keeps the attempt as a failure, and the device or
+    /// the address pays for it. (Unlike the account's ceiling, these are counted once the
+    /// answer is known: charged up front, several right passwords sent at once from one
+    /// address would make each other wait. A burst of guesses from one address is bounded
+    /// by the per-address request limiter instead.)
+    pub async fn failed(self, db: &PgPool, a: &Attempt<'_>) -> Result<()> {
+        let mut tx = db.begin().await?;
+        if self.trusted_device {
+            sqlx::query("UPDATE login_device SET failures = failures + 1 WHERE token_hash = $1")
+                .bind(a.device)
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            charge_address(&mut tx, a).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The password was right: the attempt is no failure, the address's failures are
     /// forgiven (it knows the password), and the device token, if any, is renewed.
     pub async fn succeeded(self, db: &PgPool, a: &Attempt<'_>) -> Result<()> {

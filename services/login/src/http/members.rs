@@ -72,35 +72,8 @@ pub(super) async fn register(
     State(s): State<AppState>,
     Json(req): Json<RegisterRequest>,
 ) -> Result<impl IntoResponse> {
-    if !valid_member_id(&req.member_id) {
-        return Err(Error::Validation(
-            "member_id must be 3 to 50 characters of A-Z, a-z, 0-9, '_', '.', '-'".into(),
-        ));
-    }
-    let nm_len = req.member_nm.chars().count();
-    if !(1..=100).contains(&nm_len) || req.member_nm.trim().is_empty() {
-        return Err(Error::Validation(
-            "member_nm must be 1 to 100 characters".into(),
-        ));
-    }
-    Passwords::validate(&req.member_pwd, "member_pwd")?;
-    let hash = s.passwords.hash(req.member_pwd).await?;
-    let created = account::register(
-        &s.db,
-        &req.member_id,
-        &req.member_nm,
-        &hash,
-        Role::Customer,
-        None,
-    )
-    .await?;
-    if !created {
-        return Err(Error::Conflict(format!(
-            "member_id '{}' is already taken",
-            req.member_id
-        )));
-    }
-    tracing::info!(member.id = %req.member_id, "member registered");
+    s.register_customer(&req.member_id, &req.member_nm, req.member_pwd)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(RegisterResponse {
@@ -108,6 +81,40 @@ pub(super) async fn register(
             member_nm: req.member_nm,
         }),
     ))
+}
+
+impl AppState {
+    /// A new CUSTOMER, under the rules of every registration: 400 for an id, a name or a
+    /// password outside them, 409 for an id taken (in any case).
+    pub async fn register_customer(
+        &self,
+        member_id: &str,
+        member_nm: &str,
+        password: String,
+    ) -> Result<()> {
+        if !valid_member_id(member_id) {
+            return Err(Error::Validation(
+                "member_id must be 3 to 50 characters of A-Z, a-z, 0-9, '_', '.', '-'".into(),
+            ));
+        }
+        let nm_len = member_nm.chars().count();
+        if !(1..=100).contains(&nm_len) || member_nm.trim().is_empty() {
+            return Err(Error::Validation(
+                "member_nm must be 1 to 100 characters".into(),
+            ));
+        }
+        Passwords::validate(&password, "member_pwd")?;
+        let hash = self.passwords.hash(password).await?;
+        let created =
+            account::register(&self.db, member_id, member_nm, &hash, Role::Customer, None).await?;
+        if !created {
+            return Err(Error::Conflict(format!(
+                "member_id '{member_id}' is already taken"
+            )));
+        }
+        tracing::info!(member.id = %member_id, "member registered");
+        Ok(())
+    }
 }
 
 #[utoipa::path(get, path = "/login/me/", tag = "login",
@@ -161,6 +168,7 @@ pub(super) async fn change_password(
     };
     let stored = db::credentials(&s.db, &member_id).await?.map(|(h, _)| h);
     if !s.passwords.verify(req.member_pwd, stored).await? {
+        admitted.failed(&s.db, &attempt).await?;
         return Err(Error::Unauthorized(BAD_CREDENTIALS));
     }
     admitted.succeeded(&s.db, &attempt).await?;

@@ -74,31 +74,36 @@ pub(super) async fn login(
     ClientAddr(ip): ClientAddr,
     Json(req): Json<LoginRequest>,
 ) -> Result<Json<TokenResponse>> {
-    let member = s
-        .check_password(&req.member_id, req.member_pwd, ip, req.device_token)
+    let signed_in = s
+        .check_password(
+            &req.member_id,
+            req.member_pwd,
+            ip,
+            req.device_token.as_deref(),
+        )
         .await?;
-    let (refresh_token, refresh_hash) = tokens::new_opaque_token();
-    let session_id = account::start_session(
-        &s.db,
-        &member.member.member_id,
-        &refresh_hash,
-        s.auth.refresh_token_ttl,
-    )
-    .await?;
-    tracing::info!(member.id = %member.member.member_id, session.id = %session_id, "logged in");
+    let device_token = match req.device_token {
+        Some(t) if signed_in.trusted_device => t,
+        _ => {
+            let (token, hash) = tokens::new_opaque_token();
+            throttle::remember_device(&s.db, &signed_in.member.member_id, &hash).await?;
+            token
+        }
+    };
+    let (member, session_id, refresh_token) = s.start_session(signed_in.member).await?;
     Ok(Json(s.token_response(
-        member.member,
+        member,
         session_id,
         refresh_token,
-        Some(member.device_token),
+        Some(device_token),
     )?))
 }
 
-/// A member who proved its password from this device.
+/// A member who proved its password.
 pub struct SignedIn {
     pub member: Member,
-    /// The device token to hand back: the one presented if it was valid, else a new one.
-    pub device_token: String,
+    /// It presented a valid device token of this member (and may keep it).
+    pub trusted_device: bool,
 }
 
 impl AppState {
@@ -109,7 +114,7 @@ impl AppState {
         member_id: &str,
         password: String,
         ip: IpAddr,
-        device_token: Option<String>,
+        device_token: Option<&str>,
     ) -> Result<SignedIn> {
         // No account can have an id outside the rule, and the rule is public.
         if !valid_member_id(member_id) {
@@ -117,7 +122,7 @@ impl AppState {
         }
         let key = throttle::member_key(member_id);
         let client = throttle::client_key(ip);
-        let device_hash = device_token.as_deref().map(tokens::hash_opaque_token);
+        let device_hash = device_token.map(tokens::hash_opaque_token);
         let attempt = Attempt {
             member_key: &key,
             client: &client,
@@ -152,22 +157,30 @@ impl AppState {
         };
         let ok = self.passwords.verify(password, hash).await?;
         let (true, Some(member)) = (ok, member) else {
+            admitted.failed(&self.db, &attempt).await?;
             return Err(Error::Unauthorized(BAD_CREDENTIALS));
         };
-        let trusted = admitted.trusted_device;
+        let trusted_device = admitted.trusted_device;
         admitted.succeeded(&self.db, &attempt).await?;
-        let device_token = match device_token {
-            Some(t) if trusted => t,
-            _ => {
-                let (token, hash) = tokens::new_opaque_token();
-                throttle::remember_device(&self.db, &member.member_id, &hash).await?;
-                token
-            }
-        };
         Ok(SignedIn {
             member,
-            device_token,
+            trusted_device,
         })
+    }
+
+    /// A new session for a member who proved its password: the member, the session and
+    /// its first refresh token.
+    pub async fn start_session(&self, member: Member) -> Result<(Member, uuid::Uuid, String)> {
+        let (refresh_token, refresh_hash) = tokens::new_opaque_token();
+        let session_id = account::start_session(
+            &self.db,
+            &member.member_id,
+            &refresh_hash,
+            self.auth.refresh_token_ttl,
+        )
+        .await?;
+        tracing::info!(member.id = %member.member_id, session.id = %session_id, "logged in");
+        Ok((member, session_id, refresh_token))
     }
 }
 

@@ -256,3 +256,18 @@ async fn concurrent_guesses_cannot_slip_past_the_ceiling_while_hashes_are_comput
     let refused = statuses.iter().filter(|s| **s == 429).count();
     assert_eq!((checked, refused), (5, 25), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn right_passwords_sent_at_once_from_one_address_never_make_each_other_wait() {
+    // Found by the benchmark: eight parallel logins of one member from one address.
+    let app = behind_proxy(|_| {}).await;
+    app.register("busy_kiosk").await;
+    let logins = (0..12).map(|_| async {
+        login_from(&app, "203.0.113.9", "busy_kiosk", PASSWORD, None)
+            .await
+            .status()
+            .as_u16()
+    });
+    let statuses = futures::future::join_all(logins).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+}
