@@ -4,7 +4,8 @@
 #   scripts/render-nginx.sh PREFIX LISTEN SERVICE=ADDR[,ADDR...] ...
 #   e.g. scripts/render-nginx.sh .run/nginx 127.0.0.1:8080 login=127.0.0.1:8001,127.0.0.1:8011
 #
-# Each SERVICE gets an upstream of its replicas and a location for its prefix (/SERVICE).
+# Each SERVICE gets an upstream of its replicas and a location for its prefix (/SERVICE) and
+# for pizza_back's (/api/SERVICE).
 # Prefixes of services not named answer the 503 envelope. `/` serves the web client: a copy of
 # web/ in PREFIX/web (readable by the workers, who may run as nobody), or WEB_ROOT if set (the
 # compose file mounts web/ into the nginx container). `make up` and the end-to-end
@@ -41,10 +42,13 @@ for spec in "$@"; do
   done
   upstreams+="    upstream pizza_$svc {"$'\n'"$servers        keepalive 256;"$'\n'"    }"$'\n'
   locations+="        location /$svc {"$'\n'"            proxy_pass http://pizza_$svc;"$'\n'"        }"$'\n'
+  # pizza_back's API (/api/SERVICE), served by the same service during the switch.
+  locations+="        location /api/$svc {"$'\n'"            proxy_pass http://pizza_$svc;"$'\n'"        }"$'\n'
 done
 for svc in login menu order; do
   case "$named" in *" $svc "*) ;; *)
     locations+="        location /$svc {"$'\n'"            return 503;"$'\n'"        }"$'\n'
+    locations+="        location /api/$svc {"$'\n'"            return 503;"$'\n'"        }"$'\n'
   esac
 done
 

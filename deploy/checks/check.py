@@ -220,7 +220,8 @@ def check_deployments(label: str, docs: list[dict], env_names: dict[str, set[str
             fail(f"{where}: terminationGracePeriodSeconds {grace} < preStop {pre} + drain {drain} + timeout {timeout}")
     ingresses = by_kind(docs, "Ingress")
     paths = {p["path"] for i in ingresses for r in i["spec"]["rules"] for p in r["http"]["paths"]}
-    want = {"/login", "/menu", "/order"} | ({"/"} if webs else set())
+    # Each service at its prefix and at pizza_back's (/api/<service>), the web client at /.
+    want = {f"{p}/{s}" for s in ("login", "menu", "order") for p in ("", "/api")} | ({"/"} if webs else set())
     if paths != want:
         fail(f"{label}: ingress paths must be {sorted(want)}, got {sorted(paths)}")
     return len(failures) - before

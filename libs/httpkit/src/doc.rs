@@ -24,6 +24,13 @@ pub struct ErrorBody {
     pub request_id: String,
 }
 
+/// An error on pizza_back's API (`/api/...`), as its old clients read it.
+#[derive(Serialize, ToSchema)]
+pub struct LegacyError {
+    #[schema(example = "invalid credentials")]
+    pub detail: String,
+}
+
 /// Adds the `bearer` security scheme (HTTP bearer, a JWT from `/login/`) to a document.
 pub struct BearerAuth;
 

@@ -4,7 +4,8 @@
 //!   a trace span per request, latency metrics, the error envelope for errors the handlers
 //!   did not produce, panic catching, a request timeout, the body limit, CORS, and the probes
 //!   `/healthz`, `/livez`, `/metrics`.
-//! - [`ApiError`] and [`Json`] give handlers the envelope of docs/contract.md §3.
+//! - [`ApiError`] and [`Json`] give handlers the envelope of docs/contract.md §3; [`legacy`]
+//!   gives pizza_back's routes (`/api/...`) its error shape and deprecation headers.
 //! - [`Shutdown`] is the one signal the HTTP and gRPC servers and background tasks obey.
 //! - [`client_ip`] / [`ClientIpKey`] name the client behind `TRUSTED_PROXIES`;
 //!   [`origin_allowed`] holds a WebSocket's `Origin` to the CORS rule.
@@ -13,6 +14,7 @@
 pub mod doc;
 mod error;
 mod json;
+mod legacy;
 mod origin;
 mod probes;
 mod shutdown;
@@ -45,6 +47,7 @@ use tracing::Span;
 
 pub use error::{ApiError, Error, Result, code_for, current_request_id, db_unavailable, not_found};
 pub use json::{Json, refuse_escaped_nul};
+pub use legacy::{LegacyRoutes, legacy};
 pub use origin::origin_allowed;
 pub use probes::{NatsState, Probes};
 pub use shutdown::Shutdown;

@@ -108,6 +108,10 @@ pub struct AuthArgs {
     /// Lifetime of access tokens (at most 15m).
     #[arg(long, env = "ACCESS_TOKEN_TTL", value_name = "ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
     pub access_token_ttl: Duration,
+    /// Lifetime of access tokens issued on pizza_back's `/api/login/`: its front end never
+    /// refreshes (pizza_back's own `JWT_ACCESS_TTL_SECONDS`).
+    #[arg(long, env = "LEGACY_TOKEN_TTL", value_name = "LEGACY_TOKEN_TTL", default_value = "1h", value_parser = parse_duration)]
+    pub legacy_token_ttl: Duration,
     /// Lifetime of a session (and its refresh tokens) since the last refresh.
     #[arg(long, env = "REFRESH_TOKEN_TTL", value_name = "REFRESH_TOKEN_TTL", default_value = "14d", value_parser = parse_duration)]
     pub refresh_token_ttl: Duration,
@@ -163,6 +167,12 @@ impl ServeConfig {
         require(
             a.refresh_token_ttl >= a.access_token_ttl,
             "REFRESH_TOKEN_TTL must not be shorter than ACCESS_TOKEN_TTL",
+        )?;
+        require(
+            (Duration::from_secs(10)..=Duration::from_secs(24 * 3600))
+                .contains(&a.legacy_token_ttl)
+                && a.legacy_token_ttl <= a.refresh_token_ttl,
+            "LEGACY_TOKEN_TTL must be between 10s and 24h, and not longer than REFRESH_TOKEN_TTL",
         )?;
         require(
             a.auth_rate_limit_burst > 0 && !a.auth_rate_limit_period.is_zero(),

@@ -93,6 +93,18 @@ impl Tokens {
         bran_id: Option<&str>,
         session_id: Uuid,
     ) -> Result<(String, Claims), jsonwebtoken::errors::Error> {
+        self.issue_for(member_id, role, bran_id, session_id, self.access_ttl)
+    }
+
+    /// Issues an access token living `ttl` (a legacy login's, which is never refreshed).
+    pub fn issue_for(
+        &self,
+        member_id: &str,
+        role: Role,
+        bran_id: Option<&str>,
+        session_id: Uuid,
+        ttl: Duration,
+    ) -> Result<(String, Claims), jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             iss: ISSUER.into(),
@@ -102,7 +114,7 @@ impl Tokens {
             sid: session_id,
             jti: Uuid::new_v4(),
             iat: now,
-            exp: now + self.access_ttl.as_secs() as i64,
+            exp: now + ttl.as_secs() as i64,
             bran_id: bran_id.map(str::to_owned),
         };
         let mut header = Header::new(Algorithm::HS256);

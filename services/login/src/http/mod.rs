@@ -23,6 +23,7 @@ use utoipa::OpenApi;
 use crate::{AppState, db::Member, tokens};
 use httpkit::{Error, Result};
 
+pub mod legacy;
 pub mod members;
 pub mod sessions;
 
@@ -32,6 +33,7 @@ pub use sessions::{LoginRequest, MemberSummary, RefreshRequest, TokenResponse};
 /// All routes of the service (without the common layers of [`httpkit::stack`]), and the
 /// job that makes the rate limiter forget idle client addresses (run it every minute: it
 /// keeps an entry per address).
+#[allow(deprecated)] // pizza_back's routes, served on purpose
 pub fn router(state: AppState) -> (Router, impl Fn() + Send + Sync + 'static) {
     let limit = Arc::new(
         GovernorConfigBuilder::default()
@@ -49,7 +51,21 @@ pub fn router(state: AppState) -> (Router, impl Fn() + Send + Sync + 'static) {
     let mut limited = Router::new();
     limited = route_both(limited, "/login/", post(sessions::login));
     limited = route_both(limited, "/login/register/", post(members::register));
-    let limited = limited.layer(GovernorLayer::new(limit).error_handler(httpkit::governor_error));
+    let limited =
+        limited.layer(GovernorLayer::new(limit.clone()).error_handler(httpkit::governor_error));
+
+    // pizza_back's API: the same limits, its error shape and deprecation headers.
+    let mut legacy_limited = Router::new();
+    legacy_limited = route_both(legacy_limited, "/api/login/", post(legacy::login));
+    legacy_limited = route_both(
+        legacy_limited,
+        "/api/login/register/",
+        post(legacy::register),
+    );
+    let legacy_limited =
+        legacy_limited.layer(GovernorLayer::new(limit).error_handler(httpkit::governor_error));
+    let legacy_open = route_both(Router::new(), "/api/login/logout/", get(legacy::logout));
+    let legacy_routes = httpkit::legacy(legacy_limited.merge(legacy_open), &legacy::ROUTES);
 
     let mut open = Router::new();
     open = route_both(
@@ -62,7 +78,10 @@ pub fn router(state: AppState) -> (Router, impl Fn() + Send + Sync + 'static) {
     open = route_both(open, "/login/password/", post(members::change_password));
     open = open.route("/login/openapi.json", get(openapi));
 
-    (limited.merge(open).with_state(state), forget_idle)
+    (
+        limited.merge(open).merge(legacy_routes).with_state(state),
+        forget_idle,
+    )
 }
 
 /// Wrong member id or password: one fixed text, so it never says which.
@@ -158,11 +177,17 @@ impl AppState {
         sessions::logout,
         sessions::refresh,
         members::me,
-        members::change_password
+        members::change_password,
+        legacy::register,
+        legacy::login,
+        legacy::logout
     ),
-    components(schemas(httpkit::doc::ErrorEnvelope)),
+    components(schemas(httpkit::doc::ErrorEnvelope, httpkit::doc::LegacyError)),
     modifiers(&BearerAuth),
-    tags((name = "login", description = "Register, log in, refresh, log out"))
+    tags(
+        (name = "login", description = "Register, log in, refresh, log out"),
+        (name = "legacy", description = "pizza_back's API under /api/login, for its old front end during the switch (deprecated)")
+    )
 )]
 pub struct ApiDoc;
 

@@ -3,6 +3,7 @@
 mod binary;
 mod helpers;
 mod input;
+mod legacy;
 mod limits;
 mod operations;
 mod sessions;
