@@ -1,8 +1,10 @@
-//! `pizza.menu.v1.MenuService/GetPrices` — exact prices for the order service (docs/contract.md §4),
-//! answered from the cached catalog snapshot.
+//! `pizza.menu.v1.MenuService` — exact prices for the order service (`GetPrices`,
+//! docs/contract.md §4) and pizzas by name and size (`FindPizzas`, for pizza_back's
+//! clients), answered from the cached catalog snapshot.
 
 use proto::menu::v1::{
-    GetPricesRequest, GetPricesResponse, PizzaPrice, menu_service_server::MenuService,
+    FindPizzasRequest, FindPizzasResponse, GetPricesRequest, GetPricesResponse, PizzaPrice,
+    menu_service_server::MenuService,
 };
 use tonic::{Request, Response, Status};
 
@@ -55,5 +57,29 @@ impl MenuService for MenuGrpc {
             unknown_ids,
             catalog_version: catalog.version,
         }))
+    }
+
+    #[tracing::instrument(skip_all, name = "FindPizzas", fields(pizzas = request.get_ref().pizzas.len()))]
+    async fn find_pizzas(
+        &self,
+        request: Request<FindPizzasRequest>,
+    ) -> Result<Response<FindPizzasResponse>, Status> {
+        let pizzas = request.into_inner().pizzas;
+        if pizzas.len() > MAX_IDS {
+            return Err(Status::invalid_argument(format!(
+                "at most {MAX_IDS} pizzas per call"
+            )));
+        }
+        let catalog = self.catalog.get().await.map_err(grpckit::status)?;
+        let pizza_ids = pizzas
+            .iter()
+            .map(|p| {
+                crate::pizza::parse_size(&p.size)
+                    .and_then(|size| catalog.find(&p.pizza_nm, size))
+                    .map(|item| item.pizza_id.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        Ok(Response::new(FindPizzasResponse { pizza_ids }))
     }
 }

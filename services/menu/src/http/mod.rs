@@ -3,9 +3,11 @@
 //! - [`read`] — the menu and the types (with `ETag`, gzip once per catalog version), pizza
 //!   lookup, the pictures;
 //! - [`admin`] — the ADMIN's catalog edits;
+//! - [`legacy`] — pizza_back's `/api/menu/…` for its old front end;
 //! - here: the routes, the conditional answer both use, and the OpenAPI document.
 
 mod admin;
+pub mod legacy;
 mod read;
 
 use axum::{
@@ -21,6 +23,7 @@ use utoipa::OpenApi;
 
 use crate::{AppState, catalog::Rendered};
 
+#[allow(deprecated)] // pizza_back's routes, served on purpose
 pub fn router(state: AppState) -> Router {
     let mut r = Router::new();
     r = route_both(r, "/menu/", get(read::menu));
@@ -30,7 +33,13 @@ pub fn router(state: AppState) -> Router {
     r = route_both(r, "/menu/pizzas/{pizza_id}/", patch(admin::update_pizza));
     r = r.route("/menu/images/{file}", get(read::image));
     r = r.route("/menu/openapi.json", get(openapi));
-    r.with_state(state)
+
+    let mut old = Router::new();
+    old = route_both(old, "/api/menu/", get(legacy::menu));
+    old = route_both(old, "/api/menu/types/", get(legacy::types));
+    old = route_both(old, "/api/menu/get_pizza_id/", post(legacy::get_pizza_id));
+    r.merge(httpkit::legacy(old, &legacy::ROUTES))
+        .with_state(state)
 }
 
 /// Clients revalidate every time (cheap: a 304 with no body), so a change is visible at once.
@@ -110,13 +119,17 @@ pub(super) fn conditional(
         read::image,
         admin::update_pizza,
         admin::add_pizza,
-        admin::add_type
+        admin::add_type,
+        legacy::menu,
+        legacy::types,
+        legacy::get_pizza_id
     ),
-    components(schemas(httpkit::doc::ErrorEnvelope)),
+    components(schemas(httpkit::doc::ErrorEnvelope, httpkit::doc::LegacyError)),
     modifiers(&BearerAuth),
     tags(
         (name = "menu", description = "Public reads"),
-        (name = "admin", description = "Catalog changes (ADMIN only)")
+        (name = "admin", description = "Catalog changes (ADMIN only)"),
+        (name = "legacy", description = "pizza_back's API under /api/menu, for its old front end during the switch (deprecated)")
     )
 )]
 pub struct ApiDoc;

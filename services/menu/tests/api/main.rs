@@ -3,5 +3,6 @@
 
 mod edits;
 mod helpers;
+mod legacy;
 mod operations;
 mod reads;
