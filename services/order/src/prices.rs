@@ -24,7 +24,9 @@ use events::CatalogEvent;
 use moka::future::Cache;
 use outbox::Broadcast;
 use prometheus::{HistogramOpts, HistogramVec, IntCounter, Opts};
-use proto::menu::v1::{GetPricesRequest, menu_service_client::MenuServiceClient};
+use proto::menu::v1::{
+    FindPizzasRequest, GetPricesRequest, PizzaName, menu_service_client::MenuServiceClient,
+};
 use tonic::transport::{Channel, Endpoint};
 
 use httpkit::{Error, Result};
@@ -169,6 +171,43 @@ impl Prices {
             found.insert(id, None);
         }
         Ok(found)
+    }
+
+    /// The id of each pizza named by its type's name and its size (pizza_back's clients name
+    /// pizzas so), `None` for those the menu does not have; one uncached call to the menu.
+    pub async fn find(&self, names: &[(String, String)]) -> Result<Vec<Option<String>>> {
+        let mut req = tonic::Request::new(FindPizzasRequest {
+            pizzas: names
+                .iter()
+                .map(|(pizza_nm, size)| PizzaName {
+                    pizza_nm: pizza_nm.clone(),
+                    size: size.clone(),
+                })
+                .collect(),
+        });
+        req.set_timeout(self.timeout);
+        let reply = self
+            .grpc
+            .clone()
+            .find_pizzas(req)
+            .await
+            .map_err(|s| {
+                tracing::warn!(code = ?s.code(), message = s.message(), "FindPizzas failed");
+                Error::DependencyDown("the menu is unavailable right now; try again")
+            })?
+            .into_inner();
+        if reply.pizza_ids.len() != names.len() {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "FindPizzas answered {} ids for {} pizzas",
+                reply.pizza_ids.len(),
+                names.len()
+            )));
+        }
+        Ok(reply
+            .pizza_ids
+            .into_iter()
+            .map(|id| (!id.is_empty()).then_some(id))
+            .collect())
     }
 
     /// Drops every cached price.

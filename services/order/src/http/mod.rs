@@ -4,8 +4,10 @@
 //!   `Idempotency-Key`;
 //! - [`read`] — my orders, one order, the branches;
 //! - [`staff`] — the staff queue and the status actions;
+//! - [`legacy`] — pizza_back's `/api/order/…` for its old front end;
 //! - here: the routes, the answer types every part shares, and the OpenAPI document.
 
+pub mod legacy;
 mod place;
 mod read;
 mod staff;
@@ -26,6 +28,7 @@ use crate::{
     status::Status,
 };
 
+#[allow(deprecated)] // pizza_back's routes, served on purpose
 pub fn router(state: AppState) -> Router {
     let mut r = Router::new();
     r = route_both(
@@ -39,7 +42,13 @@ pub fn router(state: AppState) -> Router {
     r = route_both(r, "/order/{order_id}/", get(read::one_order));
     r = route_both(r, "/order/{order_id}/{action}/", post(staff::order_action));
     r = r.route("/order/openapi.json", get(openapi));
-    r.with_state(state)
+
+    let mut old = Router::new();
+    old = route_both(old, "/api/order/", post(legacy::create_order));
+    old = route_both(old, "/api/order/myorder/", get(legacy::my_orders));
+    old = route_both(old, "/api/order/branch/", get(legacy::branches));
+    r.merge(httpkit::legacy(old, &legacy::ROUTES))
+        .with_state(state)
 }
 
 /// Korea has kept UTC+9 without daylight saving since 1988, so a fixed offset is exact.
@@ -139,13 +148,17 @@ async fn with_lines(s: &AppState, rows: &[OrderRow]) -> Result<Vec<Order>> {
         read::one_order,
         read::branches,
         staff::staff_queue,
-        staff::order_action
+        staff::order_action,
+        legacy::create_order,
+        legacy::my_orders,
+        legacy::branches
     ),
-    components(schemas(httpkit::doc::ErrorEnvelope)),
+    components(schemas(httpkit::doc::ErrorEnvelope, httpkit::doc::LegacyError)),
     modifiers(&BearerAuth),
     tags(
         (name = "order", description = "Place and read orders"),
-        (name = "staff", description = "The staff queue and the status workflow")
+        (name = "staff", description = "The staff queue and the status workflow"),
+        (name = "legacy", description = "pizza_back's API under /api/order, for its old front end during the switch (deprecated)")
     )
 )]
 pub struct ApiDoc;

@@ -152,7 +152,7 @@ fn answer_recorded(recorded: Recorded) -> Result<Response> {
 
 /// Prices the lines and writes the order; `None` when `key` was taken meanwhile (nothing
 /// written).
-async fn price_and_write(
+pub(super) async fn price_and_write(
     s: &AppState,
     caller: &Caller,
     bran_id: &str,

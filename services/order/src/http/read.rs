@@ -80,11 +80,13 @@ pub(super) async fn one_order(
 #[utoipa::path(get, path = "/order/branch/", tag = "order",
     responses((status = 200, body = Vec<Branch>)))]
 pub(super) async fn branches(State(s): State<AppState>) -> Result<Json<Vec<Branch>>> {
-    Ok(Json(
-        db::branches(&s.db)
-            .await?
-            .into_iter()
-            .map(|(bran_id, bran_nm)| Branch { bran_id, bran_nm })
-            .collect(),
-    ))
+    Ok(Json(all_branches(&s).await?))
+}
+
+pub(super) async fn all_branches(s: &AppState) -> Result<Vec<Branch>> {
+    Ok(db::branches(&s.db)
+        .await?
+        .into_iter()
+        .map(|(bran_id, bran_nm)| Branch { bran_id, bran_nm })
+        .collect())
 }

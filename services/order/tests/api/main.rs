@@ -3,6 +3,7 @@
 
 mod helpers;
 mod idempotency;
+mod legacy;
 mod live;
 mod notify;
 mod operations;
