@@ -26,23 +26,20 @@ pub static ROUTES: LegacyRoutes = LegacyRoutes {
     unauthorized: "invalid credentials",
 };
 
-/// pizza_back's fields, or the new API's: both front ends' spellings are taken.
+/// pizza_back's fields, or the new API's: both front ends' spellings are taken (the first
+/// of each pair wins). The rules of every registration hold — an id of 3–50 `[A-Za-z0-9_.-]`,
+/// a password of 8–128 characters, a name of 1–100 — but the document states none of them as
+/// constraints: with two spellings of each field, JSON Schema cannot say which one counts.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LegacyRegister {
     /// Or `member_id`.
-    #[schema(pattern = "^[A-Za-z0-9_.-]{3,50}$")]
     id: Option<String>,
-    /// Or `member_pwd`; 8–128 characters.
-    #[schema(min_length = 8, max_length = 128)]
+    /// Or `member_pwd`.
     pw: Option<String>,
     /// Or `member_nm`.
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     name: Option<String>,
-    #[schema(pattern = "^[A-Za-z0-9_.-]{3,50}$")]
     member_id: Option<String>,
-    #[schema(min_length = 8, max_length = 128)]
     member_pwd: Option<String>,
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     member_nm: Option<String>,
 }
 
