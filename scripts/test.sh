@@ -24,6 +24,9 @@ if ! "$st_venv/bin/schemathesis" --version 2>/dev/null | grep -q "$(grep -o '[0-
   "$st_venv/bin/pip" install -q -r deploy/checks/schemathesis-requirements.txt
 fi
 export SCHEMATHESIS="$st_venv/bin/schemathesis"
+# Django's password hashers, for the import-legacy tests (they call it themselves too; made
+# here once so no test waits on pip).
+"$root/scripts/django.sh" >/dev/null
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --profile ci --no-tests=fail

@@ -130,6 +130,38 @@ impl DbArgs {
     }
 }
 
+/// Where `import-legacy` reads pizza_back's data, and whether it writes.
+#[derive(Debug, Clone, Args)]
+pub struct LegacySourceArgs {
+    /// pizza_back's database, read only (`postgres://reader@host/pizza_back`).
+    #[arg(
+        long,
+        env = "LEGACY_SOURCE_URL",
+        value_name = "LEGACY_SOURCE_URL",
+        hide_env_values = true
+    )]
+    pub source: Secret,
+    /// Print what would be imported; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl LegacySourceArgs {
+    /// A small pool on the source whose sessions cannot write, whatever the role may do.
+    pub async fn pool(&self) -> anyhow::Result<PgPool> {
+        let opts: PgConnectOptions = self
+            .source
+            .expose()
+            .parse()
+            .map_err(|_| ConfigError::new("LEGACY_SOURCE_URL is not a postgres:// URL"))?;
+        Ok(PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.options([("default_transaction_read_only", "on")]))
+            .await?)
+    }
+}
+
 /// The HTTP side every service shares.
 #[derive(Debug, Clone, Args)]
 pub struct HttpArgs {

@@ -6,6 +6,7 @@
 //!   count events never see another test's, and can stop and restart it freely.
 //! - [`PgServer`]: a private PostgreSQL cluster (`initdb` in a temporary folder, a free
 //!   port), for tests that stop and restart the database itself.
+//! - [`pizza_back::PizzaBack`]: a database shaped like pizza_back's, with Django's own hashes.
 //! - [`listener`]: a socket on port 0 for a service under test.
 //!
 //! PostgreSQL is reached as a superuser through `TEST_DATABASE_ADMIN_URL` (default
@@ -15,6 +16,7 @@ use std::time::Duration;
 mod db;
 mod nats;
 mod pg;
+pub mod pizza_back;
 
 pub use db::TestDb;
 pub use nats::NatsServer;

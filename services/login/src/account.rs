@@ -76,6 +76,15 @@ pub async fn change_password(
     Ok(())
 }
 
+/// Replaces a pizza_back hash by argon2id after a login proved the password. Sessions stay:
+/// nothing about the credential changed but its storage.
+pub async fn replace_legacy_hash(db: &PgPool, member_id: &str, pwd_hash: &str) -> Result<()> {
+    let mut tx = db.begin().await?;
+    db::set_password(&mut tx, member_id, pwd_hash).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Deletes a member (named in any case) and ends all its sessions; `false` when there is
 /// no such member.
 pub async fn delete_member(db: &PgPool, member_id: &str) -> Result<bool> {

@@ -4,7 +4,10 @@ use std::{net::SocketAddr, time::Duration};
 
 use authclient::Role;
 use clap::{Args, Parser, Subcommand};
-use settings::{ConfigError, DbArgs, HttpArgs, LogArgs, NatsArgs, Secret, parse_duration, require};
+use settings::{
+    ConfigError, DbArgs, HttpArgs, LegacySourceArgs, LogArgs, NatsArgs, Secret, parse_duration,
+    require,
+};
 
 /// Members, sessions and tokens of the pizza platform.
 #[derive(Debug, Parser)]
@@ -24,6 +27,13 @@ pub enum Command {
         db: DbArgs,
         #[command(flatten)]
         log: LogArgs,
+    },
+    /// Bring pizza_back's members over (re-runnable: only who is new is imported).
+    ImportLegacy {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        source: LegacySourceArgs,
     },
     /// Operator commands on members (passwords are read from standard input).
     Member {

@@ -16,8 +16,10 @@
 pub mod account;
 pub mod config;
 pub mod db;
+pub mod django;
 pub mod grpc;
 pub mod http;
+pub mod import;
 pub mod ops;
 pub mod passwords;
 pub mod throttle;

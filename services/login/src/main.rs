@@ -20,6 +20,7 @@ async fn main() -> ExitCode {
             lifecycle::migrate("pizza-login", DB_ROLE, &MIGRATOR, db, log).await
         }
         Command::Member { db, action } => ops::member(&db, action).await,
+        Command::ImportLegacy { db, source } => ops::import_legacy(&db, &source).await,
     };
     settings::exit_code("pizza-login", result)
 }

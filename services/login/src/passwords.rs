@@ -9,7 +9,9 @@
 //! benchmark (measured with `make bench`).
 //!
 //! An unknown member is checked against a dummy hash made at start, so it costs the same
-//! time as a wrong password and the two cannot be told apart.
+//! time as a wrong password and the two cannot be told apart. Hashes imported from
+//! pizza_back are Django's ([`crate::django`]), checked on the same threads, and replaced by
+//! argon2id at the member's first successful login.
 
 use std::{
     cell::RefCell,
@@ -94,6 +96,12 @@ impl Passwords {
         Ok(())
     }
 
+    /// Whether a stored hash is one of pizza_back's, to be replaced by argon2id at the
+    /// member's next successful login.
+    pub fn is_legacy(stored: &str) -> bool {
+        !stored.starts_with("$argon2")
+    }
+
     pub async fn hash(&self, password: String) -> Result<String> {
         self.run(move || hash_blocking(&password)).await?
     }
@@ -121,7 +129,12 @@ thread_local! {
 /// What `PasswordVerifier::verify_password` does — the stored PHC string's algorithm,
 /// version, parameters and salt, the output compared in constant time (`phc::Output`'s
 /// `PartialEq`) — with this thread's memory instead of a fresh allocation.
+/// A hash imported from pizza_back (Django's formats, [`crate::django`]) is checked by its own
+/// rules instead.
 pub fn verify_blocking(password: &[u8], stored: &str) -> bool {
+    if !stored.starts_with('$') {
+        return crate::django::verify(password, stored).unwrap_or(false);
+    }
     let Ok(hash) = PasswordHash::new(stored) else {
         return false;
     };
@@ -145,17 +158,25 @@ pub fn verify_blocking(password: &[u8], stored: &str) -> bool {
     let Some(out) = buffer.get_mut(..expected.len()) else {
         return false;
     };
-    let computed = MEMORY.with_borrow_mut(|memory| {
-        if memory.len() < blocks {
-            memory.resize(blocks, Block::default());
-        }
-        Argon2::new(algorithm, version, params).hash_password_into_with_memory(
-            password,
-            salt.as_ref(),
-            out,
-            &mut memory[..blocks],
-        )
-    });
+    let argon2 = Argon2::new(algorithm, version, params);
+    let computed = if blocks <= Params::default().block_count() {
+        MEMORY.with_borrow_mut(|memory| {
+            if memory.len() < blocks {
+                memory.resize(blocks, Block::default());
+            }
+            argon2.hash_password_into_with_memory(
+                password,
+                salt.as_ref(),
+                out,
+                &mut memory[..blocks],
+            )
+        })
+    } else {
+        // A bigger hash than ours (Django's argon2 asks 100 MiB): memory for this one only,
+        // not kept by the thread for good.
+        let mut memory = vec![Block::default(); blocks];
+        argon2.hash_password_into_with_memory(password, salt.as_ref(), out, &mut memory)
+    };
     computed.is_ok() && phc::Output::new(out).is_ok_and(|o| &o == expected)
 }
 

@@ -13,6 +13,7 @@ use super::{Authenticated, BAD_CREDENTIALS, ClientAddr, members::valid_member_id
 use crate::{
     AppState, account,
     db::{self, Member, Refresh},
+    passwords::Passwords,
     throttle::{self, Admission, Attempt},
     tokens,
 };
@@ -155,6 +156,11 @@ impl AppState {
             Some((h, m)) => (Some(h), Some(m)),
             None => (None, None),
         };
+        // A hash imported from pizza_back is replaced once the password is known to match.
+        let upgrade = hash
+            .as_deref()
+            .is_some_and(Passwords::is_legacy)
+            .then(|| password.clone());
         let ok = self.passwords.verify(password, hash).await?;
         let (true, Some(member)) = (ok, member) else {
             admitted.failed(&self.db, &attempt).await?;
@@ -162,6 +168,11 @@ impl AppState {
         };
         let trusted_device = admitted.trusted_device;
         admitted.succeeded(&self.db, &attempt).await?;
+        if let Some(password) = upgrade {
+            let argon2id = self.passwords.hash(password).await?;
+            account::replace_legacy_hash(&self.db, &member.member_id, &argon2id).await?;
+            tracing::info!(member.id = %member.member_id, "pizza_back password hash replaced by argon2id");
+        }
         Ok(SignedIn {
             member,
             trusted_device,

@@ -2,6 +2,7 @@
 
 mod binary;
 mod helpers;
+mod import;
 mod input;
 mod legacy;
 mod limits;
