@@ -4,6 +4,7 @@
 
 use e2e::Stack;
 use serde_json::{Value, json};
+use testkit::pizza_back::{PizzaBack, django_hashes};
 
 /// axios as the old pages use it: JSON bodies; an answer is read only for the fields the page
 /// uses.
@@ -186,4 +187,221 @@ async fn the_old_front_end_works_screen_by_screen_through_the_ingress() {
             .unwrap(),
         json!({"detail": "unauthorized"})
     );
+}
+
+/// `pizza-<service> import-legacy` as an operator runs it: its summary line.
+fn import(stack: &Stack, service: &str, role: &str, source: &PizzaBack) -> String {
+    let mut cmd = std::process::Command::new(e2e::binary(&format!("pizza-{service}")));
+    cmd.arg("import-legacy")
+        .env("DATABASE_URL", stack.db.url_as(role))
+        .env("LEGACY_SOURCE_URL", source.url());
+    if service != "login" {
+        cmd.args(["--won-per-unit", "1300"]);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{service}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout.lines().last().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn pizza_backs_data_comes_over_twice_without_a_duplicate_and_its_people_carry_on() {
+    let stack = Stack::start(&[]).await;
+    let source = PizzaBack::create().await.unwrap();
+    let hashes = django_hashes(&[
+        ("old secret 1", "pbkdf2_sha256"),
+        ("old secret 2", "bcrypt_sha256"),
+    ]);
+    let fill = [
+        "INSERT INTO member VALUES ('kim_old', $1, '김옛날'), ('lee_old', $2, '이옛날')",
+        // The catalog in dollars: one type this platform has, one it has not.
+        "INSERT INTO pizza_types VALUES \
+           ('bbq_ckn', 'The Barbecue Chicken Pizza', 'Chicken', 'images/bbq.png'), \
+           ('old_special', 'The Old Special Pizza', 'Supreme', 'images/old.png')",
+        "INSERT INTO pizza VALUES ('bbq_ckn_m', 'bbq_ckn', 'M', 16.75), \
+           ('old_special_l', 'old_special', 'L', 20.75)",
+        "INSERT INTO branch VALUES ('gangnam', '강남점'), ('old_town', '옛마을점')",
+        "INSERT INTO orders VALUES ('101', 'kim_old', 'old_town', '2024-05-01', '12:30:00'), \
+           ('102', 'kim_old', 'gangnam', '2024-05-02', '18:05:09'), \
+           ('103', 'lee_old', 'gangnam', '2024-06-01', '09:00:00')",
+        "INSERT INTO order_detail VALUES (1, '101', 'bbq_ckn_m', 2), (2, '101', 'old_special_l', 1), \
+           (3, '102', 'old_special_l', 3), (4, '103', 'bbq_ckn_m', 1)",
+    ];
+    for sql in fill {
+        let mut q = sqlx::query(sql);
+        if sql.contains("$1") {
+            q = q.bind(&hashes[0]).bind(&hashes[1]);
+        }
+        q.execute(&source.pool).await.unwrap();
+    }
+
+    // Money is never guessed: no rate, no import (one line naming the variable).
+    for service in ["menu", "order"] {
+        let out = std::process::Command::new(e2e::binary(&format!("pizza-{service}")))
+            .arg("import-legacy")
+            .env("DATABASE_URL", stack.db.url_as(&format!("{service}_svc")))
+            .env("LEGACY_SOURCE_URL", source.url())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains("LEGACY_WON_PER_UNIT"),
+            "{stderr}"
+        );
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
+
+    // The order of the switch: login, menu, order; then all again (the catch-up).
+    let first = [
+        import(&stack, "login", "login_svc", &source),
+        import(&stack, "menu", "menu_svc", &source),
+        import(&stack, "order", "order_svc", &source),
+    ];
+    assert!(first[0].contains("imported 2"), "{}", first[0]);
+    assert!(
+        first[1].contains("added 1 types and 1 pizzas"),
+        "{}",
+        first[1]
+    );
+    assert!(
+        first[2].contains("added 1 branches and 3 orders"),
+        "{}",
+        first[2]
+    );
+    let again = [
+        import(&stack, "login", "login_svc", &source),
+        import(&stack, "menu", "menu_svc", &source),
+        import(&stack, "order", "order_svc", &source),
+    ];
+    assert!(
+        again[0].contains("imported 0, skipped 2 (2 already here"),
+        "{}",
+        again[0]
+    );
+    assert!(
+        again[1].contains("added 0 types and 0 pizzas"),
+        "{}",
+        again[1]
+    );
+    assert!(
+        again[2].contains("added 0 branches and 0 orders, skipped 3 orders (3 already here"),
+        "{}",
+        again[2]
+    );
+    let mut admin = stack.db.admin().await.unwrap();
+    let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
+    assert_eq!(
+        count("SELECT count(*) FROM ordering.orders")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM ordering.order_detail")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM ordering.outbox")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap(),
+        0,
+        "history is no new order"
+    );
+
+    // The new pizza is on the menu in won: 20.75 × 1300.
+    let menu: Vec<Value> = testkit::http()
+        .get(stack.url("/menu/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let special = menu
+        .iter()
+        .find(|p| p["pizza_id"] == "old_special_l")
+        .expect("imported pizza");
+    assert_eq!(special["price"], 26975);
+
+    // kim_old logs in on the old front end with the password Django hashed.
+    let mut client = OldClient {
+        stack: &stack,
+        http: testkit::http(),
+        jwt_token: None,
+    };
+    let res = client
+        .post(
+            "/api/login/",
+            json!({"id": "kim_old", "pw": "old secret 1"}),
+            false,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    client.jwt_token = Some(
+        res.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    let stored: String =
+        sqlx::query_scalar("SELECT member_pwd FROM login.member WHERE member_id = 'kim_old'")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+    assert!(stored.starts_with("$argon2id$"), "{stored}");
+
+    // Its history, on both APIs: the old ids, Seoul's date and time, lines priced in won.
+    let rows: Vec<Value> = client
+        .get("/api/order/myorder/", true)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut seen: Vec<(i64, String, i64, String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["order_id"].as_i64().expect("the old integer id"),
+                r["pizza_id"].as_str().unwrap().to_owned(),
+                r["quantity"].as_i64().unwrap(),
+                r["date"].as_str().unwrap().to_owned(),
+                r["time"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let day = |d: &str, t: &str| (d.to_owned(), t.to_owned());
+    let (d1, t1) = day("2024-05-01", "12:30:00");
+    let (d2, t2) = day("2024-05-02", "18:05:09");
+    assert_eq!(
+        seen,
+        [
+            (101, "bbq_ckn_m".into(), 2, d1.clone(), t1.clone()),
+            (101, "old_special_l".into(), 1, d1, t1),
+            (102, "old_special_l".into(), 3, d2, t2),
+        ]
+    );
+    let mine: Vec<Value> = client
+        .get("/order/myorder/", true)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 2);
+    let old_101 = mine
+        .iter()
+        .find(|o| o["legacy_order_id"] == 101)
+        .expect("order 101");
+    assert_eq!(old_101["status"], "COMPLETED");
+    assert_eq!(old_101["total_price"], 2 * 21775 + 26975);
+    assert_eq!(old_101["bran_id"], "old_town");
 }

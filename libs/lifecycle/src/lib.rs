@@ -194,3 +194,36 @@ pub fn telemetry(
 ) -> Result<telemetry::TelemetryGuard, ConfigError> {
     telemetry::init(service, &log.log_level).map_err(|e| ConfigError::new(format!("{e:#}")))
 }
+
+/// `pizza-<service> import-legacy`: connects as the service's role and to pizza_back's
+/// database (read only), runs `import` with them and whether this is a dry run, and prints
+/// the lines it reports as they come, then its summary.
+pub async fn import_legacy<S, F, Fut>(
+    role: &str,
+    db: &settings::DbArgs,
+    source: &settings::LegacySourceArgs,
+    import: F,
+) -> anyhow::Result<()>
+where
+    S: std::fmt::Display,
+    F: FnOnce(PgPool, PgPool, bool, fn(String)) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<S>>,
+{
+    use anyhow::Context;
+    let target = db
+        .pool_options()
+        .connect_with(db.connect_options(role)?)
+        .await
+        .context("cannot connect to the database")?;
+    let from = source
+        .pool()
+        .await
+        .context("cannot connect to pizza_back's database (LEGACY_SOURCE_URL)")?;
+    fn print(line: String) {
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), "{line}");
+    }
+    let summary = import(target, from, source.dry_run, print).await?;
+    print(summary.to_string());
+    Ok(())
+}

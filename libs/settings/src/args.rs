@@ -162,6 +162,41 @@ impl LegacySourceArgs {
     }
 }
 
+/// How pizza_back's prices (floats, in a currency unit) become whole won: `import-legacy` of
+/// the menu and the order takes it explicitly and never guesses.
+#[derive(Debug, Clone, Args)]
+pub struct LegacyMoneyArgs {
+    /// Won per unit of pizza_back's `price` (e.g. 1300 for dollars); a positive decimal.
+    /// Each price becomes round(price × this), half away from zero, to whole won.
+    #[arg(
+        long,
+        env = "LEGACY_WON_PER_UNIT",
+        value_name = "LEGACY_WON_PER_UNIT",
+        value_parser = parse_won_per_unit
+    )]
+    pub won_per_unit: String,
+}
+
+/// A positive decimal (`1300`, `1387.5`), kept as text for PostgreSQL's `numeric`.
+pub fn parse_won_per_unit(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    let valid = !whole.is_empty()
+        && whole.len() <= 9
+        && frac.len() <= 6
+        && digits(whole)
+        && digits(frac)
+        && s.bytes().any(|b| (b'1'..=b'9').contains(&b));
+    if valid {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not a positive decimal like 1300 or 1387.5"
+        ))
+    }
+}
+
 /// The HTTP side every service shares.
 #[derive(Debug, Clone, Args)]
 pub struct HttpArgs {

@@ -13,7 +13,9 @@ use clap::{Parser, error::ErrorKind};
 mod args;
 mod values;
 
-pub use args::{DbArgs, HttpArgs, LegacySourceArgs, LogArgs, NatsArgs};
+pub use args::{
+    DbArgs, HttpArgs, LegacyMoneyArgs, LegacySourceArgs, LogArgs, NatsArgs, parse_won_per_unit,
+};
 pub use values::{Cidrs, List, Secret, parse_bytes, parse_cidrs, parse_duration, parse_list};
 
 /// A setting the process cannot start with, as the one line that names it.

@@ -1,4 +1,4 @@
-//! `pizza-login [serve|migrate|member …]` — see `pizza-login --help`.
+//! `pizza-login [serve|migrate|member …|import-legacy]` — see `pizza-login --help`.
 
 use std::process::ExitCode;
 
@@ -20,7 +20,17 @@ async fn main() -> ExitCode {
             lifecycle::migrate("pizza-login", DB_ROLE, &MIGRATOR, db, log).await
         }
         Command::Member { db, action } => ops::member(&db, action).await,
-        Command::ImportLegacy { db, source } => ops::import_legacy(&db, &source).await,
+        Command::ImportLegacy { db, source } => {
+            lifecycle::import_legacy(
+                DB_ROLE,
+                &db,
+                &source,
+                |target, from, dry_run, report| async move {
+                    pizza_login::import::members(&target, &from, dry_run, report).await
+                },
+            )
+            .await
+        }
     };
     settings::exit_code("pizza-login", result)
 }

@@ -5,30 +5,9 @@ use std::io::{BufRead, Write};
 
 use anyhow::{Context, bail};
 use authclient::Role;
-use settings::{DbArgs, LegacySourceArgs};
+use settings::DbArgs;
 
 use crate::{account, config::MemberAction, passwords::Passwords};
-
-/// `import-legacy`: pizza_back's members ([`crate::import`]); one line per member that needs
-/// attention, then the summary.
-pub async fn import_legacy(db_args: &DbArgs, source: &LegacySourceArgs) -> anyhow::Result<()> {
-    let target = db_args
-        .pool_options()
-        .connect_with(db_args.connect_options("login_svc")?)
-        .await
-        .context("cannot connect to the database")?;
-    let from = source
-        .pool()
-        .await
-        .context("cannot connect to pizza_back's database (LEGACY_SOURCE_URL)")?;
-    let mut out = std::io::stdout();
-    let summary = crate::import::members(&target, &from, source.dry_run, |line| {
-        let _ = writeln!(std::io::stdout(), "{line}");
-    })
-    .await?;
-    writeln!(out, "{summary}")?;
-    Ok(())
-}
 
 pub async fn member(db_args: &DbArgs, action: MemberAction) -> anyhow::Result<()> {
     let pool = db_args

@@ -3,7 +3,9 @@
 use std::{net::SocketAddr, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
-use settings::{DbArgs, HttpArgs, LogArgs, NatsArgs, parse_duration};
+use settings::{
+    DbArgs, HttpArgs, LegacyMoneyArgs, LegacySourceArgs, LogArgs, NatsArgs, parse_duration,
+};
 
 /// The catalog of the pizza platform.
 #[derive(Debug, Parser)]
@@ -23,6 +25,15 @@ pub enum Command {
         db: DbArgs,
         #[command(flatten)]
         log: LogArgs,
+    },
+    /// Bring pizza_back's catalog over (re-runnable: only what is new is added).
+    ImportLegacy {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        source: LegacySourceArgs,
+        #[command(flatten)]
+        money: LegacyMoneyArgs,
     },
 }
 

@@ -18,6 +18,7 @@ pub mod edit;
 pub mod grpc;
 pub mod http;
 pub mod images;
+pub mod import;
 pub mod pizza;
 
 use std::sync::Arc;

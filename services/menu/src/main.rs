@@ -1,4 +1,4 @@
-//! `pizza-menu [serve|migrate]` — see `pizza-menu --help`.
+//! `pizza-menu [serve|migrate|import-legacy]` — see `pizza-menu --help`.
 
 use std::process::ExitCode;
 
@@ -17,6 +17,24 @@ async fn main() -> ExitCode {
         Command::Serve(cfg) => serve(*cfg).await,
         Command::Migrate { db, log } => {
             lifecycle::migrate("pizza-menu", DB_ROLE, &MIGRATOR, db, log).await
+        }
+        Command::ImportLegacy { db, source, money } => {
+            lifecycle::import_legacy(
+                DB_ROLE,
+                &db,
+                &source,
+                |target, from, dry_run, report| async move {
+                    pizza_menu::import::catalog(
+                        &target,
+                        &from,
+                        &money.won_per_unit,
+                        dry_run,
+                        report,
+                    )
+                    .await
+                },
+            )
+            .await
         }
     };
     settings::exit_code("pizza-menu", result)

@@ -24,6 +24,8 @@ pub struct OrderRow {
     pub version: i32,
     pub estimated_ready_at: Option<DateTime<Utc>>,
     pub reject_reason: Option<String>,
+    /// pizza_back's id of an imported order.
+    pub legacy_order_id: Option<i64>,
 }
 
 impl OrderRow {
@@ -38,7 +40,7 @@ impl OrderRow {
 
 /// The columns of [`OrderRow`], for every query that reads one.
 pub const ORDER_COLUMNS: &str = "order_id, member_id, bran_id, status, total_price, created_at, \
-                                 version, estimated_ready_at, reject_reason";
+                                 version, estimated_ready_at, reject_reason, legacy_order_id";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LineRow {
@@ -107,6 +109,42 @@ pub async fn insert_order(conn: &mut PgConnection, order: &NewOrder) -> Result<(
     .bind(order.created_at)
     .execute(&mut *conn)
     .await?;
+    insert_lines(conn, order).await?;
+    insert_first_status(conn, order, Status::Pending, &order.member_id).await
+}
+
+/// One of pizza_back's orders, as history: COMPLETED, with its old id; `false` (nothing
+/// written) when an order with that old id is here already.
+pub async fn insert_historic_order(
+    conn: &mut PgConnection,
+    order: &NewOrder,
+    legacy_order_id: i64,
+    imported_by: &str,
+) -> Result<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO orders (order_id, member_id, bran_id, status, total_price, created_at, \
+                             updated_at, legacy_order_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT (legacy_order_id) DO NOTHING",
+    )
+    .bind(order.order_id)
+    .bind(&order.member_id)
+    .bind(&order.bran_id)
+    .bind(Status::Completed)
+    .bind(order.total_price)
+    .bind(order.created_at)
+    .bind(legacy_order_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(false);
+    }
+    insert_lines(conn, order).await?;
+    insert_first_status(conn, order, Status::Completed, imported_by).await?;
+    Ok(true)
+}
+
+async fn insert_lines(conn: &mut PgConnection, order: &NewOrder) -> Result<()> {
     let lines = &order.lines;
     let line_no: Vec<i16> = (1..=lines.len() as i16).collect();
     let pizza_id: Vec<&str> = lines.iter().map(|l| l.pizza_id.as_str()).collect();
@@ -131,13 +169,22 @@ pub async fn insert_order(conn: &mut PgConnection, order: &NewOrder) -> Result<(
     .bind(&line_total)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+async fn insert_first_status(
+    conn: &mut PgConnection,
+    order: &NewOrder,
+    status: Status,
+    changed_by: &str,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO order_status_history (order_id, version, status, changed_by, changed_at) \
          VALUES ($1, 1, $2, $3, $4)",
     )
     .bind(order.order_id)
-    .bind(Status::Pending)
-    .bind(&order.member_id)
+    .bind(status)
+    .bind(changed_by)
     .bind(order.created_at)
     .execute(&mut *conn)
     .await?;
@@ -228,7 +275,7 @@ pub async fn cancel_overdue(
          UPDATE orders o SET status = 'CANCELLED', version = o.version + 1, updated_at = now() \
          FROM due WHERE o.order_id = due.order_id AND o.status = 'PENDING' \
          RETURNING o.order_id, o.member_id, o.bran_id, o.status, o.total_price, o.created_at, \
-                   o.version, o.estimated_ready_at, o.reject_reason",
+                   o.version, o.estimated_ready_at, o.reject_reason, o.legacy_order_id",
     )
     .bind(timeout.as_secs_f64())
     .bind(batch)

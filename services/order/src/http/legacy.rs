@@ -54,10 +54,19 @@ pub struct LegacyPlaced {
     order_id: Uuid,
 }
 
+/// An order's id as pizza_back's client shows it: the old integer of an imported order, the
+/// id of one placed here.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LegacyOrderId {
+    Imported(i64),
+    Placed(Uuid),
+}
+
 /// One line of one order, as pizza_back listed them.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LegacyOrderLine {
-    order_id: Uuid,
+    order_id: LegacyOrderId,
     bran_id: String,
     pizza_id: String,
     quantity: i32,
@@ -163,7 +172,7 @@ fn business_refusal_is_400(e: Error) -> Error {
 #[utoipa::path(get, path = "/api/order/myorder/", tag = "legacy",
     security(("bearer" = [])),
     responses(
-        (status = 200, body = Vec<LegacyOrderLine>, description = "One row per line of the caller's newest 500 orders, newest first"),
+        (status = 200, body = Vec<LegacyOrderLine>, description = "One row per line of the caller's newest 500 orders, newest first (imported ones with their pizza_back id)"),
         (status = 401, body = httpkit::doc::LegacyError, description = "`unauthorized`"),
     ))]
 pub(super) async fn my_orders(
@@ -176,7 +185,11 @@ pub(super) async fn my_orders(
         orders
             .into_iter()
             .flat_map(|o| {
-                let (order_id, bran_id, date, time) = (o.order_id, o.bran_id, o.date, o.time);
+                let order_id = match o.legacy_order_id {
+                    Some(old) => LegacyOrderId::Imported(old),
+                    None => LegacyOrderId::Placed(o.order_id),
+                };
+                let (bran_id, date, time) = (o.bran_id, o.date, o.time);
                 o.items.into_iter().map(move |l| LegacyOrderLine {
                     order_id,
                     bran_id: bran_id.clone(),

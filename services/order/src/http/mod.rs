@@ -88,6 +88,9 @@ pub struct Order {
     /// Set when rejected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reject_reason: Option<String>,
+    /// Set on an order imported from pizza_back: its id there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_order_id: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -112,6 +115,7 @@ fn order_view(row: &OrderRow, lines: Vec<OrderLine>) -> Order {
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
         }),
         reject_reason: row.reject_reason.clone(),
+        legacy_order_id: row.legacy_order_id,
     }
 }
 

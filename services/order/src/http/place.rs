@@ -204,6 +204,7 @@ pub(super) async fn price_and_write(
         version: 1,
         estimated_ready_at: None,
         reject_reason: None,
+        legacy_order_id: None,
     };
     let view = order_view(&row, rows.iter().cloned().map(line_view).collect());
     let order = db::NewOrder {
