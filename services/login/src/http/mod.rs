@@ -12,7 +12,8 @@ use axum::{
     Router,
     extract::{ConnectInfo, FromRequestParts},
     http::request::Parts,
-    response::IntoResponse,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use httpkit::doc::BearerAuth;
@@ -48,11 +49,19 @@ pub fn router(state: AppState) -> (Router, impl Fn() + Send + Sync + 'static) {
     let limiter = limit.limiter().clone();
     let forget_idle = move || limiter.retain_recent();
 
+    // Logging in, registering, logging out and changing a password run to their end even if
+    // the client hangs up (`outbox::run_to_completion`): each is several transactions (the
+    // throttle's charge and settlement, the session, the device), none of which a vanished
+    // client should cut half-way. Refresh is left cancellable on purpose: a rotation the
+    // client never received must not count (ARCHITECTURE.md, "Cancel-safe writes").
+    let finish = || middleware::from_fn(run_to_completion);
+
     let mut limited = Router::new();
     limited = route_both(limited, "/login/", post(sessions::login));
     limited = route_both(limited, "/login/register/", post(members::register));
-    let limited =
-        limited.layer(GovernorLayer::new(limit.clone()).error_handler(httpkit::governor_error));
+    let limited = limited
+        .layer(finish())
+        .layer(GovernorLayer::new(limit.clone()).error_handler(httpkit::governor_error));
 
     // pizza_back's API: the same limits, its error shape and deprecation headers.
     let mut legacy_limited = Router::new();
@@ -62,26 +71,33 @@ pub fn router(state: AppState) -> (Router, impl Fn() + Send + Sync + 'static) {
         "/api/login/register/",
         post(legacy::register),
     );
-    let legacy_limited =
-        legacy_limited.layer(GovernorLayer::new(limit).error_handler(httpkit::governor_error));
-    let legacy_open = route_both(Router::new(), "/api/login/logout/", get(legacy::logout));
+    let legacy_limited = legacy_limited
+        .layer(finish())
+        .layer(GovernorLayer::new(limit).error_handler(httpkit::governor_error));
+    let legacy_open =
+        route_both(Router::new(), "/api/login/logout/", get(legacy::logout)).layer(finish());
     let legacy_routes = httpkit::legacy(legacy_limited.merge(legacy_open), &legacy::ROUTES);
 
-    let mut open = Router::new();
-    open = route_both(
-        open,
+    let mut finished = Router::new();
+    finished = route_both(
+        finished,
         "/login/logout/",
         get(sessions::logout).post(sessions::logout),
     );
+    finished = route_both(finished, "/login/password/", post(members::change_password));
+    let mut open = finished.layer(finish());
     open = route_both(open, "/login/refresh/", post(sessions::refresh));
     open = route_both(open, "/login/me/", get(members::me));
-    open = route_both(open, "/login/password/", post(members::change_password));
     open = open.route("/login/openapi.json", get(openapi));
 
     (
         limited.merge(open).merge(legacy_routes).with_state(state),
         forget_idle,
     )
+}
+
+async fn run_to_completion(req: axum::extract::Request, next: Next) -> Response {
+    outbox::run_to_completion(next.run(req)).await
 }
 
 /// Wrong member id or password: one fixed text, so it never says which.
