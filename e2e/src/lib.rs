@@ -170,6 +170,28 @@ async fn wait_ready(port: u16, path: &str, what: &str) {
     assert!(ok.is_some(), "{what} did not come up at {url}");
 }
 
+/// Whether this nginx answers on `port` and is still running (one that could not bind exits at
+/// once, while the port may answer for another test's nginx).
+async fn nginx_came_up(nginx: &mut Proc, port: u16) -> bool {
+    let url = format!("http://127.0.0.1:{port}/login/me/");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if !matches!(nginx.child.try_wait(), Ok(None)) {
+            return false;
+        }
+        if testkit::get(&url)
+            .await
+            .is_ok_and(|r| r.status().as_u16() < 500)
+        {
+            // A refused bind ends nginx within milliseconds: make sure it was not that.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            return matches!(nginx.child.try_wait(), Ok(None));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("nginx did not come up at {url}");
+}
+
 /// The environment every service gets.
 fn common_env(db_url: String, nats: &NatsServer, http: u16) -> Vec<(String, String)> {
     [
@@ -339,39 +361,49 @@ impl Stack {
         }
 
         let dir = tempfile::tempdir().expect("nginx prefix");
-        let ingress = free_port();
-        let rendered = Command::new(root().join("scripts/render-nginx.sh"))
-            .arg(dir.path())
-            .arg(format!("127.0.0.1:{ingress}"))
-            .arg(upstream("login", &login))
-            .arg(upstream("menu", &menu))
-            .arg(upstream("order", &order))
-            .output()
-            .expect("render nginx config");
-        assert!(
-            rendered.status.success(),
-            "{}",
-            String::from_utf8_lossy(&rendered.stderr)
-        );
         let nginx_bin = ["/usr/sbin/nginx", "/usr/bin/nginx"]
             .into_iter()
             .find(|p| Path::new(p).exists())
             .unwrap_or("nginx");
-        let child = Command::new(nginx_bin)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(dir.path().join("nginx.conf"))
-            .args(["-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn nginx (make test installs it)");
-        let nginx = Proc {
-            child,
-            name: "nginx".into(),
+        // A free port can be taken by another test between our choosing it and nginx binding
+        // it (nginx then exits at once, and the port answers for someone else's stack): try
+        // another port until our own nginx holds one.
+        let mut attempts = 0;
+        let (ingress, nginx) = loop {
+            attempts += 1;
+            let ingress = free_port();
+            let rendered = Command::new(root().join("scripts/render-nginx.sh"))
+                .arg(dir.path())
+                .arg(format!("127.0.0.1:{ingress}"))
+                .arg(upstream("login", &login))
+                .arg(upstream("menu", &menu))
+                .arg(upstream("order", &order))
+                .output()
+                .expect("render nginx config");
+            assert!(
+                rendered.status.success(),
+                "{}",
+                String::from_utf8_lossy(&rendered.stderr)
+            );
+            let child = Command::new(nginx_bin)
+                .arg("-p")
+                .arg(dir.path())
+                .arg("-c")
+                .arg(dir.path().join("nginx.conf"))
+                .args(["-g", "daemon off;"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("spawn nginx (make test installs it)");
+            let mut nginx = Proc {
+                child,
+                name: "nginx".into(),
+            };
+            if nginx_came_up(&mut nginx, ingress).await {
+                break (ingress, nginx);
+            }
+            assert!(attempts < 5, "nginx could not bind a free port 5 times");
         };
-        wait_ready(ingress, "/login/me/", "nginx").await;
         Stack {
             db,
             nats,
