@@ -27,15 +27,20 @@ pub async fn register(
     Ok(created)
 }
 
-/// A session for a member who proved its password, with its first refresh token.
+/// A session for a member who proved its password, with its first refresh token, and the
+/// device it logged in from when that one is new (its token's hash), in one transaction.
 pub async fn start_session(
     db: &PgPool,
     member_id: &str,
     refresh_hash: &[u8],
     refresh_ttl: Duration,
+    new_device: Option<&[u8]>,
 ) -> Result<Uuid> {
     let mut tx = db.begin().await?;
     let session_id = db::create_session(&mut tx, member_id, refresh_hash, refresh_ttl).await?;
+    if let Some(device_hash) = new_device {
+        crate::throttle::remember_device(&mut tx, member_id, device_hash).await?;
+    }
     tx.commit().await?;
     Ok(session_id)
 }

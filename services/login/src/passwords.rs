@@ -99,7 +99,8 @@ impl Passwords {
     /// Whether a stored hash is one of pizza_back's, to be replaced by argon2id at the
     /// member's next successful login.
     pub fn is_legacy(stored: &str) -> bool {
-        !stored.starts_with("$argon2")
+        // Ours are PHC strings (`$argon2id$…`); Django's start with their hasher's name.
+        !stored.starts_with('$')
     }
 
     pub async fn hash(&self, password: String) -> Result<String> {
@@ -132,7 +133,7 @@ thread_local! {
 /// A hash imported from pizza_back (Django's formats, [`crate::django`]) is checked by its own
 /// rules instead.
 pub fn verify_blocking(password: &[u8], stored: &str) -> bool {
-    if !stored.starts_with('$') {
+    if Passwords::is_legacy(stored) {
         return crate::django::verify(password, stored).unwrap_or(false);
     }
     let Ok(hash) = PasswordHash::new(stored) else {

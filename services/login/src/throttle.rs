@@ -265,10 +265,13 @@ fn whole_seconds(secs: f64) -> u64 {
     secs.ceil().max(1.0) as u64
 }
 
-/// Remembers a device that just logged in to `member_id`; keeps the member's newest
-/// [`DEVICES_PER_MEMBER`].
-pub async fn remember_device(db: &PgPool, member_id: &str, token_hash: &[u8]) -> Result<()> {
-    let mut tx = db.begin().await?;
+/// Remembers a device that just logged in to `member_id`, in the caller's transaction; keeps
+/// the member's newest [`DEVICES_PER_MEMBER`].
+pub async fn remember_device(
+    conn: &mut PgConnection,
+    member_id: &str,
+    token_hash: &[u8],
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO login_device (token_hash, member_id, expires_at) \
          VALUES ($1, $2, now() + make_interval(secs => $3))",
@@ -276,7 +279,7 @@ pub async fn remember_device(db: &PgPool, member_id: &str, token_hash: &[u8]) ->
     .bind(token_hash)
     .bind(member_id)
     .bind(DEVICE_TTL.as_secs_f64())
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     sqlx::query(
         "DELETE FROM login_device WHERE member_id = $1 AND token_hash IN ( \
@@ -285,9 +288,8 @@ pub async fn remember_device(db: &PgPool, member_id: &str, token_hash: &[u8]) ->
     )
     .bind(member_id)
     .bind(DEVICES_PER_MEMBER)
-    .execute(&mut *tx)
+    .execute(conn)
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

@@ -114,14 +114,18 @@ pub async fn catalog(
     )> = Vec::new();
     for t in types {
         summary.types_read += 1;
-        let Some(new) = acceptable_type(&t) else {
-            summary.refused += 1;
-            report(format!(
-                "skipped type {:?}: its id (a-z 0-9 _), name (1-100) or category ({}) breaks the rules",
-                t.pizza_type_id,
-                pizza::CATEGORIES.join(", ")
-            ));
-            continue;
+        let checked = PizzaType::checked(
+            &t.pizza_type_id,
+            t.pizza_nm.as_deref().unwrap_or_default(),
+            t.pizza_categ.as_deref().unwrap_or_default(),
+        );
+        let new = match checked {
+            Ok(new) => new,
+            Err(rule) => {
+                summary.refused += 1;
+                report(format!("skipped type {:?}: {rule}", t.pizza_type_id));
+                continue;
+            }
         };
         if db::insert_type(&mut tx, &new).await? {
             summary.types_added += 1;
@@ -210,23 +214,6 @@ pub async fn catalog(
         tx.commit().await?;
     }
     Ok(summary)
-}
-
-/// The type as this catalog takes it, if its id, name and category fit.
-fn acceptable_type(t: &LegacyType) -> Option<PizzaType> {
-    let id = t.pizza_type_id.trim();
-    let id_ok = (2..=40).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    let name = t.pizza_nm.as_deref().map(str::trim).unwrap_or_default();
-    let categ = pizza::parse_category(t.pizza_categ.as_deref().unwrap_or_default())?;
-    (id_ok && (1..=100).contains(&name.chars().count())).then(|| PizzaType {
-        pizza_type_id: id.to_owned(),
-        pizza_nm: name.to_owned(),
-        pizza_categ: categ.to_owned(),
-        pizza_img_url: format!("/menu/images/{id}.svg"),
-    })
 }
 
 async fn pizza_id_here(conn: &mut PgConnection, id: &str) -> anyhow::Result<bool> {

@@ -55,3 +55,30 @@ pub struct PizzaType {
     pub pizza_categ: String,
     pub pizza_img_url: String,
 }
+
+impl PizzaType {
+    /// A new type under the catalog's rules (id 2–40 of `a-z 0-9 _`, name 1–100 characters, a
+    /// known category), with this platform's picture; the rule it breaks otherwise.
+    pub fn checked(id: &str, name: &str, categ: &str) -> Result<Self, String> {
+        let id = id.trim();
+        if !(2..=40).contains(&id.len())
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err("pizza_type_id must be 2 to 40 characters of a-z, 0-9, '_'".into());
+        }
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err("pizza_nm must be 1 to 100 characters".into());
+        }
+        let categ = parse_category(categ)
+            .ok_or_else(|| format!("pizza_categ must be one of {}", CATEGORIES.join(", ")))?;
+        Ok(Self {
+            pizza_type_id: id.to_owned(),
+            pizza_nm: name.to_owned(),
+            pizza_categ: categ.to_owned(),
+            pizza_img_url: format!("/menu/images/{id}.svg"),
+        })
+    }
+}

@@ -215,8 +215,7 @@ fn readable(o: &LegacyOrder, lines: Vec<LegacyLine>) -> Result<(i64, NewOrder), 
             o.date, o.time
         ));
     };
-    let seoul = chrono::FixedOffset::east_opt(9 * 3600).expect("valid offset");
-    let created_at = seoul
+    let created_at = crate::http::seoul()
         .from_local_datetime(&NaiveDateTime::new(date, time))
         .single()
         .ok_or("its time does not exist in Asia/Seoul")?

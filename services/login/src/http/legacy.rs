@@ -117,7 +117,7 @@ pub(super) async fn login(
         return Err(Error::Unauthorized(BAD_CREDENTIALS));
     };
     let signed_in = s.check_password(&id, pw, ip, None).await?;
-    let (member, session_id, _refresh) = s.start_session(signed_in.member).await?;
+    let (member, session_id, _refresh) = s.start_session(signed_in.member, None).await?;
     let (token, _) = s
         .tokens
         .issue_for(

@@ -83,15 +83,18 @@ pub(super) async fn login(
             req.device_token.as_deref(),
         )
         .await?;
-    let device_token = match req.device_token {
-        Some(t) if signed_in.trusted_device => t,
+    // The device keeps its token if it presented a valid one; a new one is remembered with
+    // the session.
+    let (device_token, new_device) = match req.device_token {
+        Some(t) if signed_in.trusted_device => (t, None),
         _ => {
             let (token, hash) = tokens::new_opaque_token();
-            throttle::remember_device(&s.db, &signed_in.member.member_id, &hash).await?;
-            token
+            (token, Some(hash))
         }
     };
-    let (member, session_id, refresh_token) = s.start_session(signed_in.member).await?;
+    let (member, session_id, refresh_token) = s
+        .start_session(signed_in.member, new_device.as_deref())
+        .await?;
     Ok(Json(s.token_response(
         member,
         session_id,
@@ -179,15 +182,20 @@ impl AppState {
         })
     }
 
-    /// A new session for a member who proved its password: the member, the session and
-    /// its first refresh token.
-    pub async fn start_session(&self, member: Member) -> Result<(Member, uuid::Uuid, String)> {
+    /// A new session for a member who proved its password (and the device it came from, when
+    /// that one is new): the member, the session and its first refresh token.
+    pub async fn start_session(
+        &self,
+        member: Member,
+        new_device: Option<&[u8]>,
+    ) -> Result<(Member, uuid::Uuid, String)> {
         let (refresh_token, refresh_hash) = tokens::new_opaque_token();
         let session_id = account::start_session(
             &self.db,
             &member.member_id,
             &refresh_hash,
             self.auth.refresh_token_ttl,
+            new_device,
         )
         .await?;
         tracing::info!(member.id = %member.member_id, session.id = %session_id, "logged in");

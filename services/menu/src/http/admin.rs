@@ -15,7 +15,7 @@ use crate::{
     AppState,
     catalog::Catalog,
     edit,
-    pizza::{self, MenuItem, PizzaType},
+    pizza::{MenuItem, PizzaType},
 };
 
 /// Cheapest and dearest accepted prices, in won: anything outside is a typo.
@@ -175,34 +175,8 @@ pub(super) async fn add_type(
     Json(req): Json<NewType>,
 ) -> Result<(StatusCode, Json<PizzaType>)> {
     caller.require(&[Role::Admin])?;
-    let id = req.pizza_type_id.trim();
-    if !(2..=40).contains(&id.len())
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    {
-        return Err(Error::Validation(
-            "pizza_type_id must be 2 to 40 characters of a-z, 0-9, '_'".into(),
-        ));
-    }
-    let name = req.pizza_nm.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(Error::Validation(
-            "pizza_nm must be 1 to 100 characters".into(),
-        ));
-    }
-    let categ = pizza::parse_category(&req.pizza_categ).ok_or_else(|| {
-        Error::Validation(format!(
-            "pizza_categ must be one of {}",
-            pizza::CATEGORIES.join(", ")
-        ))
-    })?;
-    let t = PizzaType {
-        pizza_type_id: id.to_owned(),
-        pizza_nm: name.to_owned(),
-        pizza_categ: categ.to_owned(),
-        pizza_img_url: format!("/menu/images/{id}.svg"),
-    };
+    let t = PizzaType::checked(&req.pizza_type_id, &req.pizza_nm, &req.pizza_categ)
+        .map_err(Error::Validation)?;
     edit::add_type(&s.db, &caller.member_id, &t).await?;
     s.catalog.invalidate();
     tracing::info!(pizza_type.id = %t.pizza_type_id, by = %caller.member_id, "pizza type added");

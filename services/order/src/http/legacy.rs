@@ -104,6 +104,7 @@ pub(super) async fn create_order(
         .lines
         .filter(|l| !l.is_empty())
         .ok_or_else(|| invalid("invalid payload"))?;
+    // Before the names go to the menu (the merged lines are checked again below).
     if lines.len() > place::MAX_LINES {
         return Err(invalid(&format!(
             "at most {} lines per order",
@@ -137,15 +138,14 @@ pub(super) async fn create_order(
         let sum = by_id.entry(id).or_default();
         *sum = sum.saturating_add(quantity);
     }
-    let lines: Vec<(String, i64)> = by_id.into_iter().collect();
-    for (id, quantity) in &lines {
-        if !(1..=place::MAX_QUANTITY).contains(quantity) {
-            return Err(invalid(&format!(
-                "quantity of '{id}' must be 1 to {}",
-                place::MAX_QUANTITY
-            )));
-        }
-    }
+    // From here on it is a new-API order: the same rules check it.
+    let lines = place::validate(&place::NewOrder {
+        bran_id: bran_id.clone(),
+        items: by_id
+            .into_iter()
+            .map(|(pizza_id, quantity)| place::NewOrderLine { pizza_id, quantity })
+            .collect(),
+    })?;
     let order = place::price_and_write(&s, &caller, &bran_id, &lines, None)
         .await
         .map_err(business_refusal_is_400)?

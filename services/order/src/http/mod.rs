@@ -52,7 +52,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Korea has kept UTC+9 without daylight saving since 1988, so a fixed offset is exact.
-fn seoul() -> FixedOffset {
+pub(crate) fn seoul() -> FixedOffset {
     FixedOffset::east_opt(9 * 3600).expect("valid offset")
 }
 

@@ -48,7 +48,7 @@ pub struct NewOrderLine {
 }
 
 /// The lines as (pizza id, quantity), each pizza once; 400 for anything else.
-fn validate(req: &NewOrder) -> Result<Vec<(String, i64)>> {
+pub(super) fn validate(req: &NewOrder) -> Result<Vec<(String, i64)>> {
     if req.bran_id.trim().is_empty() {
         return Err(Error::Validation("bran_id is required".into()));
     }
