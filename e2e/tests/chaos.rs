@@ -675,6 +675,7 @@ async fn order_events(stack: &Stack) -> (HashSet<String>, HashSet<(String, i64)>
             OrderEvent::StatusChanged(c) => {
                 changed.insert((c.order_id.to_string(), i64::from(c.version)));
             }
+            OrderEvent::PaymentChanged(_) => {}
         }
     }
     (created, changed)

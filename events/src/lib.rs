@@ -5,8 +5,13 @@
 //! |---|---|---|---|---|---|
 //! | `AUTH` | [`AuthEvent`] | `auth.session_revoked` | [`auth::SessionRevoked`] | login | token caches (menu, order) |
 //! | `CATALOG` | [`CatalogEvent`] | `catalog.updated` | [`catalog::CatalogUpdated`] | menu | served menu (menu), prices (order) |
-//! | `ORDERS` | [`OrderEvent`] | `order.created` | [`order::OrderCreated`] | order | live sockets, notifications (order) |
-//! | | | `order.status_changed` | [`order::StatusChanged`] | order | live sockets (order) |
+//! | `ORDERS` | [`OrderEvent`] | `order.created` | [`order::OrderCreated`] | order | live sockets, notifications (order); what is to be paid (payment) |
+//! | | | `order.status_changed` | [`order::StatusChanged`] | order | live sockets, notifications (order); refunds (payment) |
+//! | | | `order.payment_changed` | [`order::PaymentChanged`] | order | live sockets (order) |
+//! | `PAYMENTS` | [`PaymentEvent`] | `payment.completed` | [`payment::PaymentCompleted`] | payment | the order's payment status (order) |
+//! | | | `payment.failed` | [`payment::PaymentFailed`] | payment | logs (order) |
+//! | | | `payment.refunded` | [`payment::PaymentRefunded`] | payment | the order's payment status (order) |
+//! | | | `payment.refund_requested` | [`payment::RefundRequested`] | payment | the refunder (payment's own work queue) |
 //!
 //! Each stream's events are one enum, so a producer names the event it writes and a consumer
 //! matches on what it got: a field renamed on one side no longer compiles on the other.
@@ -25,10 +30,12 @@ use uuid::Uuid;
 pub mod auth;
 pub mod catalog;
 pub mod order;
+pub mod payment;
 
 pub use auth::AuthEvent;
 pub use catalog::CatalogEvent;
 pub use order::OrderEvent;
+pub use payment::PaymentEvent;
 
 /// The envelope format written now. Events written before the field existed read as 1.
 pub const VERSION: u32 = 1;
@@ -114,6 +121,7 @@ mod tests {
         round_trip(auth::examples());
         round_trip(catalog::examples());
         round_trip(order::examples());
+        round_trip(payment::examples());
     }
 
     #[test]
@@ -129,6 +137,20 @@ mod tests {
     }
 
     #[test]
+    fn an_order_created_before_payments_existed_is_paid_at_pickup() {
+        let old = r#"{"id":"019abc00-0000-7000-8000-000000000001","type":"order.created",
+            "occurred_at":"2026-11-23T06:12:40Z","version":1,
+            "data":{"order_id":"019abc00-0000-7000-8000-000000000002","member_id":"kim",
+                    "bran_id":"gangnam","status":"PENDING","total_price":76600}}"#;
+        let e = Envelope::<OrderEvent>::decode(old.as_bytes()).unwrap();
+        let OrderEvent::Created(c) = e.event else {
+            panic!("an order.created")
+        };
+        assert_eq!(c.payment_method, order::PaymentMethod::AtPickup);
+        assert_eq!(c.payer_name, None);
+    }
+
+    #[test]
     fn an_unknown_event_type_is_an_error_not_a_panic() {
         let newer = r#"{"id":"019abc00-0000-7000-8000-000000000001","type":"order.paid",
             "occurred_at":"2026-11-23T06:12:40Z","data":{}}"#;
@@ -137,7 +159,12 @@ mod tests {
 
     #[test]
     fn the_streams_do_not_overlap() {
-        let streams = [AuthEvent::STREAM, CatalogEvent::STREAM, OrderEvent::STREAM];
+        let streams = [
+            AuthEvent::STREAM,
+            CatalogEvent::STREAM,
+            OrderEvent::STREAM,
+            PaymentEvent::STREAM,
+        ];
         for (i, a) in streams.iter().enumerate() {
             for b in &streams[i + 1..] {
                 assert_ne!(a.name, b.name);

@@ -73,6 +73,13 @@ impl Lifecycle {
             .push(tokio::spawn(subscription.run(self.nats.clone(), stopped)));
     }
 
+    /// Acts on `queue`'s events (once across the replicas) until shutdown.
+    pub fn work<E: Event>(&mut self, queue: outbox::WorkQueue<E>) {
+        let js = outbox::jetstream(self.nats.client.clone());
+        let stopped = self.stopped();
+        self.tasks.push(tokio::spawn(queue.run(js, stopped)));
+    }
+
     /// Publishes this service's outbox to `streams` until the servers have stopped.
     pub fn relay(&mut self, streams: Vec<Stream>) {
         let relay = outbox::Relay::new(

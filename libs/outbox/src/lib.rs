@@ -32,11 +32,13 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 mod nats;
+mod queue;
 mod relay;
 mod subscribe;
 mod write;
 
 pub use nats::{Nats, connect_nats, ensure_stream, jetstream, nats_state};
+pub use queue::{Handled, WorkHandler, WorkQueue, retry_delay};
 pub use relay::Relay;
 pub use subscribe::{Broadcast, EventHandler};
 pub use write::{run_to_completion, writes_finished};

@@ -68,9 +68,41 @@ pub struct ServeConfig {
     /// PENDING orders older than this are cancelled.
     #[arg(long, env = "ORDER_PENDING_TIMEOUT", value_name = "ORDER_PENDING_TIMEOUT", default_value = "15m", value_parser = parse_duration)]
     pub order_pending_timeout: Duration,
+    /// Card orders not paid this long after they were placed are cancelled.
+    #[arg(long, env = "PAYMENT_TIMEOUT_CARD", value_name = "PAYMENT_TIMEOUT_CARD", default_value = "15m", value_parser = parse_duration)]
+    pub payment_timeout_card: Duration,
+    /// Transfer orders not paid this long after they were placed are cancelled.
+    #[arg(long, env = "PAYMENT_TIMEOUT_TRANSFER", value_name = "PAYMENT_TIMEOUT_TRANSFER", default_value = "30m", value_parser = parse_duration)]
+    pub payment_timeout_transfer: Duration,
+    /// The bank of the account transfers go to ("케이뱅크"); with TRANSFER_ACCOUNT_NO, turns
+    /// on payment by transfer.
+    #[arg(long, env = "TRANSFER_BANK", value_name = "TRANSFER_BANK")]
+    pub transfer_bank: Option<String>,
+    /// The account number transfers go to (digits and dashes).
+    #[arg(long, env = "TRANSFER_ACCOUNT_NO", value_name = "TRANSFER_ACCOUNT_NO")]
+    pub transfer_account_no: Option<String>,
 }
 
 impl ServeConfig {
+    /// The account transfers go to, when payment by transfer is on.
+    pub fn transfer_account(&self) -> Option<crate::TransferAccount> {
+        match (&self.transfer_bank, &self.transfer_account_no) {
+            (Some(bank), Some(account_no)) => Some(crate::TransferAccount {
+                bank: bank.trim().to_owned(),
+                account_no: account_no.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    pub fn timeouts(&self) -> crate::workflow::Timeouts {
+        crate::workflow::Timeouts {
+            pending: self.order_pending_timeout,
+            card: self.payment_timeout_card,
+            transfer: self.payment_timeout_transfer,
+        }
+    }
+
     /// Checks clap cannot express, each naming its variable.
     pub fn validate(&self) -> Result<(), settings::ConfigError> {
         self.auth.validate()?;
@@ -82,6 +114,38 @@ impl ServeConfig {
             !self.order_pending_timeout.is_zero(),
             "ORDER_PENDING_TIMEOUT must be above zero",
         )?;
+        settings::require(
+            !self.payment_timeout_card.is_zero(),
+            "PAYMENT_TIMEOUT_CARD must be above zero",
+        )?;
+        settings::require(
+            !self.payment_timeout_transfer.is_zero(),
+            "PAYMENT_TIMEOUT_TRANSFER must be above zero",
+        )?;
+        match (&self.transfer_bank, &self.transfer_account_no) {
+            (None, None) => {}
+            (Some(bank), Some(no)) => {
+                settings::require(
+                    !bank.trim().is_empty() && bank.chars().count() <= 20,
+                    "TRANSFER_BANK must be 1 to 20 characters",
+                )?;
+                settings::require(
+                    (1..=30).contains(&no.len())
+                        && no.bytes().all(|b| b.is_ascii_digit() || b == b'-'),
+                    "TRANSFER_ACCOUNT_NO must be digits and dashes",
+                )?;
+            }
+            (Some(_), None) => {
+                return Err(settings::ConfigError::new(
+                    "TRANSFER_ACCOUNT_NO is required with TRANSFER_BANK",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(settings::ConfigError::new(
+                    "TRANSFER_BANK is required with TRANSFER_ACCOUNT_NO",
+                ));
+            }
+        }
         settings::require(
             !self.price_cache_ttl.is_zero(),
             "PRICE_CACHE_TTL must be above zero",

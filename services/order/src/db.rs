@@ -11,7 +11,10 @@ use uuid::Uuid;
 
 use httpkit::Result;
 
-use crate::{paging::Cursor, status::Status};
+use crate::{
+    paging::Cursor,
+    status::{PaymentMethod, PaymentStatus, Status},
+};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrderRow {
@@ -26,6 +29,21 @@ pub struct OrderRow {
     pub reject_reason: Option<String>,
     /// pizza_back's id of an imported order.
     pub legacy_order_id: Option<i64>,
+    #[sqlx(try_from = "String")]
+    pub payment_method: PaymentMethod,
+    #[sqlx(try_from = "String")]
+    pub payment_status: PaymentStatus,
+    pub payer_name: Option<String>,
+}
+
+/// An order after a change, with what it was before.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Moved {
+    #[sqlx(flatten)]
+    pub order: OrderRow,
+    pub previous_status: Status,
+    #[sqlx(try_from = "String")]
+    pub previous_payment_status: PaymentStatus,
 }
 
 impl OrderRow {
@@ -40,7 +58,15 @@ impl OrderRow {
 
 /// The columns of [`OrderRow`], for every query that reads one.
 pub const ORDER_COLUMNS: &str = "order_id, member_id, bran_id, status, total_price, created_at, \
-                                 version, estimated_ready_at, reject_reason, legacy_order_id";
+                                 version, estimated_ready_at, reject_reason, legacy_order_id, \
+                                 payment_method, payment_status, payer_name";
+
+/// [`ORDER_COLUMNS`] of the updated row `o`, and the status and payment status of `before`:
+/// what a change that locked the row in a CTE `before` returns, as a [`Moved`].
+const MOVED_COLUMNS: &str = "o.order_id, o.member_id, o.bran_id, o.status, o.total_price, \
+     o.created_at, o.version, o.estimated_ready_at, o.reject_reason, o.legacy_order_id, \
+     o.payment_method, o.payment_status, o.payer_name, \
+     before.status AS previous_status, before.payment_status AS previous_payment_status";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LineRow {
@@ -61,6 +87,10 @@ pub struct NewOrder {
     pub bran_id: String,
     pub total_price: i64,
     pub created_at: DateTime<Utc>,
+    /// `PENDING`, or `AWAITING_PAYMENT` when paid up front.
+    pub status: Status,
+    pub payment_method: PaymentMethod,
+    pub payer_name: Option<String>,
     pub lines: Vec<LineRow>,
     /// The `Idempotency-Key`, the request's hash, and the answer to replay for it.
     pub idempotency: Option<(String, Vec<u8>, Value)>,
@@ -96,21 +126,35 @@ pub async fn branches(db: &PgPool) -> Result<Vec<(String, String)>> {
 // ---------------------------------------------------------------------------------------
 // Writing orders
 
+/// The payment status an order starts with.
+pub fn initial_payment_status(method: PaymentMethod) -> PaymentStatus {
+    if method.is_prepaid() {
+        PaymentStatus::Unpaid
+    } else {
+        PaymentStatus::AtPickup
+    }
+}
+
 /// The order, all its lines (one statement) and its first status-history row.
 pub async fn insert_order(conn: &mut PgConnection, order: &NewOrder) -> Result<()> {
     sqlx::query(
-        "INSERT INTO orders (order_id, member_id, bran_id, total_price, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $5)",
+        "INSERT INTO orders (order_id, member_id, bran_id, status, total_price, created_at, \
+                             updated_at, payment_method, payment_status, payer_name) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
     )
     .bind(order.order_id)
     .bind(&order.member_id)
     .bind(&order.bran_id)
+    .bind(order.status)
     .bind(order.total_price)
     .bind(order.created_at)
+    .bind(order.payment_method.as_str())
+    .bind(initial_payment_status(order.payment_method).as_str())
+    .bind(&order.payer_name)
     .execute(&mut *conn)
     .await?;
     insert_lines(conn, order).await?;
-    insert_first_status(conn, order, Status::Pending, &order.member_id).await
+    insert_first_status(conn, order, order.status, &order.member_id).await
 }
 
 /// One of pizza_back's orders, as history: COMPLETED, with its old id; `false` (nothing
@@ -191,33 +235,75 @@ async fn insert_first_status(
     Ok(())
 }
 
-/// Moves the order from `from` to `to` if it is in `from` and in `scope` (one conditional
-/// update: of two racing changes one wins); the order as it is now, or `None`.
+/// Moves the order to `to` if it is in one of `from` and in `scope` (one conditional update:
+/// of two racing changes one wins); the order as it is now, or `None`.
 #[allow(clippy::too_many_arguments)]
 pub async fn move_status(
     conn: &mut PgConnection,
     order_id: Uuid,
-    from: Status,
+    from: &[Status],
     to: Status,
     estimated_ready_at: Option<DateTime<Utc>>,
     reject_reason: Option<&str>,
     scope: &Scope<'_>,
-) -> Result<Option<OrderRow>> {
+) -> Result<Option<Moved>> {
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE orders SET status = $3, version = version + 1, updated_at = now(), \
-                estimated_ready_at = COALESCE($4, estimated_ready_at), \
-                reject_reason = COALESCE($5, reject_reason) \
-         WHERE order_id = $1 AND status = $2 \
-           AND ($6::text IS NULL OR bran_id = $6) AND ($7::text IS NULL OR member_id = $7) \
-         RETURNING {ORDER_COLUMNS}"
+        "WITH before AS ( \
+            SELECT order_id, status, payment_status FROM orders \
+            WHERE order_id = $1 AND status = ANY($2) \
+              AND ($6::text IS NULL OR bran_id = $6) AND ($7::text IS NULL OR member_id = $7) \
+            FOR UPDATE) \
+         UPDATE orders o SET status = $3, version = o.version + 1, updated_at = now(), \
+                estimated_ready_at = COALESCE($4, o.estimated_ready_at), \
+                reject_reason = COALESCE($5, o.reject_reason) \
+         FROM before WHERE o.order_id = before.order_id \
+         RETURNING {MOVED_COLUMNS}"
     )))
     .bind(order_id)
-    .bind(from)
+    .bind(&from)
     .bind(to)
     .bind(estimated_ready_at)
     .bind(reject_reason)
     .bind(scope.bran_id)
     .bind(scope.member_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The order's money is in (`payment.completed`): an unpaid order becomes PAID, and one still
+/// AWAITING_PAYMENT moves to PENDING with it (a new version). An order cancelled before the
+/// payment arrived stays cancelled, PAID, until its refund. `None` if it was not unpaid (a
+/// redelivered event, or a refund that was applied first).
+pub async fn mark_paid(conn: &mut PgConnection, order_id: Uuid) -> Result<Option<Moved>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH before AS ( \
+            SELECT order_id, status, payment_status FROM orders \
+            WHERE order_id = $1 AND payment_status = 'UNPAID' FOR UPDATE) \
+         UPDATE orders o SET payment_status = 'PAID', updated_at = now(), \
+                status = CASE WHEN before.status = 'AWAITING_PAYMENT' THEN 'PENDING' ELSE o.status END, \
+                version = o.version + CASE WHEN before.status = 'AWAITING_PAYMENT' THEN 1 ELSE 0 END \
+         FROM before WHERE o.order_id = before.order_id \
+         RETURNING {MOVED_COLUMNS}"
+    )))
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The money went back (`payment.refunded`). From UNPAID too: should the refund be applied
+/// before its payment (a redelivery can reorder them), the payment then finds nothing unpaid
+/// and the order ends REFUNDED, as it should.
+pub async fn mark_refunded(conn: &mut PgConnection, order_id: Uuid) -> Result<Option<Moved>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH before AS ( \
+            SELECT order_id, status, payment_status FROM orders \
+            WHERE order_id = $1 AND payment_status IN ('UNPAID', 'PAID') FOR UPDATE) \
+         UPDATE orders o SET payment_status = 'REFUNDED', updated_at = now() \
+         FROM before WHERE o.order_id = before.order_id \
+         RETURNING {MOVED_COLUMNS}"
+    )))
+    .bind(order_id)
     .fetch_optional(conn)
     .await?)
 }
@@ -260,25 +346,32 @@ pub async fn insert_history(
     Ok(())
 }
 
-/// Cancels up to `batch` orders left PENDING longer than `timeout`, skipping those another
-/// replica is cancelling (`SKIP LOCKED`); the orders cancelled.
+/// Cancels up to `batch` orders left in `status` (PENDING, or AWAITING_PAYMENT with
+/// `method`) longer than `timeout`, skipping those another replica is cancelling
+/// (`SKIP LOCKED`); the orders cancelled.
 pub async fn cancel_overdue(
     conn: &mut PgConnection,
+    status: Status,
+    method: Option<PaymentMethod>,
     timeout: Duration,
     batch: i64,
-) -> Result<Vec<OrderRow>> {
-    Ok(sqlx::query_as(
-        "WITH due AS ( \
-            SELECT order_id FROM orders \
-            WHERE status = 'PENDING' AND created_at < now() - make_interval(secs => $1) \
+) -> Result<Vec<Moved>> {
+    // The status is written into the statement (it is one of ours, never the client's), so
+    // the planner can use the partial index on it (`orders_pending_age`, …).
+    let status = status.as_str();
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH before AS ( \
+            SELECT order_id, status, payment_status FROM orders \
+            WHERE status = '{status}' AND created_at < now() - make_interval(secs => $1) \
+              AND ($3::text IS NULL OR payment_method = $3) \
             ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
          UPDATE orders o SET status = 'CANCELLED', version = o.version + 1, updated_at = now() \
-         FROM due WHERE o.order_id = due.order_id AND o.status = 'PENDING' \
-         RETURNING o.order_id, o.member_id, o.bran_id, o.status, o.total_price, o.created_at, \
-                   o.version, o.estimated_ready_at, o.reject_reason, o.legacy_order_id",
-    )
+         FROM before WHERE o.order_id = before.order_id \
+         RETURNING {MOVED_COLUMNS}"
+    )))
     .bind(timeout.as_secs_f64())
     .bind(batch)
+    .bind(method.map(PaymentMethod::as_str))
     .fetch_all(conn)
     .await?)
 }
@@ -328,6 +421,8 @@ pub async fn order(db: &PgPool, order_id: Uuid) -> Result<Option<OrderRow>> {
 }
 
 /// The staff queue: orders by status and branch, oldest first, after the keyset `after`.
+/// Without a status, orders still awaiting their payment are left out: the kitchen does not
+/// see them until they are paid.
 pub async fn queue(
     db: &PgPool,
     status: Option<Status>,
@@ -337,7 +432,8 @@ pub async fn queue(
 ) -> Result<Vec<OrderRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ORDER_COLUMNS} FROM orders \
-         WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR bran_id = $2) \
+         WHERE (CASE WHEN $1::text IS NULL THEN status <> 'AWAITING_PAYMENT' ELSE status = $1 END) \
+           AND ($2::text IS NULL OR bran_id = $2) \
            AND ($3::timestamptz IS NULL OR (created_at, order_id) > ($3, $4)) \
          ORDER BY created_at, order_id LIMIT $5"
     )))

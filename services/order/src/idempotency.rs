@@ -12,6 +12,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 
+use crate::place::Payment;
+
 /// A client's key: 1 to 255 visible ASCII characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key(String);
@@ -39,13 +41,21 @@ impl Key {
     }
 }
 
-/// The request as understood, in a canonical form (branch, then each pizza and quantity):
-/// its hash decides whether a reused key carries the same request.
-pub fn request_hash(bran_id: &str, lines: &[(String, i64)]) -> Vec<u8> {
+/// The request as understood, in a canonical form (branch, then each pizza and quantity,
+/// then how it is paid if not at pickup): its hash decides whether a reused key carries the
+/// same request. An order paid at pickup hashes as it did before payments existed, so keys
+/// recorded by the previous release still replay.
+pub fn request_hash(bran_id: &str, lines: &[(String, i64)], payment: &Payment) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(bran_id.as_bytes());
     for (id, q) in lines {
         h.update(format!("\n{id}:{q}").as_bytes());
+    }
+    if payment.method.is_prepaid() {
+        h.update(format!("\npay:{}", payment.method.as_str()).as_bytes());
+        if let Some(name) = &payment.payer_name {
+            h.update(format!("\npayer:{name}").as_bytes());
+        }
     }
     h.finalize().to_vec()
 }

@@ -6,8 +6,9 @@
 //!   `catalog.updated`; token checks go through `authclient` (login's `VerifyToken`).
 //! - [`db`] — the SQL of schema `ordering`, and `order.created` (crate `events`) written
 //!   through the outbox with the order.
-//! - [`workflow`] — the status machine (staff, customer, auto-cancel), each change with its
-//!   `order.status_changed`.
+//! - [`workflow`] — the status machine (staff, customer, auto-cancel, payments), each change
+//!   with its `order.status_changed`; the payment service's `payment.*` events move prepaid
+//!   orders from AWAITING_PAYMENT and set their payment status.
 //! - [`live`] — order changes pushed to WebSockets; [`notify`] — the webhook notifications.
 //!
 //! [`run`] takes an already-bound listener and a [`Shutdown`], so tests bind port 0.
@@ -60,6 +61,16 @@ pub struct Shared {
     pub shutdown: Shutdown,
     /// `CORS_ALLOWED_ORIGINS`: other origins whose pages may open the live feed.
     pub allowed_origins: Vec<String>,
+    /// Where transfers go (`TRANSFER_BANK`, `TRANSFER_ACCOUNT_NO`); `None`: no transfers.
+    pub transfer: Option<TransferAccount>,
+    pub timeouts: workflow::Timeouts,
+}
+
+/// The shop's account that transfer orders are paid into.
+#[derive(Debug, Clone)]
+pub struct TransferAccount {
+    pub bank: String,
+    pub account_no: String,
 }
 
 impl FromRef<AppState> for AuthClient {
@@ -89,6 +100,8 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
         hub: hub.clone(),
         shutdown: shutdown.clone(),
         allowed_origins: cfg.http.cors_allowed_origins.0.clone(),
+        transfer: cfg.transfer_account(),
+        timeouts: cfg.timeouts(),
     }));
     let mut life = Lifecycle::new("order", db.clone(), nats.clone(), shutdown);
     life.subscribe(prices.subscription());
@@ -97,16 +110,16 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
     life.relay(vec![OrderEvent::STREAM]);
     let pruned = db.clone();
     life.every(Duration::from_secs(600), move || prune(pruned.clone()));
-    let timeout = cfg.order_pending_timeout;
+    let timeouts = cfg.timeouts();
     let swept = db.clone();
-    life.every(workflow::sweep_period(timeout), move || {
-        workflow::sweep(swept.clone(), timeout)
+    life.every(timeouts.sweep_period(), move || {
+        workflow::sweep(swept.clone(), timeouts)
     });
+    life.work(workflow::payments_queue(db.clone()));
     if let Some(url) = cfg.order_webhook_url.clone() {
         // reqwest's rustls takes its crypto from the process: ring, as sqlx's does.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let notifier = notify::Notifier::new(db, outbox::jetstream(nats.client.clone()), url);
-        life.spawn(|stopped| notifier.run(stopped));
+        life.work(notify::Notifier::new(db, url).queue());
     }
 
     let app = httpkit::stack(http::router(state), "order", &cfg.http, life.probes());

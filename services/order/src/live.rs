@@ -2,9 +2,11 @@
 //!
 //! Browsers cannot set headers on a WebSocket, so the first client message authenticates:
 //! `{"type": "auth", "token": "…"}`. Then the server pushes
-//! `{type: "order.created" | "order.status_changed", order_id, status, previous_status,
-//! estimated_ready_at?, occurred_at}`: a customer gets their own orders; STAFF get every
-//! order (of their branch, if bound; `?bran_id=` narrows it), ADMIN every order.
+//! `{type: "order.created" | "order.status_changed" | "order.payment_changed", order_id,
+//! status, previous_status?, estimated_ready_at?, payment_status?, occurred_at}`: a customer
+//! gets their own orders; STAFF get every order (of their branch, if bound; `?bran_id=`
+//! narrows it), ADMIN every order — except, for staff, what happens to an order before it is
+//! paid (the kitchen first hears of a prepaid order when it becomes PENDING).
 //!
 //! Fan-out: every replica reads the ORDERS stream with its own broadcast subscription, so
 //! a change made on any replica reaches sockets on all of them. In the process, one
@@ -60,6 +62,8 @@ pub struct LiveEvent {
     pub previous_status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_ready_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_status: Option<&'static str>,
     pub occurred_at: String,
     #[serde(skip)]
     member_id: String,
@@ -69,38 +73,47 @@ pub struct LiveEvent {
 
 impl LiveEvent {
     fn from_envelope(e: &Envelope<OrderEvent>) -> Self {
-        let (order_id, member_id, bran_id, status, previous_status, estimated_ready_at) = match &e
-            .event
-        {
-            OrderEvent::Created(c) => (c.order_id, &c.member_id, &c.bran_id, &c.status, None, None),
-            OrderEvent::StatusChanged(c) => (
-                c.order_id,
-                &c.member_id,
-                &c.bran_id,
-                &c.status,
-                Some(c.previous_status.clone()),
-                // As the event carries it (RFC 3339, UTC, fractions as stored).
-                c.estimated_ready_at
-                    .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
-            ),
-        };
-        Self {
+        let live = |order_id: uuid::Uuid, member_id: &str, bran_id: &str, status: &str| Self {
             kind: e.subject().to_owned(),
             order_id: order_id.to_string(),
-            status: status.clone(),
-            previous_status,
-            estimated_ready_at,
+            status: status.to_owned(),
+            previous_status: None,
+            estimated_ready_at: None,
+            payment_status: None,
             occurred_at: e.occurred_at.to_rfc3339(),
-            member_id: member_id.clone(),
-            bran_id: bran_id.clone(),
+            member_id: member_id.to_owned(),
+            bran_id: bran_id.to_owned(),
+        };
+        match &e.event {
+            OrderEvent::Created(c) => live(c.order_id, &c.member_id, &c.bran_id, &c.status),
+            OrderEvent::StatusChanged(c) => Self {
+                previous_status: Some(c.previous_status.clone()),
+                // As the event carries it (RFC 3339, UTC, fractions as stored).
+                estimated_ready_at: c
+                    .estimated_ready_at
+                    .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+                payment_status: c.payment_status.map(|p| p.as_str()),
+                ..live(c.order_id, &c.member_id, &c.bran_id, &c.status)
+            },
+            OrderEvent::PaymentChanged(c) => Self {
+                payment_status: Some(c.payment_status.as_str()),
+                ..live(c.order_id, &c.member_id, &c.bran_id, &c.status)
+            },
         }
+    }
+
+    /// Unpaid, or cancelled before it was ever paid: the kitchen never saw it.
+    fn before_the_kitchen(&self) -> bool {
+        const AWAITING: &str = "AWAITING_PAYMENT";
+        self.status == AWAITING
+            || self.previous_status.as_deref() == Some(AWAITING) && self.status != "PENDING"
     }
 
     fn visible_to(&self, caller: &Caller, branch: Option<&str>) -> bool {
         let in_branch = branch.is_none_or(|b| b == self.bran_id);
         match caller.role {
             Role::Customer => self.member_id == caller.member_id,
-            Role::Staff | Role::Admin => in_branch,
+            Role::Staff | Role::Admin => in_branch && !self.before_the_kitchen(),
         }
     }
 }

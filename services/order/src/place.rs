@@ -1,6 +1,7 @@
 //! Writing a priced order (docs/contract.md §6): one transaction holds the idempotency record
 //! with its answer, the order, its lines, its first status and `order.created`, so all of
-//! them exist or none does.
+//! them exist or none does. `order.created` tells the payment service what a prepaid order
+//! must be paid: its method, amount and payer name.
 
 use events::{OrderEvent, order::OrderCreated};
 use httpkit::Result;
@@ -9,8 +10,38 @@ use sqlx::PgPool;
 use crate::{
     db::{self, NewOrder},
     idempotency,
-    status::Status,
+    status::PaymentMethod,
 };
+
+/// How an order is to be paid, as the customer chose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub method: PaymentMethod,
+    /// `TRANSFER` only: the name the transfer will come from.
+    pub payer_name: Option<String>,
+}
+
+impl Payment {
+    pub const AT_PICKUP: Payment = Payment {
+        method: PaymentMethod::AtPickup,
+        payer_name: None,
+    };
+}
+
+/// The provider's `orderName` (at most 100 characters): the first pizza and how many more,
+/// as Korean checkouts write it ("The Hawaiian Pizza L 외 2건").
+pub fn order_name(order: &NewOrder) -> String {
+    let first = order
+        .lines
+        .first()
+        .map(|l| format!("{} {}", l.pizza_nm, l.size))
+        .unwrap_or_default();
+    let name = match order.lines.len() {
+        0 | 1 => first,
+        n => format!("{first} 외 {}건", n - 1),
+    };
+    name.chars().take(100).collect()
+}
 
 /// What [`write`] did.
 pub enum Placement {
@@ -37,8 +68,11 @@ pub async fn write(db: &PgPool, order: &NewOrder) -> Result<Placement> {
         order_id: order.order_id,
         member_id: order.member_id.clone(),
         bran_id: order.bran_id.clone(),
-        status: Status::Pending.as_str().to_owned(),
+        status: order.status.as_str().to_owned(),
         total_price: order.total_price,
+        payment_method: order.payment_method,
+        payer_name: order.payer_name.clone(),
+        order_name: order.payment_method.is_prepaid().then(|| order_name(order)),
     };
     outbox::enqueue(&mut tx, OrderEvent::Created(created)).await?;
     tx.commit().await?;

@@ -1,5 +1,5 @@
-//! An order's status (docs/contract.md §6): parsed once where it comes in (a query string, a
-//! row), a type everywhere else; stored and sent as its upper-case name.
+//! An order's status (docs/contract.md §6), and how it is paid: parsed once where they come in
+//! (a query string, a body, a row), types everywhere else; stored and sent as upper-case names.
 
 use std::fmt;
 
@@ -15,6 +15,8 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
+    /// Prepaid (card, transfer) and not paid yet: the kitchen does not see it.
+    AwaitingPayment,
     Pending,
     Accepted,
     Ready,
@@ -24,7 +26,8 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 7] = [
+        Status::AwaitingPayment,
         Status::Pending,
         Status::Accepted,
         Status::Ready,
@@ -35,6 +38,7 @@ impl Status {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::AwaitingPayment => "AWAITING_PAYMENT",
             Status::Pending => "PENDING",
             Status::Accepted => "ACCEPTED",
             Status::Ready => "READY",
@@ -49,6 +53,14 @@ impl Status {
         Status::ALL
             .into_iter()
             .find(|st| st.as_str().eq_ignore_ascii_case(s))
+    }
+
+    /// Over: nothing moves it any more.
+    pub fn is_closed(self) -> bool {
+        matches!(
+            self,
+            Status::Completed | Status::Rejected | Status::Cancelled
+        )
     }
 
     /// The names, for error messages and documentation.
@@ -89,6 +101,10 @@ impl<'r> Decode<'r, Postgres> for Status {
             .ok_or_else(|| format!("unknown order status {s:?}"))?)
     }
 }
+
+/// Stored as `TEXT`, like [`Status`]: the vocabulary is the events' (`events::order`), shared
+/// with the payment service.
+pub use events::order::{PaymentMethod, PaymentStatus};
 
 #[cfg(test)]
 mod tests {

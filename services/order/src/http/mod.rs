@@ -23,9 +23,9 @@ use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    AppState,
+    AppState, Shared,
     db::{self, LineRow, OrderRow},
-    status::Status,
+    status::{PaymentMethod, PaymentStatus, Status},
 };
 
 #[allow(deprecated)] // pizza_back's routes, served on purpose
@@ -91,6 +91,33 @@ pub struct Order {
     /// Set on an order imported from pizza_back: its id there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legacy_order_id: Option<i64>,
+    pub payment_method: PaymentMethod,
+    /// `AT_PICKUP`; or `UNPAID`, `PAID`, `REFUNDED` for an order paid up front.
+    pub payment_status: PaymentStatus,
+    /// While AWAITING_PAYMENT: when it is cancelled unless paid (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_due_at: Option<String>,
+    /// A TRANSFER order awaiting its money: where to send it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<Transfer>,
+}
+
+/// How to pay a transfer order: this amount, to this account, from this name (the deposit is
+/// matched on the name and the amount).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Transfer {
+    #[schema(example = "케이뱅크")]
+    pub bank: String,
+    #[schema(example = "100148347666")]
+    pub account_no: String,
+    /// Whole won: exactly the order's total.
+    pub amount: i64,
+    pub payer_name: String,
+    /// Opens the Toss app's transfer screen, filled in.
+    #[schema(
+        example = "supertoss://send?amount=76600&bank=%EC%BC%80%EC%9D%B4%EB%B1%85%ED%81%AC&accountNo=100148347666&origin=qr"
+    )]
+    pub deep_link: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -99,8 +126,41 @@ pub struct Branch {
     pub bran_nm: String,
 }
 
-fn order_view(row: &OrderRow, lines: Vec<OrderLine>) -> Order {
+fn order_view(s: &Shared, row: &OrderRow, lines: Vec<OrderLine>) -> Order {
     let local = row.created_at.with_timezone(&seoul());
+    let awaiting = row.status == Status::AwaitingPayment;
+    let due = match row.payment_method {
+        PaymentMethod::Card => Some(s.timeouts.card),
+        PaymentMethod::Transfer => Some(s.timeouts.transfer),
+        PaymentMethod::AtPickup => None,
+    }
+    .filter(|_| awaiting)
+    .and_then(|t| chrono::Duration::from_std(t).ok())
+    .map(|t| {
+        (row.created_at + t)
+            .with_timezone(&seoul())
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    });
+    let transfer = match (&s.transfer, &row.payer_name) {
+        (Some(account), Some(payer_name))
+            if awaiting && row.payment_method == PaymentMethod::Transfer =>
+        {
+            Some(Transfer {
+                bank: account.bank.clone(),
+                account_no: account.account_no.clone(),
+                amount: row.total_price,
+                payer_name: payer_name.clone(),
+                deep_link: format!(
+                    "supertoss://send?amount={}&bank={}&accountNo={}&origin=qr",
+                    row.total_price,
+                    url::form_urlencoded::byte_serialize(account.bank.as_bytes())
+                        .collect::<String>(),
+                    account.account_no
+                ),
+            })
+        }
+        _ => None,
+    };
     Order {
         order_id: row.order_id,
         status: row.status,
@@ -116,6 +176,10 @@ fn order_view(row: &OrderRow, lines: Vec<OrderLine>) -> Order {
         }),
         reject_reason: row.reject_reason.clone(),
         legacy_order_id: row.legacy_order_id,
+        payment_method: row.payment_method,
+        payment_status: row.payment_status,
+        payment_due_at: due,
+        transfer,
     }
 }
 
@@ -139,7 +203,7 @@ async fn with_lines(s: &AppState, rows: &[OrderRow]) -> Result<Vec<Order>> {
     }
     Ok(rows
         .iter()
-        .map(|r| order_view(r, by_order.remove(&r.order_id).unwrap_or_default()))
+        .map(|r| order_view(s, r, by_order.remove(&r.order_id).unwrap_or_default()))
         .collect())
 }
 

@@ -21,8 +21,8 @@ use crate::{
     AppState,
     db::{self, LineRow, OrderRow},
     idempotency::{self, Key, Recorded},
-    place::{self, Placement},
-    status::Status,
+    place::{self, Payment, Placement},
+    status::{PaymentMethod, Status},
 };
 
 pub const MAX_LINES: usize = 50;
@@ -35,6 +35,60 @@ pub struct NewOrder {
     /// 1 to 50 lines, each pizza once.
     #[schema(min_items = 1, max_items = 50)]
     pub items: Vec<NewOrderLine>,
+    /// `AT_PICKUP` (the default: paid at the counter), `CARD` (through the provider's
+    /// checkout, `POST /payment/checkout/`) or `TRANSFER` (to the account in the answer's
+    /// `transfer`). A card or transfer order is `AWAITING_PAYMENT` until paid.
+    #[serde(default)]
+    pub payment_method: Option<PaymentMethod>,
+    /// `TRANSFER` only, and required there: the name the transfer will come from, as the
+    /// bank shows it (1 to 20 characters).
+    #[serde(default)]
+    #[schema(example = "김민지", min_length = 1, max_length = 20)]
+    pub payer_name: Option<String>,
+}
+
+/// The longest payer name a bank shows with a deposit (Korean banks cut them shorter).
+pub const MAX_PAYER_NAME: usize = 20;
+
+/// How the order is paid, as asked: 400 for a payer name without a transfer or a transfer
+/// without one, 422 for a transfer where the shop takes none.
+pub(super) fn payment(s: &AppState, req: &NewOrder) -> Result<Payment> {
+    let method = req.payment_method.unwrap_or_default();
+    let payer_name = req
+        .payer_name
+        .as_deref()
+        .map(|n| n.split_whitespace().collect::<Vec<_>>().join(" "));
+    match (method, payer_name) {
+        (PaymentMethod::Transfer, None) => Err(Error::Validation(
+            "payer_name is required with TRANSFER: the name your transfer will come from".into(),
+        )),
+        (PaymentMethod::Transfer, Some(name)) => {
+            if name.is_empty()
+                || name.chars().count() > MAX_PAYER_NAME
+                || name.chars().any(char::is_control)
+            {
+                return Err(Error::Validation(format!(
+                    "payer_name must be 1 to {MAX_PAYER_NAME} characters"
+                )));
+            }
+            if s.transfer.is_none() {
+                return Err(Error::Unprocessable(
+                    "this shop takes no bank transfers; pay by card or at pickup".into(),
+                ));
+            }
+            Ok(Payment {
+                method,
+                payer_name: Some(name),
+            })
+        }
+        (_, Some(_)) => Err(Error::Validation(
+            "payer_name goes with payment_method TRANSFER only".into(),
+        )),
+        (method, None) => Ok(Payment {
+            method,
+            payer_name: None,
+        }),
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -87,11 +141,11 @@ pub(super) fn validate(req: &NewOrder) -> Result<Vec<(String, i64)>> {
     request_body = NewOrder,
     params(("Idempotency-Key" = Option<String>, Header, pattern = "^[\\x21-\\x7E]{1,255}$", description = "1 to 255 visible ASCII characters. Same key and body: the first response again (also to a request sent while the first was being served); another body: 422. A request that failed wrote nothing, so the key may be used again. Kept 24 h, per member.")),
     responses(
-        (status = 201, body = Order, description = "Placed, priced by the server"),
-        (status = 400, body = httpkit::doc::ErrorEnvelope, description = "Empty items, more than 50 lines, quantity outside 1..=100, malformed"),
+        (status = 201, body = Order, description = "Placed, priced by the server: PENDING, or AWAITING_PAYMENT for CARD and TRANSFER (with `transfer`: where to send the money)"),
+        (status = 400, body = httpkit::doc::ErrorEnvelope, description = "Empty items, more than 50 lines, quantity outside 1..=100, an unknown payment method, TRANSFER without payer_name (or payer_name without TRANSFER), malformed"),
         (status = 401, body = httpkit::doc::ErrorEnvelope),
         (status = 409, body = httpkit::doc::ErrorEnvelope, description = "Rare: a request with the same Idempotency-Key was served at the same time and its answer could not be read back; try again"),
-        (status = 422, body = httpkit::doc::ErrorEnvelope, description = "Unknown or sold-out pizza, unknown branch, or a reused key with another body"),
+        (status = 422, body = httpkit::doc::ErrorEnvelope, description = "Unknown or sold-out pizza, unknown branch, TRANSFER where the shop takes none, or a reused key with another body"),
         (status = 503, body = httpkit::doc::ErrorEnvelope, description = "Prices or token checks unavailable; nothing written"),
     ))]
 pub(super) async fn create_order(
@@ -101,16 +155,18 @@ pub(super) async fn create_order(
     Json(req): Json<NewOrder>,
 ) -> Result<Response> {
     let lines = validate(&req)?;
+    let pay = payment(&s, &req)?;
     let bran_id = req.bran_id.trim().to_owned();
     let key = Key::from_headers(&headers)?;
-    let hash = idempotency::request_hash(&bran_id, &lines);
+    let hash = idempotency::request_hash(&bran_id, &lines, &pay);
     if let Some(key) = &key
         && let Some(recorded) = idempotency::recorded(&s.db, &caller.member_id, key, &hash).await?
     {
         return answer_recorded(recorded);
     }
     let key = key.map(|k| (k, hash));
-    let Some(order) = price_and_write(&s, &caller, &bran_id, &lines, key.clone()).await? else {
+    let Some(order) = price_and_write(&s, &caller, &bran_id, &lines, pay, key.clone()).await?
+    else {
         // Another request with this key placed its order while we priced ours: answer what
         // it was answered. (A fresh IN_FLIGHT claim of the previous version, during a rolling
         // update, has no answer yet: 409, try again.)
@@ -157,6 +213,7 @@ pub(super) async fn price_and_write(
     caller: &Caller,
     bran_id: &str,
     lines: &[(String, i64)],
+    pay: Payment,
     key: Option<(Key, Vec<u8>)>,
 ) -> Result<Option<Order>> {
     let ids: Vec<&str> = lines.iter().map(|(id, _)| id.as_str()).collect();
@@ -194,25 +251,37 @@ pub(super) async fn price_and_write(
     // Microseconds, as PostgreSQL keeps them, so the stored and the answered time agree.
     let created_at = DateTime::<Utc>::from_timestamp_micros(Utc::now().timestamp_micros())
         .expect("now is representable");
+    // A prepaid order waits for its money before the kitchen sees it.
+    let status = if pay.method.is_prepaid() {
+        Status::AwaitingPayment
+    } else {
+        Status::Pending
+    };
     let row = OrderRow {
         order_id,
         member_id: caller.member_id.clone(),
         bran_id: bran_id.to_owned(),
-        status: Status::Pending,
+        status,
         total_price: total,
         created_at,
         version: 1,
         estimated_ready_at: None,
         reject_reason: None,
         legacy_order_id: None,
+        payment_method: pay.method,
+        payment_status: db::initial_payment_status(pay.method),
+        payer_name: pay.payer_name.clone(),
     };
-    let view = order_view(&row, rows.iter().cloned().map(line_view).collect());
+    let view = order_view(s, &row, rows.iter().cloned().map(line_view).collect());
     let order = db::NewOrder {
         order_id,
         member_id: row.member_id,
         bran_id: row.bran_id,
         total_price: total,
         created_at,
+        status,
+        payment_method: pay.method,
+        payer_name: pay.payer_name,
         lines: rows,
         idempotency: match key {
             Some((key, hash)) => Some((

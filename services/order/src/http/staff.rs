@@ -24,7 +24,8 @@ use crate::{
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct QueueQuery {
-    /// PENDING, ACCEPTED, READY, COMPLETED, REJECTED or CANCELLED.
+    /// PENDING, ACCEPTED, READY, COMPLETED, REJECTED, CANCELLED, or AWAITING_PAYMENT (left
+    /// out unless asked for: the kitchen does not see unpaid orders).
     status: Option<String>,
     /// One branch (a STAFF member bound to a branch sees only that one).
     bran_id: Option<String>,
@@ -197,6 +198,11 @@ pub(super) async fn order_action(
         Outcome::NotFound => Err(not_found()),
         Outcome::Conflict { current } => {
             let (from, to) = action.transition();
+            let from = from
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" or ");
             Err(httpkit::ApiError::conflict(format!(
                 "cannot move the order from {current} to {to} (it must be {from})"
             ))

@@ -7,6 +7,7 @@ mod legacy;
 mod live;
 mod notify;
 mod operations;
+mod payments;
 mod placing;
 mod reading;
 mod workflow;
