@@ -3,8 +3,8 @@
 # once by hand as a database administrator, or as the Helm bootstrap hook.
 #
 # Connection: the usual libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD) of a superuser.
-# DB_NAME names the database (default `pizza`). LOGIN_DB_PASSWORD, MENU_DB_PASSWORD and
-# ORDER_DB_PASSWORD, when set, become the roles' passwords (a managed PostgreSQL has no
+# DB_NAME names the database (default `pizza`). LOGIN_DB_PASSWORD, MENU_DB_PASSWORD,
+# ORDER_DB_PASSWORD and PAYMENT_DB_PASSWORD, when set, become the roles' passwords (a managed PostgreSQL has no
 # trust authentication).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,7 +19,7 @@ SELECT format('CREATE DATABASE %I', :'db')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \gexec
 SQL
 
-for svc in login menu order; do
+for svc in login menu order payment; do
   var="$(echo "$svc" | tr a-z A-Z)_DB_PASSWORD"
   pw="${!var:-}"
   if [ -n "$pw" ]; then
@@ -30,4 +30,4 @@ SQL
 done
 
 psql_ -d "$db" -f "$here/schemas.sql" >/dev/null
-echo "bootstrap: database $db, roles login_svc menu_svc order_svc, schemas login menu ordering"
+echo "bootstrap: database $db, roles login_svc menu_svc order_svc payment_svc, schemas login menu ordering payment"

@@ -4,7 +4,7 @@
 DO $$
 BEGIN
   EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', current_database());
-  EXECUTE format('GRANT CONNECT ON DATABASE %I TO login_svc, menu_svc, order_svc', current_database());
+  EXECUTE format('GRANT CONNECT ON DATABASE %I TO login_svc, menu_svc, order_svc, payment_svc', current_database());
 END
 $$;
 
@@ -14,7 +14,9 @@ REVOKE ALL ON SCHEMA public FROM PUBLIC;
 CREATE SCHEMA IF NOT EXISTS login AUTHORIZATION login_svc;
 CREATE SCHEMA IF NOT EXISTS menu AUTHORIZATION menu_svc;
 CREATE SCHEMA IF NOT EXISTS ordering AUTHORIZATION order_svc;
+CREATE SCHEMA IF NOT EXISTS payment AUTHORIZATION payment_svc;
 ALTER SCHEMA login OWNER TO login_svc;
 ALTER SCHEMA menu OWNER TO menu_svc;
 ALTER SCHEMA ordering OWNER TO order_svc;
-REVOKE ALL ON SCHEMA login, menu, ordering FROM PUBLIC;
+ALTER SCHEMA payment OWNER TO payment_svc;
+REVOKE ALL ON SCHEMA login, menu, ordering, payment FROM PUBLIC;

@@ -24,6 +24,11 @@ use testkit::{NatsServer, TestDb};
 pub const SECRET: &str = "test-secret-0123456789-abcdefghijkl";
 /// The password of every member [`member`] makes.
 pub const PASSWORD: &str = "correct horse battery";
+/// The provider's documented test keys, which the sandbox accepts.
+pub const TOSS_SECRET_KEY: &str = "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R";
+pub const TOSS_CLIENT_KEY: &str = "test_ck_D5GePWvyJnrK0W0k6q8gLzN97Eoq";
+/// The key deposit notifications are signed with in tests.
+pub const DEPOSIT_SECRET: &str = "deposit-secret-0123456789-abcdefghij";
 
 /// One running replica of a service.
 pub struct Replica {
@@ -132,6 +137,57 @@ pub fn order_config(
     match parse::<pizza_order::config::Cli>("pizza-order", &flags).command {
         pizza_order::config::Command::Serve(cfg) => *cfg,
         _ => unreachable!("serve was asked for"),
+    }
+}
+
+/// payment on `db` and `nats`, verifying tokens with `login`, paying at the provider (the
+/// sandbox) at `toss_api_url`; unanswered confirms are reconciled after a second.
+pub fn payment_config(
+    db: &TestDb,
+    nats: &NatsServer,
+    login: &Replica,
+    toss_api_url: &str,
+) -> pizza_payment::config::ServeConfig {
+    let checkout = format!("{toss_api_url}/checkout");
+    let flags = owned(&[
+        "--database-url",
+        &db.url_as(pizza_payment::DB_ROLE),
+        "--nats-url",
+        &nats.url(),
+        "--login-grpc-url",
+        &login.grpc_url(),
+        "--toss-api-url",
+        toss_api_url,
+        "--toss-secret-key",
+        TOSS_SECRET_KEY,
+        "--toss-client-key",
+        TOSS_CLIENT_KEY,
+        "--toss-checkout-url",
+        &checkout,
+        "--toss-timeout",
+        "1s",
+        "--deposit-webhook-secret",
+        DEPOSIT_SECRET,
+        "--payment-reconcile-after",
+        "1s",
+    ]);
+    match parse::<pizza_payment::config::Cli>("pizza-payment", &flags).command {
+        pizza_payment::config::Command::Serve(cfg) => *cfg,
+        _ => unreachable!("serve was asked for"),
+    }
+}
+
+pub async fn start_payment(cfg: pizza_payment::config::ServeConfig) -> Replica {
+    cfg.validate().expect("a valid test configuration");
+    let h = testkit::listener().await;
+    let http = h.local_addr().unwrap();
+    let shutdown = Shutdown::new();
+    let task = tokio::spawn(pizza_payment::run(cfg, h, shutdown.clone()));
+    Replica {
+        http,
+        grpc: None,
+        shutdown,
+        task,
     }
 }
 

@@ -97,6 +97,7 @@ pub fn code_for(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 => "VALIDATION_ERROR",
         401 => "UNAUTHORIZED",
+        402 => "PAYMENT_FAILED",
         403 => "FORBIDDEN",
         404 => "NOT_FOUND",
         405 => "METHOD_NOT_ALLOWED",

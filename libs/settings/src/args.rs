@@ -32,7 +32,7 @@ pub struct DbArgs {
     pub db_port: u16,
     #[arg(long, env = "DB_NAME", value_name = "DB_NAME", default_value = "pizza")]
     pub db_name: String,
-    /// Defaults to the service's own role (`login_svc`, `menu_svc`, `order_svc`).
+    /// Defaults to the service's own role (`login_svc`, `menu_svc`, `order_svc`, `payment_svc`).
     #[arg(long, env = "DB_USER", value_name = "DB_USER")]
     pub db_user: Option<String>,
     #[arg(

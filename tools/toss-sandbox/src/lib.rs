@@ -22,6 +22,15 @@
 //! `POST /sandbox/faults {"delay_ms", "fail_next"}` makes API answers slow, or the next N
 //! fail with 500 `FAILED_INTERNAL_SYSTEM_PROCESSING` (after doing nothing); `GET
 //! /sandbox/ledger` lists every confirm and cancel the sandbox carried out.
+//!
+//! Webhooks: with a `webhook_url`, every status change (a confirm, a cancel, an expiry) is
+//! posted there as the provider does, `{"eventType": "PAYMENT_STATUS_CHANGED", "createdAt",
+//! "data": <Payment>}`, unsigned (the provider signs only payout and seller events), and
+//! sent again (up to 7 times, waits doubling from 1 s) until the receiver answers 200.
+//!
+//! An orderId may be paid once: a new checkout of an orderId whose payment was aborted or
+//! expired authenticates a new payment; one whose payment was approved or cancelled is
+//! `DUPLICATED_ORDER_ID`.
 
 use std::{
     collections::HashMap,
@@ -49,6 +58,8 @@ pub struct Config {
     pub client_key: String,
     /// How long an authenticated payment may wait for its confirm.
     pub confirm_window: Duration,
+    /// Where payment status changes are posted (`PAYMENT_STATUS_CHANGED`).
+    pub webhook_url: Option<String>,
 }
 
 #[derive(Clone)]
@@ -88,6 +99,8 @@ fn now() -> String {
 
 impl Sandbox {
     pub fn new(config: Config) -> Self {
+        // reqwest's rustls (for the webhook) takes its crypto from the process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Self(Arc::default(), Arc::new(config))
     }
 
@@ -194,7 +207,17 @@ async fn approve(State(s): State<Sandbox>, Query(q): Query<ApproveQuery>) -> Res
     });
     {
         let mut inner = s.lock();
-        if inner.by_order.contains_key(&q.order_id) {
+        let taken = inner
+            .by_order
+            .get(&q.order_id)
+            .and_then(|key| inner.payments.get(key))
+            .is_some_and(|p| {
+                !matches!(
+                    p.body["status"].as_str(),
+                    Some("ABORTED" | "EXPIRED" | "IN_PROGRESS")
+                )
+            });
+        if taken {
             let (status, body) = error(
                 StatusCode::BAD_REQUEST,
                 "DUPLICATED_ORDER_ID",
@@ -270,7 +293,7 @@ async fn api_answer(
         .flatten()
         .map(|k| String::from_utf8_lossy(k.as_bytes()).into_owned());
     let Some(key) = key else {
-        return operate(s, method, path, headers, body);
+        return operate_and_announce(s, method, path, headers, body);
     };
     if key.len() > 300 {
         return error(
@@ -301,8 +324,23 @@ async fn api_answer(
             }
         }
     }
-    let answer = operate(s, method, path, headers, body);
+    let answer = operate_and_announce(s, method, path, headers, body);
     s.lock().idempotent.insert(id, Some(answer.clone()));
+    answer
+}
+
+/// A confirm or a cancel that changed a payment is announced to the webhook.
+fn operate_and_announce(
+    s: &Sandbox,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Answer {
+    let answer = operate(s, method, path, headers, body);
+    if *method == Method::POST && answer.0 == StatusCode::OK {
+        announce(s, &answer.1);
+    }
     answer
 }
 
@@ -337,6 +375,30 @@ fn authenticate(secret_key: &str, headers: &HeaderMap) -> Result<(), Answer> {
     Ok(())
 }
 
+/// Posts a status change to the webhook URL, as the provider does, on a task of its own.
+fn announce(s: &Sandbox, payment: &Value) {
+    let Some(url) = s.1.webhook_url.clone() else {
+        return;
+    };
+    let event = json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": now(), "data": payment});
+    tokio::spawn(async move {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("a plain HTTP client builds");
+        let mut wait = Duration::from_secs(1);
+        for _ in 0..8 {
+            if let Ok(res) = http.post(&url).json(&event).send().await
+                && res.status() == StatusCode::OK
+            {
+                return;
+            }
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+        }
+    });
+}
+
 fn operate(s: &Sandbox, method: &Method, path: &str, headers: &HeaderMap, body: &[u8]) -> Answer {
     let rest = path.trim_start_matches("/v1/payments/");
     match (method.as_str(), rest) {
@@ -362,23 +424,26 @@ fn not_found() -> Answer {
 
 fn read(s: &Sandbox, payment_key: &str) -> Answer {
     let mut inner = s.lock();
-    expire(&mut inner, payment_key, s.1.confirm_window);
+    if let Some(expired) = expire(&mut inner, payment_key, s.1.confirm_window) {
+        announce(s, &expired);
+    }
     match inner.payments.get(payment_key) {
         Some(p) => (StatusCode::OK, p.body.clone()),
         None => not_found(),
     }
 }
 
-/// An authenticated payment left unconfirmed past the window is `EXPIRED`.
-fn expire(inner: &mut Inner, payment_key: &str, window: Duration) {
-    if let Some(p) = inner.payments.get_mut(payment_key)
-        && p.body["status"] == "IN_PROGRESS"
-        && p.authenticated_at.elapsed() > window
-    {
+/// An authenticated payment left unconfirmed past the window is `EXPIRED`; the payment, if
+/// it expired just now.
+fn expire(inner: &mut Inner, payment_key: &str, window: Duration) -> Option<Value> {
+    let p = inner.payments.get_mut(payment_key)?;
+    if p.body["status"] == "IN_PROGRESS" && p.authenticated_at.elapsed() > window {
         p.body["status"] = json!("EXPIRED");
         p.body["failure"] =
             json!({"code": "EXPIRED_PAYMENT", "message": "결제 유효 시간이 지나 만료되었습니다."});
+        return Some(p.body.clone());
     }
+    None
 }
 
 fn confirm(s: &Sandbox, headers: &HeaderMap, body: &[u8]) -> Answer {
@@ -410,7 +475,9 @@ fn confirm(s: &Sandbox, headers: &HeaderMap, body: &[u8]) -> Answer {
         );
     }
     let mut inner = s.lock();
-    expire(&mut inner, payment_key, s.1.confirm_window);
+    if let Some(expired) = expire(&mut inner, payment_key, s.1.confirm_window) {
+        announce(s, &expired);
+    }
     let Some(p) = inner.payments.get_mut(payment_key) else {
         return error(
             StatusCode::NOT_FOUND,

@@ -29,6 +29,10 @@ struct Args {
     /// Seconds an authenticated payment waits for its confirm (the provider: 600).
     #[arg(long, env = "TOSS_SANDBOX_CONFIRM_WINDOW_SECS", default_value_t = 600)]
     confirm_window_secs: u64,
+    /// Where payment status changes are posted (the shop's webhook, as registered at the
+    /// provider's dashboard).
+    #[arg(long, env = "TOSS_SANDBOX_WEBHOOK_URL")]
+    webhook_url: Option<String>,
 }
 
 #[tokio::main]
@@ -51,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
             secret_key: args.secret_key,
             client_key: args.client_key,
             confirm_window: Duration::from_secs(args.confirm_window_secs),
+            webhook_url: args.webhook_url,
         },
     )
     .await?;

@@ -14,6 +14,7 @@ async fn the_login_role_cannot_read_or_write_outside_its_schema() {
         "CREATE TABLE ordering.intruder (x int)",
         "CREATE TABLE public.intruder (x int)",
         "SELECT 1 FROM ordering.orders",
+        "CREATE TABLE payment.intruder (x int)",
     ] {
         let err = sqlx::query(sql).execute(&app.db.pool).await.unwrap_err();
         let msg = err.to_string();
@@ -39,7 +40,7 @@ async fn every_service_role_has_the_bootstrap_timeouts_and_migrations_lift_them(
     }
     let app = spawn_app().await;
     let mut idle = vec![];
-    for role in ["login_svc", "menu_svc", "order_svc"] {
+    for role in ["login_svc", "menu_svc", "order_svc", "payment_svc"] {
         let mut c = PgConnection::connect_with(&app.db.options_as(role))
             .await
             .unwrap();
