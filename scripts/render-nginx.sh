@@ -42,13 +42,16 @@ for spec in "$@"; do
   done
   upstreams+="    upstream pizza_$svc {"$'\n'"$servers        keepalive 256;"$'\n'"    }"$'\n'
   locations+="        location /$svc {"$'\n'"            proxy_pass http://pizza_$svc;"$'\n'"        }"$'\n'
-  # pizza_back's API (/api/SERVICE), served by the same service during the switch.
-  locations+="        location /api/$svc {"$'\n'"            proxy_pass http://pizza_$svc;"$'\n'"        }"$'\n'
+  # pizza_back's API (/api/SERVICE), served by the same service during the switch (it had
+  # no payments).
+  [ "$svc" = payment ] ||
+    locations+="        location /api/$svc {"$'\n'"            proxy_pass http://pizza_$svc;"$'\n'"        }"$'\n'
 done
-for svc in login menu order; do
+for svc in login menu order payment; do
   case "$named" in *" $svc "*) ;; *)
     locations+="        location /$svc {"$'\n'"            return 503;"$'\n'"        }"$'\n'
-    locations+="        location /api/$svc {"$'\n'"            return 503;"$'\n'"        }"$'\n'
+    [ "$svc" = payment ] ||
+      locations+="        location /api/$svc {"$'\n'"            return 503;"$'\n'"        }"$'\n'
   esac
 done
 

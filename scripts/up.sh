@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make up`: builds the services, starts PostgreSQL/NATS if needed, bootstraps the database,
-# runs each service's migrations as its own role, starts REPLICAS (default 1) of each service
-# and nginx on 127.0.0.1:8080 in front of them. Logs: .run/logs/. `make down` stops it all.
+# runs each service's migrations as its own role, starts the Toss Payments sandbox (the
+# payment provider, on 127.0.0.1:8090), REPLICAS (default 1) of each service and nginx on
+# 127.0.0.1:8080 in front of them. Logs: .run/logs/. `make down` stops it all.
+# NO_BUILD=1 uses the binaries already built.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -14,21 +16,30 @@ mkdir -p "$run/logs" "$run/pids"
 "$root/scripts/down.sh" >/dev/null 2>&1 || true
 "$root/scripts/deps.sh"
 
-echo "up: building ($profile)"
-# Release builds include the examples (make bench runs one): one build, one feature set.
-if [ "$profile" = release ]; then cargo build --release --workspace --bins --examples -q; else cargo build --bins -q; fi
+if [ -z "${NO_BUILD:-}" ]; then
+  echo "up: building ($profile)"
+  # Release builds include the examples (make bench runs one): one build, one feature set.
+  if [ "$profile" = release ]; then cargo build --release --workspace --bins --examples -q; else cargo build --bins -q; fi
+fi
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 bin=$target/$profile
 
-# One signing key for the whole local stack, kept across restarts so tokens stay valid.
-[ -s "$run/jwt_secret" ] || python3 -c 'import secrets; print(secrets.token_hex(32))' > "$run/jwt_secret"
-chmod 600 "$run/jwt_secret"
+# One signing key for the whole local stack, kept across restarts so tokens stay valid; and
+# the key deposit notifications are signed with (README, "Paying").
+for key in jwt_secret deposit_secret; do
+  [ -s "$run/$key" ] || python3 -c 'import secrets; print(secrets.token_hex(32))' > "$run/$key"
+  chmod 600 "$run/$key"
+done
+# The provider's documented test keys, which the sandbox accepts.
+toss_secret_key=test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R
+toss_client_key=test_ck_D5GePWvyJnrK0W0k6q8gLzN97Eoq
+toss_addr=${TOSS_SANDBOX_ADDR:-127.0.0.1:8090}
 
 # service:http_base:grpc_base — the services that exist in this checkout.
 declare -a services=()
 # gRPC on 9051/9052 (+10 per replica): below the ephemeral range (32768+), so no client
 # socket of the machine can hold the port when a replica starts.
-for spec in login:8001:9051 menu:8002:9052 order:8003:0; do
+for spec in login:8001:9051 menu:8002:9052 order:8003:0 payment:8004:0; do
   [ -d "$root/services/${spec%%:*}" ] && services+=("$spec")
 done
 
@@ -52,6 +63,26 @@ for spec in "${services[@]}"; do
   done
 done
 if in_use "${listen##*:}"; then echo "up: $listen (ingress) is already in use: is another stack running? (make down there)"; exit 1; fi
+if in_use "${toss_addr##*:}"; then echo "up: $toss_addr (the payment sandbox) is already in use: is another stack running? (make down there)"; exit 1; fi
+
+# The payment provider: a local sandbox of Toss Payments' API and checkout page, whose webhooks
+# go to the payment service through the ingress (as the provider's dashboard would be set).
+nohup env TOSS_SANDBOX_ADDR="$toss_addr" TOSS_SECRET_KEY="$toss_secret_key" TOSS_CLIENT_KEY="$toss_client_key" \
+  TOSS_SANDBOX_WEBHOOK_URL="http://$listen/payment/webhooks/tosspayments/" \
+  "$bin/toss-sandbox" >>"$run/logs/toss-sandbox.log" 2>&1 &
+echo $! >"$run/pids/toss-sandbox.pid"
+for _ in $(seq 1 50); do in_use "${toss_addr##*:}" && break; sleep 0.1; done
+echo "up: payment sandbox on http://$toss_addr"
+
+# What only some services read.
+service_env() {
+  case "$1" in
+    order) echo "TRANSFER_BANK=${TRANSFER_BANK:-케이뱅크}" "TRANSFER_ACCOUNT_NO=${TRANSFER_ACCOUNT_NO:-100148347666}" ;;
+    payment) echo "TOSS_API_URL=http://$toss_addr" "TOSS_CHECKOUT_URL=http://$toss_addr/checkout" \
+      "TOSS_SECRET_KEY=$toss_secret_key" "TOSS_CLIENT_KEY=$toss_client_key" \
+      "DEPOSIT_WEBHOOK_SECRET=$(cat "$run/deposit_secret")" ;;
+  esac
+}
 
 ingress_args=()
 for spec in "${services[@]}"; do
@@ -64,7 +95,8 @@ for spec in "${services[@]}"; do
     # Replica i calls replica i of login and menu (a Kubernetes Service would pick one).
     grpc_env=("LOGIN_GRPC_URL=http://127.0.0.1:$((9051 + 10 * i))" "MENU_GRPC_URL=http://127.0.0.1:$((9052 + 10 * i))")
     if [ "$grpc_base" != 0 ]; then grpc_env+=("GRPC_ADDR=127.0.0.1:$((grpc_base + 10 * i))"); fi
-    nohup env "${common_env[@]}" "${grpc_env[@]}" HTTP_ADDR="127.0.0.1:$http_port" \
+    read -r -a svc_env <<<"$(service_env "$svc")"
+    nohup env "${common_env[@]}" "${grpc_env[@]}" "${svc_env[@]}" HTTP_ADDR="127.0.0.1:$http_port" \
       "$bin/pizza-$svc" serve >>"$run/logs/$svc-$i.log" 2>&1 &
     echo $! >"$run/pids/$svc-$i.pid"
     addrs+="${addrs:+,}127.0.0.1:$http_port"
