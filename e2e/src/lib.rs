@@ -1,6 +1,7 @@
 //! Runs the platform the way `make up` does — the service binaries with their environment,
-//! their own `migrate`, and nginx rendered by `scripts/render-nginx.sh` — on free ports, a
-//! fresh database and a private NATS server, for end-to-end tests.
+//! their own `migrate`, the payment provider's sandbox, and nginx rendered by
+//! `scripts/render-nginx.sh` — on free ports, a fresh database and a private NATS server, for
+//! end-to-end tests.
 //!
 //! The binaries must be built first (`make test` does: `cargo build --workspace --bins`).
 
@@ -67,6 +68,115 @@ pub const PASSWORD: &str = "pizza lover 1";
 
 pub const JWT_SECRET: &str = "e2e-secret-0123456789-abcdefghijklmn";
 
+/// The provider's documented test keys, which the sandbox accepts.
+pub const TOSS_SECRET_KEY: &str = "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R";
+pub const TOSS_CLIENT_KEY: &str = "test_ck_D5GePWvyJnrK0W0k6q8gLzN97Eoq";
+/// The key deposit notifications are signed with.
+pub const DEPOSIT_SECRET: &str = "e2e-deposit-secret-0123456789-abcdefgh";
+
+/// The Toss Payments sandbox (`toss-sandbox`), as `make up` runs it: the payment provider of
+/// the tests, on a port of its own.
+pub struct Sandbox {
+    pub proc: Proc,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+}
+
+impl Sandbox {
+    /// Starts the sandbox on a free port (it binds port 0 and says where).
+    pub fn start() -> Sandbox {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(binary("toss-sandbox"))
+            .env("TOSS_SANDBOX_ADDR", "127.0.0.1:0")
+            .env("TOSS_SECRET_KEY", TOSS_SECRET_KEY)
+            .env("TOSS_CLIENT_KEY", TOSS_CLIENT_KEY)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn toss-sandbox");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the sandbox says where it listens");
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .expect("an address")
+            .to_owned();
+        Sandbox {
+            proc: Proc {
+                child,
+                name: "toss-sandbox".into(),
+            },
+            url,
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(sig)
+            .arg(self.proc.child.id().to_string())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig} the sandbox");
+    }
+
+    /// Freezes the provider (SIGSTOP): connections are accepted by the kernel and never
+    /// answered, the worst way for a provider to be down.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    async fn post(&self, path: &str, body: serde_json::Value) {
+        let res = testkit::http()
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .expect("the sandbox answers");
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+    }
+
+    /// Where the provider posts its webhooks (as set at its dashboard).
+    pub async fn set_webhook(&self, url: &str) {
+        self.post("/sandbox/webhook", serde_json::json!({ "url": url }))
+            .await;
+    }
+
+    /// Makes the provider slow (`delay_ms`) or fail its next `fail_next` calls with a 500.
+    pub async fn faults(&self, delay_ms: u64, fail_next: u32) {
+        self.post(
+            "/sandbox/faults",
+            serde_json::json!({"delay_ms": delay_ms, "fail_next": fail_next}),
+        )
+        .await;
+    }
+
+    async fn get(&self, path: &str) -> Vec<serde_json::Value> {
+        testkit::get(&format!("{}{path}", self.url))
+            .await
+            .expect("the sandbox answers")
+            .json()
+            .await
+            .expect("a JSON list")
+    }
+
+    /// Every confirm and cancel the provider carried out.
+    pub async fn ledger(&self) -> Vec<serde_json::Value> {
+        self.get("/sandbox/ledger").await
+    }
+
+    /// Every API call the provider answered, failures included.
+    pub async fn calls(&self) -> Vec<serde_json::Value> {
+        self.get("/sandbox/calls").await
+    }
+}
+
 /// A service replica: its process, ports and how it was started (to start it again).
 pub struct Service {
     pub proc: Proc,
@@ -132,6 +242,9 @@ pub struct Stack {
     pub login: Vec<Service>,
     pub menu: Vec<Service>,
     pub order: Vec<Service>,
+    pub payment: Vec<Service>,
+    /// The payment provider.
+    pub toss: Sandbox,
     pub ingress: u16,
     pub nginx: Proc,
     _nginx_dir: tempfile::TempDir,
@@ -270,8 +383,38 @@ pub async fn start_order(
         ("LOGIN_GRPC_URL", format!("http://127.0.0.1:{}", login.grpc)),
         ("MENU_GRPC_URL", format!("http://127.0.0.1:{}", menu.grpc)),
     ]));
+    env.extend(owned(&[
+        ("TRANSFER_BANK", "케이뱅크".into()),
+        ("TRANSFER_ACCOUNT_NO", "100148347666".into()),
+    ]));
     extend(&mut env, extra);
     Service::launch("pizza-order", env, http, 0).await
+}
+
+/// Starts one payment replica on a free port, verifying tokens with `login` and paying at
+/// `toss`; `extra` env is added. The provider's deadline and the reconciler's wait are short
+/// (2 s), so the tests of lost answers are quick.
+pub async fn start_payment(
+    db: &TestDb,
+    nats: &NatsServer,
+    login: &Service,
+    toss: &Sandbox,
+    extra: &[(&str, &str)],
+) -> Service {
+    let http = free_port();
+    let mut env = common_env(db.url_as("payment_svc"), nats, http);
+    env.extend(owned(&[
+        ("LOGIN_GRPC_URL", format!("http://127.0.0.1:{}", login.grpc)),
+        ("TOSS_API_URL", toss.url.clone()),
+        ("TOSS_CHECKOUT_URL", format!("{}/checkout", toss.url)),
+        ("TOSS_SECRET_KEY", TOSS_SECRET_KEY.into()),
+        ("TOSS_CLIENT_KEY", TOSS_CLIENT_KEY.into()),
+        ("TOSS_TIMEOUT", "2s".into()),
+        ("PAYMENT_RECONCILE_AFTER", "2s".into()),
+        ("DEPOSIT_WEBHOOK_SECRET", DEPOSIT_SECRET.into()),
+    ]));
+    extend(&mut env, extra);
+    Service::launch("pizza-payment", env, http, 0).await
 }
 
 /// Runs a service binary's own `migrate`, as its own role.
@@ -350,14 +493,18 @@ impl Stack {
         migrate(&db, "login", "login_svc");
         migrate(&db, "menu", "menu_svc");
         migrate(&db, "order", "order_svc");
+        migrate(&db, "payment", "payment_svc");
+        let toss = Sandbox::start();
         let mut login = vec![];
         let mut menu = vec![];
         let mut order = vec![];
+        let mut payment = vec![];
         for i in 0..n {
             login.push(start_login(&db, &nats, &login_env).await);
             // Each replica calls one login/menu replica, as a Kubernetes Service would pick.
             menu.push(start_menu(&db, &nats, &login[i], all_env).await);
             order.push(start_order(&db, &nats, &login[i], &menu[i], all_env).await);
+            payment.push(start_payment(&db, &nats, &login[i], &toss, all_env).await);
         }
 
         let dir = tempfile::tempdir().expect("nginx prefix");
@@ -378,6 +525,7 @@ impl Stack {
                 .arg(upstream("login", &login))
                 .arg(upstream("menu", &menu))
                 .arg(upstream("order", &order))
+                .arg(upstream("payment", &payment))
                 .output()
                 .expect("render nginx config");
             assert!(
@@ -404,6 +552,11 @@ impl Stack {
             }
             assert!(attempts < 5, "nginx could not bind a free port 5 times");
         };
+        // The provider calls the shop's public URL: the ingress.
+        toss.set_webhook(&format!(
+            "http://127.0.0.1:{ingress}/payment/webhooks/tosspayments/"
+        ))
+        .await;
         Stack {
             db,
             nats,
@@ -411,6 +564,8 @@ impl Stack {
             login,
             menu,
             order,
+            payment,
+            toss,
             ingress,
             nginx,
             _nginx_dir: dir,

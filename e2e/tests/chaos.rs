@@ -1,9 +1,10 @@
 //! `make chaos` (and, with shorter faults, part of `make test`): two replicas of each service
-//! behind nginx, on a PostgreSQL and a NATS server of the test's own, under the load of
-//! customers placing and reading orders and staff moving them — and faults, one at a time: a
-//! storm of clients hanging up mid-request, `kill -9` of one replica of each service, NATS
-//! stopped, PostgreSQL restarted, menu and login fully down. After each fault the suite pauses
-//! the load and checks that nothing was lost:
+//! behind nginx, on a PostgreSQL and a NATS server of the test's own, with the payment
+//! provider's sandbox, under the load of customers placing, paying (every fifth by card) and
+//! reading orders and staff moving them (rejecting some paid ones) — and faults, one at a
+//! time: a storm of clients hanging up mid-request, `kill -9` of one replica of each service,
+//! the provider frozen, NATS stopped, PostgreSQL restarted, menu and login fully down. After
+//! each fault the suite pauses the load and checks that nothing was lost:
 //!
 //! - every order answered 201 exists exactly once, with all its lines at the catalog's prices,
 //!   and no order exists that no customer was answered for; no order is without lines;
@@ -14,6 +15,10 @@
 //! - no PostgreSQL session stays idle in a transaction for more than a second (sampled all
 //!   along), the server never warns of a transaction already (or no longer) in progress, and
 //!   the outbox relay never waits on a lock (the server logs waits over 50 ms);
+//! - every card order the customer paid is PAID (or, rejected, REFUNDED) on the order and in
+//!   the payment service alike, was confirmed exactly once at the provider for its amount, and
+//!   every refund was cancelled exactly once there; the provider holds no payment without an
+//!   order;
 //! - every replica is ready again, without the suite restarting it (a killed replica is
 //!   started again on its ports, as the kubelet would);
 //! - errors happened only inside the fault's window and only as 503 with the envelope.
@@ -120,6 +125,8 @@ struct Load {
     placed: Mutex<Vec<Placed>>,
     /// Status changes answered 200: (order id, the status it was answered in).
     moved: Mutex<Vec<(String, String)>>,
+    /// Card orders whose confirm was answered 200: their customer knows they are paid.
+    paid: Mutex<Vec<String>>,
     lost: Mutex<Vec<String>>,
     stop: AtomicBool,
     /// Customers and staff hold it for reading per step; the checker takes it to pause them.
@@ -198,7 +205,11 @@ async fn customer(load: Arc<Load>, index: usize, member_id: String, token: Strin
             .iter()
             .map(|(id, q)| json!({"pizza_id": id, "quantity": q}))
             .collect();
-        let body = json!({"bran_id": BRANCHES[index % BRANCHES.len()], "items": items});
+        let card = index % 5 == 0;
+        let mut body = json!({"bran_id": BRANCHES[index % BRANCHES.len()], "items": items});
+        if card {
+            body["payment_method"] = json!("CARD");
+        }
         let key = format!("chaos-{member_id}-{n}");
         let first = Instant::now();
         // The same key until an answer that is not "try again": a retried order is one order.
@@ -214,6 +225,10 @@ async fn customer(load: Arc<Load>, index: usize, member_id: String, token: Strin
                         .lock()
                         .unwrap()
                         .push(Placed::from_answer(&order, &member_id));
+                    if card {
+                        let id = order["order_id"].as_str().unwrap_or_default();
+                        pay_by_card(&load, &http, &token, id).await;
+                    }
                     break;
                 }
                 None | Some((503, _)) if first.elapsed() < GIVE_UP => {
@@ -246,6 +261,108 @@ async fn customer(load: Arc<Load>, index: usize, member_id: String, token: Strin
     }
 }
 
+/// What a customer's browser does for a card order: the checkout, the provider's page and
+/// its approval, then the confirm — each tried again until it goes through (the provider or
+/// a replica may be down), as a customer would. Calls to the provider's page are the
+/// browser's, not the platform's: they are not counted as answers.
+async fn pay_by_card(load: &Load, http: &reqwest::Client, token: &str, order_id: &str) {
+    let first = Instant::now();
+    let retry = || async { tokio::time::sleep(Duration::from_millis(300)).await };
+    let checkout = loop {
+        let req = http
+            .post(load.url("/payment/checkout/"))
+            .bearer_auth(token)
+            .header("origin", load.url(""))
+            .json(&json!({"order_id": order_id}));
+        match load.send("POST /payment/checkout/", req).await {
+            Some((200, c)) => break c,
+            None | Some((503, _)) if first.elapsed() < GIVE_UP => retry().await,
+            _ => {
+                load.lost
+                    .lock()
+                    .unwrap()
+                    .push(format!("checkout of {order_id}"));
+                return;
+            }
+        }
+    };
+    let approved = loop {
+        if first.elapsed() > GIVE_UP {
+            load.lost
+                .lock()
+                .unwrap()
+                .push(format!("approval of {order_id}"));
+            return;
+        }
+        match approve(http, &checkout).await {
+            Some(a) => break a,
+            None => retry().await,
+        }
+    };
+    loop {
+        let req = http
+            .post(load.url("/payment/confirm/"))
+            .bearer_auth(token)
+            .json(&approved);
+        match load.send("POST /payment/confirm/", req).await {
+            Some((200, p)) if p["payment_status"] == "PAID" => {
+                load.paid.lock().unwrap().push(order_id.to_owned());
+                return;
+            }
+            None | Some((503, _)) if first.elapsed() < GIVE_UP => retry().await,
+            _ => {
+                load.lost
+                    .lock()
+                    .unwrap()
+                    .push(format!("confirm of {order_id}"));
+                return;
+            }
+        }
+    }
+}
+
+/// The provider's checkout page, approved: the confirm's body, or `None` if the provider did
+/// not answer.
+async fn approve(http: &reqwest::Client, checkout: &Value) -> Option<Value> {
+    let page_url = checkout["checkout_url"].as_str()?;
+    let page = http
+        .get(page_url)
+        .timeout(Duration::from_secs(3))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let href = page
+        .split("id=\"approve\" href=\"")
+        .nth(1)?
+        .split('"')
+        .next()?
+        .replace("&amp;", "&");
+    let origin = reqwest::Url::parse(page_url).ok()?;
+    let back = http
+        .get(origin.join(&href).ok()?)
+        .timeout(Duration::from_secs(3))
+        .send()
+        .await
+        .ok()?;
+    let to = reqwest::Url::parse(back.headers().get("location")?.to_str().ok()?).ok()?;
+    let q: HashMap<String, String> = to.query_pairs().into_owned().collect();
+    Some(
+        json!({"paymentKey": q.get("paymentKey")?, "orderId": q.get("orderId")?,
+                "amount": q.get("amount")?.parse::<i64>().ok()?}),
+    )
+}
+
+/// Staff reject some paid card orders (a third of them, by id): their refunds.
+fn rejected_by_staff(order: &Value) -> bool {
+    order["payment_method"] == "CARD"
+        && order["order_id"]
+            .as_str()
+            .is_some_and(|id| id.bytes().map(u32::from).sum::<u32>() % 3 == 0)
+}
+
 async fn staff(load: Arc<Load>, bran_id: &'static str, token: String) {
     let http = testkit::http();
     while !load.stop.load(Ordering::Relaxed) {
@@ -270,6 +387,11 @@ async fn staff(load: Arc<Load>, bran_id: &'static str, token: String) {
             };
             for o in orders {
                 let id = o["order_id"].as_str().unwrap_or_default();
+                let (action, body) = if status == "PENDING" && rejected_by_staff(&o) {
+                    ("reject", Some(json!({"reason": "out of dough"})))
+                } else {
+                    (action, body.clone())
+                };
                 let mut req = http
                     .post(load.url(&format!("/order/{id}/{action}/")))
                     .bearer_auth(&token);
@@ -622,7 +744,13 @@ struct Window {
 
 /// Waits until every replica is ready (nobody restarts them).
 async fn all_ready(stack: &Stack, within: Duration) -> Result<(), String> {
-    for svc in stack.login.iter().chain(&stack.menu).chain(&stack.order) {
+    for svc in stack
+        .login
+        .iter()
+        .chain(&stack.menu)
+        .chain(&stack.order)
+        .chain(&stack.payment)
+    {
         let ok = testkit::eventually(within, || async {
             e2e::is_ready(svc.http).await.then_some(())
         })
@@ -679,6 +807,154 @@ async fn order_events(stack: &Stack) -> (HashSet<String>, HashSet<(String, i64)>
         }
     }
     (created, changed)
+}
+
+/// Whether, within 30 s, every outbox is drained and every card order older than a second is
+/// known to the payment service.
+async fn events_flow(stack: &Stack) -> bool {
+    testkit::eventually(Duration::from_secs(30), || async {
+        let mut db = stack.db.admin().await.ok()?;
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM ordering.outbox WHERE published_at IS NULL) \
+                  + (SELECT count(*) FROM payment.outbox WHERE published_at IS NULL) \
+                  + (SELECT count(*) FROM ordering.orders o WHERE o.payment_method = 'CARD' \
+                       AND o.created_at < now() - interval '1 second' \
+                       AND NOT EXISTS (SELECT 1 FROM payment.payment p \
+                                       WHERE p.order_id = o.order_id))",
+        )
+        .fetch_one(&mut db)
+        .await
+        .ok()?;
+        (waiting == 0).then_some(())
+    })
+    .await
+    .is_some()
+}
+
+/// What the payments look like once settled: (card orders paid, of them refunded).
+#[derive(Default, Clone, Copy)]
+struct Payments {
+    paid: usize,
+    refunded: usize,
+}
+
+/// The payment invariants: the order's and the payment service's view agree (once refunds in
+/// flight have gone through), each paid card order was confirmed once at the provider for its
+/// amount, each refund cancelled once, and the provider holds nothing without an order.
+async fn check_payments(stack: &Stack, load: &Load, bad: &mut Vec<String>) -> Payments {
+    let mut db = stack.db.admin().await.expect("admin connection");
+    // Refunds and confirms still in flight settle first (the provider may just be back).
+    let settled = testkit::eventually(Duration::from_secs(60), || async {
+        let mut db = stack.db.admin().await.ok()?;
+        let busy: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM payment.payment WHERE state IN ('CONFIRMING', 'REFUNDING')",
+        )
+        .fetch_one(&mut db)
+        .await
+        .ok()?;
+        let behind: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM ordering.orders o JOIN payment.payment p USING (order_id) \
+             WHERE o.payment_status <> CASE p.state WHEN 'REFUNDED' THEN 'REFUNDED' \
+                   WHEN 'PAID' THEN 'PAID' WHEN 'REFUNDING' THEN 'PAID' \
+                   WHEN 'REFUND_DUE' THEN 'PAID' ELSE 'UNPAID' END \
+                OR (o.status IN ('REJECTED', 'CANCELLED') AND p.state = 'PAID')",
+        )
+        .fetch_one(&mut db)
+        .await
+        .ok()?;
+        (busy == 0 && behind == 0).then_some(())
+    })
+    .await;
+    if settled.is_none() {
+        bad.push(
+            "payments still confirming or refunding, or the order and the payment service \
+             disagree, a minute after the load paused"
+                .to_owned(),
+        );
+    }
+    let rows: Vec<(String, String, String, i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT o.order_id::text, o.status, o.payment_status, o.total_price, \
+                COALESCE(p.state, 'NONE'), p.payment_key \
+         FROM ordering.orders o LEFT JOIN payment.payment p USING (order_id) \
+         WHERE o.payment_method = 'CARD'",
+    )
+    .fetch_all(&mut db)
+    .await
+    .expect("card orders");
+    let ledger = stack.toss.ledger().await;
+    let mut confirms: HashMap<String, Vec<i64>> = HashMap::new();
+    let mut cancels: HashMap<String, usize> = HashMap::new();
+    for e in &ledger {
+        match e["op"].as_str() {
+            Some("confirm") => confirms
+                .entry(e["orderId"].as_str().unwrap_or_default().to_owned())
+                .or_default()
+                .push(e["amount"].as_i64().unwrap_or(0)),
+            Some("cancel") => {
+                *cancels
+                    .entry(e["paymentKey"].as_str().unwrap_or_default().to_owned())
+                    .or_default() += 1
+            }
+            _ => {}
+        }
+    }
+    let known: HashSet<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    for id in confirms.keys() {
+        if !known.contains(id.as_str()) {
+            bad.push(format!(
+                "the provider holds a payment of {id}, which is no order"
+            ));
+        }
+    }
+    let customer_paid: HashSet<String> = load.paid.lock().unwrap().iter().cloned().collect();
+    let mut counts = Payments::default();
+    for (id, status, payment_status, total, state, key) in &rows {
+        let confirmed = confirms.get(id).cloned().unwrap_or_default();
+        let paid = matches!(payment_status.as_str(), "PAID" | "REFUNDED");
+        if paid {
+            counts.paid += 1;
+            if confirmed != [*total] {
+                bad.push(format!(
+                    "order {id} ({payment_status}) was confirmed at the provider {confirmed:?}, not once for {total}"
+                ));
+            }
+        } else if !confirmed.is_empty() {
+            bad.push(format!(
+                "order {id} is {payment_status} but was confirmed {confirmed:?}"
+            ));
+        }
+        if customer_paid.contains(id) && !paid {
+            bad.push(format!(
+                "order {id} was answered PAID, and is {status}/{payment_status} ({state})"
+            ));
+        }
+        let cancelled = key
+            .as_ref()
+            .and_then(|k| cancels.get(k))
+            .copied()
+            .unwrap_or(0);
+        if payment_status == "REFUNDED" {
+            counts.refunded += 1;
+            if cancelled != 1 {
+                bad.push(format!(
+                    "order {id} is REFUNDED, cancelled {cancelled} times at the provider"
+                ));
+            }
+        } else if cancelled != 0 {
+            bad.push(format!(
+                "order {id} is {payment_status}, cancelled {cancelled} times at the provider"
+            ));
+        }
+        if paid
+            && matches!(status.as_str(), "REJECTED" | "CANCELLED")
+            && payment_status != "REFUNDED"
+        {
+            bad.push(format!(
+                "order {id} is {status} and {payment_status}: not refunded"
+            ));
+        }
+    }
+    counts
 }
 
 /// The invariants, with the load paused; each violation as a line.
@@ -829,6 +1105,7 @@ async fn check(stack: &Stack, load: &Load) -> Vec<String> {
             changed.difference(&want_changed).count()
         ));
     }
+    check_payments(stack, load, &mut bad).await;
     bad
 }
 
@@ -900,6 +1177,7 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
         answers: Mutex::default(),
         placed: Mutex::default(),
         moved: Mutex::default(),
+        paid: Mutex::default(),
         lost: Mutex::default(),
         stop: AtomicBool::new(false),
         gate: RwLock::new(()),
@@ -952,6 +1230,8 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
         "kill -9 one login replica",
         "kill -9 one menu replica",
         "kill -9 one order replica",
+        "kill -9 one payment replica",
+        "payment provider frozen",
         "NATS stopped",
         "PostgreSQL restarted (fast)",
         "menu fully down",
@@ -991,11 +1271,24 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
             "kill -9 one order replica" => {
                 down_for(&mut stack.order[..1], kill_for, &mut checks).await
             }
+            "kill -9 one payment replica" => {
+                down_for(&mut stack.payment[..1], kill_for, &mut checks).await
+            }
+            "payment provider frozen" => {
+                stack.toss.pause();
+                tokio::time::sleep(fault).await;
+                stack.toss.resume();
+            }
             "NATS stopped" => {
                 stack.nats.stop().await;
                 gone(&mut checks, stack.nats.port).await;
                 tokio::time::sleep(fault).await;
                 stack.nats.start_again().await.expect("NATS again");
+                // Recovered means the events flow again: what was written meanwhile is out,
+                // and the payment service knows the card orders placed meanwhile.
+                if !events_flow(&stack).await {
+                    checks.push("events did not flow again within 30 s of NATS".to_owned());
+                }
             }
             "PostgreSQL restarted (fast)" => {
                 let pg = stack.pg.as_ref().expect("our own PostgreSQL");
@@ -1046,6 +1339,7 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
     }
     let mut final_checks = check(&stack, &load).await;
     final_checks.extend(postgres_findings(&mut log_seen));
+    let payments = check_payments(&stack, &load, &mut vec![]).await;
 
     // Errors: only inside a window (a request overlapping it), only 503 with the envelope.
     let answers = load.answers.lock().unwrap().clone();
@@ -1137,6 +1431,14 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
         settled.registered_again,
     )
     .unwrap();
+    writeln!(
+        table,
+        "payments: {} card orders paid, each confirmed once at the provider for its amount; \
+         {} of them rejected by staff and refunded, each cancelled once at the provider; no \
+         payment at the provider without an order",
+        payments.paid, payments.refunded
+    )
+    .unwrap();
     eprintln!("{table}");
 
     for w in &windows {
@@ -1177,6 +1479,10 @@ async fn nothing_is_lost_when_replicas_nats_postgres_menu_or_login_fail() {
         }
     }
     assert!(placed > 0, "the load placed orders");
+    assert!(
+        payments.paid > 0 && payments.refunded > 0,
+        "the load paid by card and staff rejected some paid orders"
+    );
     assert!(
         !cut.orders.is_empty() && cut.staff_actions > 0 && hung_up > 0,
         "the storm cut off orders and staff actions while they were being served"

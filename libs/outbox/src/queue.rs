@@ -68,7 +68,9 @@ impl<E: Event> WorkQueue<E> {
                 _ = tokio::time::sleep(backoff) => {}
                 _ = &mut stop => return,
             }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+            // Short: after NATS is back the queue must resume soon (the client's own reconnect
+            // backs off up to 4 s already).
+            backoff = (backoff * 2).min(Duration::from_secs(2));
         }
     }
 

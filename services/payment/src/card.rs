@@ -64,10 +64,10 @@ pub struct Checkout {
 #[serde(rename_all = "camelCase")]
 pub struct ConfirmRequest {
     /// The provider's key for the payment (at most 200 characters).
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(pattern = "^[\\x21-\\x7E]{1,200}$")]
     pub payment_key: String,
     /// The provider's orderId, from the checkout.
-    #[schema(min_length = 6, max_length = 64)]
+    #[schema(pattern = "^[A-Za-z0-9_-]{6,64}$")]
     pub order_id: String,
     /// Whole won; must be the order's total.
     #[serde(deserialize_with = "httpkit::whole::number")]
@@ -128,10 +128,23 @@ pub fn customer_key(member_id: &str) -> String {
 /// is on its way through the outbox).
 const ARRIVAL_WAIT: Duration = Duration::from_secs(2);
 
-/// The caller's payment of `order_id`; 404 when it is not there (or not theirs). Waits
-/// [`ARRIVAL_WAIT`] for a payment not recorded yet.
+/// Whether `order_id` may be an order placed a few minutes ago whose `order.created` has not
+/// arrived yet (NATS down, say): order ids are UUIDv7, which carry their creation time.
+fn just_placed(order_id: Uuid) -> bool {
+    let Some(ts) = order_id.get_timestamp() else {
+        return false;
+    };
+    let (secs, _) = ts.to_unix();
+    let now = chrono::Utc::now().timestamp();
+    (now - 300..=now + 5).contains(&(secs as i64))
+}
+
+/// The caller's payment of `order_id`; 404 when it is not there (or not theirs). For an
+/// order placed a moment ago it waits [`ARRIVAL_WAIT`] for its creation to arrive, then
+/// answers 503 (try again): the order is there, this service has not heard of it yet.
 async fn own_payment(s: &AppState, caller: &Caller, order_id: Uuid) -> Result<PaymentRow> {
-    let deadline = tokio::time::Instant::now() + ARRIVAL_WAIT;
+    let fresh = just_placed(order_id);
+    let deadline = tokio::time::Instant::now() + if fresh { ARRIVAL_WAIT } else { Duration::ZERO };
     loop {
         if let Some(p) = db::payment(&s.db, order_id).await? {
             if p.member_id != caller.member_id {
@@ -140,6 +153,16 @@ async fn own_payment(s: &AppState, caller: &Caller, order_id: Uuid) -> Result<Pa
             return Ok(p);
         }
         if tokio::time::Instant::now() > deadline {
+            if fresh {
+                return Err(ApiError::unavailable(
+                    "this order is not known to payments yet; try again in a moment",
+                )
+                .with_header(
+                    header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("1"),
+                )
+                .into());
+            }
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -480,11 +503,10 @@ pub async fn reconcile_unanswered(s: AppState) {
     }
 }
 
-/// A webhook of the provider (`PAYMENT_STATUS_CHANGED`, …): its body only names a payment,
+/// A webhook of the provider (`PAYMENT_STATUS_CHANGED`, …): its `data` only names a payment,
 /// which is read back from the provider and reconciled. A payment the provider does not know
 /// (a forged call), or that is not one of ours, changes nothing.
-pub async fn provider_webhook(s: &AppState, body: &Value) -> Result<()> {
-    let data = &body["data"];
+pub async fn provider_webhook(s: &AppState, data: &Value) -> Result<()> {
     let answer = if let Some(key) = data["paymentKey"].as_str().filter(|k| valid_id(k, 200)) {
         s.toss.payment(key).await
     } else if let Some(order_id) = data["orderId"].as_str().filter(|k| valid_id(k, 64)) {

@@ -67,6 +67,8 @@ pub struct Shared {
     pub deposit_secret: Option<Secret>,
     /// `PAYMENT_RECONCILE_AFTER`.
     pub reconcile_after: Duration,
+    /// `TOSS_TIMEOUT`: how long one call to the provider may take.
+    pub toss_timeout: Duration,
 }
 
 impl FromRef<AppState> for AuthClient {
@@ -97,6 +99,7 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
         allowed_origins: cfg.http.cors_allowed_origins.0.clone(),
         deposit_secret: cfg.deposit_webhook_secret.clone(),
         reconcile_after: cfg.payment_reconcile_after,
+        toss_timeout: cfg.toss.toss_timeout,
     }));
     let mut life = Lifecycle::new("payment", db.clone(), nats.clone(), shutdown);
     life.subscribe(auth.subscription());

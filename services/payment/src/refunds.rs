@@ -8,7 +8,7 @@
 //! A transfer is sent back by staff (the platform holds no bank credentials): the order shows
 //! on their list of refunds to make until they mark it done ([`transfer_refunded`]).
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use authclient::Caller;
 use events::{Envelope, PaymentEvent, order::PaymentMethod};
@@ -23,16 +23,20 @@ use crate::{
     workflow,
 };
 
-/// The refunder's work queue.
+/// The refunder's work queue. An attempt takes at most two calls to the provider: a replica
+/// that dies during one has its event given to another replica soon after.
 pub fn queue(s: AppState) -> outbox::WorkQueue<PaymentEvent> {
-    outbox::WorkQueue::new(
+    let ack_wait = s.toss_timeout * 2 + Duration::from_secs(5);
+    let mut queue = outbox::WorkQueue::new(
         "payment-refunder",
         events::payment::REFUND_REQUESTED,
         Arc::new(move |event| {
             let s = s.clone();
             Box::pin(async move { refund(&s, event).await })
         }),
-    )
+    );
+    queue.ack_wait = ack_wait;
+    queue
 }
 
 async fn refund(s: &AppState, event: Envelope<PaymentEvent>) -> anyhow::Result<()> {

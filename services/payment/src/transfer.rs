@@ -31,8 +31,10 @@ use crate::{
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DepositNotice {
     /// The bank's id of the deposit (1 to 100 visible ASCII characters).
+    #[schema(pattern = "^[\\x21-\\x7E]{1,100}$")]
     pub tx_id: String,
-    /// The name the bank shows for the sender.
+    /// The name the bank shows for the sender (1 to 50 characters).
+    #[schema(min_length = 1, max_length = 50)]
     pub payer_name: String,
     /// Whole won.
     #[serde(deserialize_with = "httpkit::whole::number")]

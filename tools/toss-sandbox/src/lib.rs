@@ -21,7 +21,9 @@
 //! is not the authenticated one is 400 `INVALID_REQUEST` (the provider documents no code).
 //! `POST /sandbox/faults {"delay_ms", "fail_next"}` makes API answers slow, or the next N
 //! fail with 500 `FAILED_INTERNAL_SYSTEM_PROCESSING` (after doing nothing); `GET
-//! /sandbox/ledger` lists every confirm and cancel the sandbox carried out.
+//! /sandbox/ledger` lists every confirm and cancel the sandbox carried out; `GET /sandbox/calls`
+//! every API call it answered (`{"method", "path", "status"}`, faults included).
+//! `POST /sandbox/webhook {"url"}` sets where webhooks go (as the provider's dashboard does).
 //!
 //! Webhooks: with a `webhook_url`, every status change (a confirm, a cancel, an expiry) is
 //! posted there as the provider does, `{"eventType": "PAYMENT_STATUS_CHANGED", "createdAt",
@@ -82,6 +84,9 @@ struct Inner {
     delay: Duration,
     fail_next: u32,
     ledger: Vec<Value>,
+    calls: Vec<Value>,
+    /// Set at run time with `POST /sandbox/webhook`; else the configuration's.
+    webhook_url: Option<String>,
 }
 
 type Answer = (StatusCode, Value);
@@ -114,6 +119,8 @@ impl Sandbox {
             .route("/v1/payments/{payment_key}/cancel", post(api))
             .route("/sandbox/faults", post(faults))
             .route("/sandbox/ledger", get(ledger))
+            .route("/sandbox/calls", get(calls))
+            .route("/sandbox/webhook", post(set_webhook))
             .with_state(self)
     }
 
@@ -260,6 +267,9 @@ async fn api(
     body: Bytes,
 ) -> Response {
     let (status, body) = api_answer(&s, &method, uri.path(), &headers, &body).await;
+    s.lock()
+        .calls
+        .push(json!({"method": method.as_str(), "path": uri.path(), "status": status.as_u16()}));
     (status, Json(body)).into_response()
 }
 
@@ -339,7 +349,8 @@ fn operate_and_announce(
 ) -> Answer {
     let answer = operate(s, method, path, headers, body);
     if *method == Method::POST && answer.0 == StatusCode::OK {
-        announce(s, &answer.1);
+        let url = webhook_url(s, &s.lock());
+        announce(url, &answer.1);
     }
     answer
 }
@@ -375,9 +386,17 @@ fn authenticate(secret_key: &str, headers: &HeaderMap) -> Result<(), Answer> {
     Ok(())
 }
 
+/// Where webhooks go now.
+fn webhook_url(s: &Sandbox, inner: &Inner) -> Option<String> {
+    inner
+        .webhook_url
+        .clone()
+        .or_else(|| s.1.webhook_url.clone())
+}
+
 /// Posts a status change to the webhook URL, as the provider does, on a task of its own.
-fn announce(s: &Sandbox, payment: &Value) {
-    let Some(url) = s.1.webhook_url.clone() else {
+fn announce(url: Option<String>, payment: &Value) {
+    let Some(url) = url else {
         return;
     };
     let event = json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": now(), "data": payment});
@@ -425,7 +444,7 @@ fn not_found() -> Answer {
 fn read(s: &Sandbox, payment_key: &str) -> Answer {
     let mut inner = s.lock();
     if let Some(expired) = expire(&mut inner, payment_key, s.1.confirm_window) {
-        announce(s, &expired);
+        announce(webhook_url(s, &inner), &expired);
     }
     match inner.payments.get(payment_key) {
         Some(p) => (StatusCode::OK, p.body.clone()),
@@ -476,7 +495,7 @@ fn confirm(s: &Sandbox, headers: &HeaderMap, body: &[u8]) -> Answer {
     }
     let mut inner = s.lock();
     if let Some(expired) = expire(&mut inner, payment_key, s.1.confirm_window) {
-        announce(s, &expired);
+        announce(webhook_url(s, &inner), &expired);
     }
     let Some(p) = inner.payments.get_mut(payment_key) else {
         return error(
@@ -620,6 +639,20 @@ async fn faults(State(s): State<Sandbox>, Json(f): Json<Faults>) -> StatusCode {
     let mut inner = s.lock();
     inner.delay = Duration::from_millis(f.delay_ms);
     inner.fail_next = f.fail_next;
+    StatusCode::NO_CONTENT
+}
+
+async fn calls(State(s): State<Sandbox>) -> Json<Value> {
+    Json(json!(s.lock().calls))
+}
+
+#[derive(Deserialize)]
+struct Webhook {
+    url: String,
+}
+
+async fn set_webhook(State(s): State<Sandbox>, Json(w): Json<Webhook>) -> StatusCode {
+    s.lock().webhook_url = Some(w.url);
     StatusCode::NO_CONTENT
 }
 

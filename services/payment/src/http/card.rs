@@ -32,6 +32,7 @@ pub struct CheckoutRequest {
         (status = 403, body = httpkit::doc::ErrorEnvelope, description = "Asked from a page that is not ours"),
         (status = 404, body = httpkit::doc::ErrorEnvelope, description = "No such order of the caller's to pay"),
         (status = 409, body = httpkit::doc::ErrorEnvelope, description = "Paid by transfer, paid already, being confirmed, or cancelled (details.state)"),
+        (status = 503, body = httpkit::doc::ErrorEnvelope, description = "An order placed a moment ago that this service has not heard of yet: try again"),
     ))]
 pub(super) async fn checkout(
     State(s): State<AppState>,

@@ -6,15 +6,29 @@ use axum::{
     http::{HeaderMap, StatusCode},
 };
 use httpkit::{ApiError, Error, Json, Result};
+use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::{
     AppState, card,
     transfer::{self, DepositAnswer, DepositNotice},
 };
 
+/// An event the provider posts (`PAYMENT_STATUS_CHANGED`, …); only `data.paymentKey` (or
+/// `data.orderId`) is used, to read the payment back from the provider.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderEvent {
+    #[schema(example = "PAYMENT_STATUS_CHANGED")]
+    pub event_type: String,
+    /// The provider's Payment object (never believed).
+    #[schema(value_type = Object)]
+    pub data: serde_json::Map<String, Value>,
+}
+
 #[utoipa::path(post, path = "/payment/webhooks/tosspayments/", tag = "webhooks",
-    request_body(content = Object, description = "The provider's event ({eventType, createdAt, data}); only data.paymentKey (or data.orderId) is used, to read the payment from the provider"),
+    request_body = ProviderEvent,
     responses(
         (status = 200, description = "Taken (reconciled, or not a payment of ours)"),
         (status = 400, body = httpkit::doc::ErrorEnvelope),
@@ -22,9 +36,10 @@ use crate::{
     ))]
 pub(super) async fn provider(State(s): State<AppState>, body: Bytes) -> Result<StatusCode> {
     httpkit::refuse_escaped_nul(&body)?;
-    let event: Value = serde_json::from_slice(&body)
+    let event: ProviderEvent = serde_json::from_slice(&body)
         .map_err(|e| Error::Validation(format!("invalid request body: {e}")))?;
-    card::provider_webhook(&s, &event).await?;
+    tracing::debug!(event_type = %event.event_type, "provider webhook");
+    card::provider_webhook(&s, &Value::Object(event.data)).await?;
     Ok(StatusCode::OK)
 }
 
