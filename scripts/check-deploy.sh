@@ -25,7 +25,7 @@ docker-compose -f docker-compose.yml --profile observability config -q
 
 log "generated files are current"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-WEB_ROOT=/usr/share/nginx/html scripts/render-nginx.sh "$tmp/ngx" 0.0.0.0:8080 login=login:8000 menu=menu:8000 order=order:8000 >/dev/null
+WEB_ROOT=/usr/share/nginx/html scripts/render-nginx.sh "$tmp/ngx" 0.0.0.0:8080 login=login:8000 menu=menu:8000 order=order:8000 payment=payment:8000 >/dev/null
 { echo "# Rendered for docker-compose by scripts/check-deploy.sh (do not edit; edit the template)."
   sed "s|$tmp/ngx/tmp/|/tmp/|g; s|$tmp/ngx/|/var/log/nginx/|g" "$tmp/ngx/nginx.conf"; } > "$tmp/compose.conf"
 diff deploy/nginx/compose.conf "$tmp/compose.conf" \

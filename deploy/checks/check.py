@@ -9,13 +9,18 @@
 - consistency with the binaries: probe paths, ports, gRPC ports, ingress paths, and every
   environment variable the manifests set is one the binary reads (from its --help);
 - that the grace period covers preStop + drain + the request timeout;
-- and a self-test: a deliberately broken manifest (wrong probe path, no securityContext) must
-  make these checks fail.
+- that secrets (the provider's key, the deposit webhook key, JWT keys, DB passwords) reach the
+  pods from a Secret only, and the provider's key the payment pods only;
+- that only the payment pods may leave the cluster (to the provider, on 443): every other
+  egress stays on cluster addresses;
+- and a self-test: a deliberately broken manifest (wrong probe path, no securityContext, a
+  secret in a ConfigMap, order pods reaching the internet, …) must make these checks fail.
 
 Usage: check.py BIN_DIR   (BIN_DIR holds the built pizza-* binaries)
 """
 
 import copy
+import ipaddress
 import json
 import os
 import re
@@ -31,8 +36,16 @@ CHART = ROOT / "helm" / "pizza"
 KUSTOMIZE = ROOT / "deploy" / "k8s"
 ENVS = {"dev": "values-dev.yaml", "stg": "values-stg.yaml", "prod": "values-prod.yaml"}
 K8S_VERSION = "1.31.0"
-SERVICES = {"login": True, "menu": True, "order": False}  # name -> serves gRPC
+SERVICES = {"login": True, "menu": True, "order": False, "payment": False}  # name -> serves gRPC
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
+# Environment that carries secrets: only ever from a Secret (secretKeyRef).
+SECRET_ENV = {"TOSS_SECRET_KEY", "DEPOSIT_WEBHOOK_SECRET", "JWT_SECRET", "JWT_SECRET_PREVIOUS", "DB_PASSWORD"}
+# Secret keys only the payment Deployment may read (the provider's key moves money).
+PAYMENT_ONLY_KEYS = {"toss-secret-key", "deposit-webhook-secret"}
+# Addresses inside a cluster (pods, services, the private networks PostgreSQL and NATS sit in);
+# an egress peer outside these, or a rule with no peer at all, leaves the cluster.
+CLUSTER_NETS = [ipaddress.ip_network(n) for n in
+                ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")]
 
 failures: list[str] = []
 quiet = False
@@ -209,6 +222,18 @@ def check_deployments(label: str, docs: list[dict], env_names: dict[str, set[str
             fail(f"{where}: env the binary does not read: {sorted(unknown)}")
         if svc == "login" and "JWT_SECRET" not in set_names:
             fail(f"{where}: JWT_SECRET is required")
+        # Secrets from a Secret only: never a literal value, never a ConfigMap.
+        for e in c.get("env", []):
+            if e["name"] in SECRET_ENV and "secretKeyRef" not in (e.get("valueFrom") or {}):
+                fail(f"{where}: {e['name']} must come from a Secret (secretKeyRef), not a literal value")
+        for var in sorted(SECRET_ENV & set(config)):
+            fail(f"{where}: {var} must come from a Secret, not a ConfigMap")
+        if svc == "payment":
+            for var in ("TOSS_SECRET_KEY", "TOSS_CLIENT_KEY"):
+                if var not in set_names:
+                    fail(f"{where}: {var} is required")
+            if "TOSS_CHECKOUT_URL" in set_names:
+                fail(f"{where}: TOSS_CHECKOUT_URL is the local sandbox's; a deployment must not set it")
         # Grace period covers preStop + drain + the longest request.
         pre = (c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}) or {}).get("seconds", 0)
         drain = duration_secs(config.get("SHUTDOWN_DRAIN", "5s"))
@@ -220,11 +245,72 @@ def check_deployments(label: str, docs: list[dict], env_names: dict[str, set[str
             fail(f"{where}: terminationGracePeriodSeconds {grace} < preStop {pre} + drain {drain} + timeout {timeout}")
     ingresses = by_kind(docs, "Ingress")
     paths = {p["path"] for i in ingresses for r in i["spec"]["rules"] for p in r["http"]["paths"]}
-    # Each service at its prefix and at pizza_back's (/api/<service>), the web client at /.
-    want = {f"{p}/{s}" for s in ("login", "menu", "order") for p in ("", "/api")} | ({"/"} if webs else set())
+    # Each service at its prefix and, but for payment, at pizza_back's (/api/<service>); the
+    # web client at /.
+    want = ({f"/{s}" for s in SERVICES} | {f"/api/{s}" for s in SERVICES if s != "payment"}
+            | ({"/"} if webs else set()))
     if paths != want:
         fail(f"{label}: ingress paths must be {sorted(want)}, got {sorted(paths)}")
+    check_payment_secrets(label, docs)
+    check_egress(label, docs)
     return len(failures) - before
+
+
+def check_payment_secrets(label: str, docs: list[dict]) -> None:
+    """The provider's key and the deposit webhook key reach the payment Deployment and no
+    other pod (nor a whole Secret through envFrom, which would hand over every key)."""
+    for d in by_kind(docs, "Deployment") + by_kind(docs, "Job"):
+        spec = d["spec"]["template"]["spec"]
+        is_payment = d["kind"] == "Deployment" and service_of(d) == "payment"
+        for c in spec.get("initContainers", []) + spec.get("containers", []):
+            where = f"{label}: {d['kind']} {d['metadata']['name']}"
+            if any("secretRef" in ef for ef in c.get("envFrom", [])):
+                fail(f"{where}: envFrom a whole Secret hands its every key to the pod")
+            for e in c.get("env", []):
+                key = ((e.get("valueFrom") or {}).get("secretKeyRef") or {}).get("key")
+                if key in PAYMENT_ONLY_KEYS and not is_payment:
+                    fail(f"{where}: only the payment pods may read the Secret's {key}")
+
+
+def leaves_cluster(rule: dict) -> bool:
+    """An egress rule reaching beyond the cluster: no peer at all (every address), or an
+    ipBlock outside CLUSTER_NETS."""
+    peers = rule.get("to")
+    if not peers:
+        return True
+    for peer in peers:
+        if "ipBlock" in peer:
+            net = ipaddress.ip_network(peer["ipBlock"]["cidr"], strict=False)
+            if not any(net.version == c.version and net.subnet_of(c) for c in CLUSTER_NETS):
+                return True
+    return False
+
+
+def check_egress(label: str, docs: list[dict]) -> None:
+    """Only the payment pods leave the cluster, and only on 443 (the provider's API); they
+    must be able to."""
+    reach = set()
+    for np in by_kind(docs, "NetworkPolicy"):
+        spec = np["spec"]
+        if "Egress" not in spec.get("policyTypes", ["Egress"] if "egress" in spec else []):
+            continue
+        sel = spec.get("podSelector") or {}
+        who = (sel.get("matchLabels") or {}).get("app.kubernetes.io/name")
+        if not who or sel.get("matchExpressions"):
+            who = "every"  # selects more than one workload's pods
+        for rule in spec.get("egress") or []:
+            if not leaves_cluster(rule):
+                continue
+            ports = {(p.get("port"), p.get("protocol", "TCP")) for p in rule.get("ports") or [{}]}
+            where = f"{label}: NetworkPolicy {np['metadata']['name']}"
+            if who != "pizza-payment":
+                fail(f"{where} lets {who} pods leave the cluster; only payment may (to the provider)")
+            elif ports != {(443, "TCP")}:
+                fail(f"{where}: payment leaves the cluster on 443/TCP only, got {sorted(ports, key=str)}")
+            else:
+                reach.add(who)
+    if "pizza-payment" not in reach:
+        fail(f"{label}: no NetworkPolicy lets the payment pods reach the provider (443 beyond the cluster)")
 
 
 def kube_validate(label: str, docs: list[dict]) -> None:
@@ -272,18 +358,40 @@ def self_test(docs: list[dict], env_names: dict[str, set[str]]) -> None:
     """The checks must catch a broken manifest; otherwise they prove nothing."""
     global failures, quiet
     saved = failures
+
+    def pod(docs: list[dict], svc: str | None = None) -> tuple[dict, dict]:
+        """The container and pod spec of svc's Deployment (default: the first one)."""
+        dep = [d for d in by_kind(docs, "Deployment") if svc is None or service_of(d) == svc][0]
+        spec = dep["spec"]["template"]["spec"]
+        return spec["containers"][0], spec
+
+    def of(docs: list[dict], kind: str, svc: str) -> dict:
+        return [d for d in by_kind(docs, kind) if service_of(d) == svc][0]
+
+    def literal(docs: list[dict], var: str, svc: str) -> None:
+        c = pod(docs, svc)[0]
+        c["env"] = [{"name": var, "value": "test_sk_literal"} if e["name"] == var else e for e in c["env"]]
+
     cases = {
-        "a wrong readiness probe path": lambda c, s: c["readinessProbe"]["httpGet"].__setitem__("path", "/health"),
-        "a missing securityContext": lambda c, s: c.pop("securityContext"),
-        "an env var the binary does not read": lambda c, s: c["env"].append({"name": "DB_HOSTNAME", "value": "x"}),
-        "a grace period shorter than the drain": lambda c, s: s.__setitem__("terminationGracePeriodSeconds", 5),
-        "a container port the binary does not listen on": lambda c, s: c["ports"][0].__setitem__("containerPort", 8080),
+        "a wrong readiness probe path": lambda d: pod(d)[0]["readinessProbe"]["httpGet"].__setitem__("path", "/health"),
+        "a missing securityContext": lambda d: pod(d)[0].pop("securityContext"),
+        "an env var the binary does not read": lambda d: pod(d)[0]["env"].append({"name": "DB_HOSTNAME", "value": "x"}),
+        "a grace period shorter than the drain": lambda d: pod(d)[1].__setitem__("terminationGracePeriodSeconds", 5),
+        "a container port the binary does not listen on": lambda d: pod(d)[0]["ports"][0].__setitem__("containerPort", 8080),
+        "the provider's secret key as a literal value": lambda d: literal(d, "TOSS_SECRET_KEY", "payment"),
+        "the deposit webhook key in a ConfigMap": lambda d: of(d, "ConfigMap", "payment")["data"].__setitem__(
+            "DEPOSIT_WEBHOOK_SECRET", "x" * 32),
+        "the provider's secret key handed to order": lambda d: [
+            e["valueFrom"]["secretKeyRef"].__setitem__("key", "toss-secret-key")
+            for e in pod(d, "order")[0]["env"] if e["name"] == "DB_PASSWORD"],
+        "order pods reaching outside the cluster": lambda d: of(d, "NetworkPolicy", "order")["spec"]["egress"].append(
+            {"ports": [{"port": 443, "protocol": "TCP"}]}),
+        "payment pods cut off from the provider": lambda d: of(d, "NetworkPolicy", "payment")["spec"].__setitem__(
+            "egress", [r for r in of(d, "NetworkPolicy", "payment")["spec"]["egress"] if not leaves_cluster(r)]),
     }
     for what, breakit in cases.items():
         broken = copy.deepcopy(docs)
-        dep = by_kind(broken, "Deployment")[0]
-        spec = dep["spec"]["template"]["spec"]
-        breakit(spec["containers"][0], spec)
+        breakit(broken)
         failures, quiet = [], True
         n = check_deployments("self-test", broken, env_names)
         failures, quiet = saved, False
@@ -322,7 +430,7 @@ def main() -> int:
             fail(f"chart {env}: every object must be in namespace pizza-{env}")
         n = check_deployments(f"chart {env}", docs, env_names)
         if n == 0:
-            ok(f"chart {env}: probes, ports, env, security and grace period match the binaries")
+            ok(f"chart {env}: probes, ports, env, secrets, egress, security and grace period match the binaries")
         kube_validate(f"chart {env}", docs)
         checkov(f"chart {env}", docs)
         if env == "prod":
@@ -331,7 +439,7 @@ def main() -> int:
                     fail(f"chart prod: {d['metadata']['name']} must keep at least 2 replicas")
             pdbs = [p for p in by_kind(docs, "PodDisruptionBudget")
                     if service_of(p) or is_web(p)]
-            if len(pdbs) != 4 or any(p["spec"].get("minAvailable") != 1 for p in pdbs):
+            if len(pdbs) != len(SERVICES) + 1 or any(p["spec"].get("minAvailable") != 1 for p in pdbs):
                 fail("chart prod: each service and the web client need a PDB keeping one pod")
 
     for env in ENVS:
@@ -341,7 +449,7 @@ def main() -> int:
             fail(f"kustomize {env}: every object must be in namespace pizza-{env}")
         n = check_deployments(f"kustomize {env}", docs, env_names)
         if n == 0:
-            ok(f"kustomize {env}: probes, ports, env, security and grace period match the binaries")
+            ok(f"kustomize {env}: probes, ports, env, secrets, egress, security and grace period match the binaries")
         kube_validate(f"kustomize {env}", docs)
 
     print("self-test")

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Deployment rehearsal: each Deployment of the chart, run the way the kubelet would run it.
 
-For login, menu and order: take the rendered Deployment (values-dev.yaml), run its migration
-Job's command, then its container's args with exactly its environment (ConfigMap, env,
-Secret values), only service host names mapped to loopback and listening ports moved to
-free ones. Then, as the kubelet does on a rollout:
+For login, menu, order and payment: take the rendered Deployment (values-dev.yaml), run its
+migration Job's command, then its container's args with exactly its environment (ConfigMap,
+env, Secret values), only service host names mapped to loopback and listening ports moved to
+free ones. payment's TOSS_API_URL goes to a closed loopback port: the service starts without
+the provider (it calls it only on demand), but the rehearsal shares NATS with whatever else
+runs here, and a work queue may hand it a refund to make; refused, the event is retried
+elsewhere. Its keys are the dev Secret's test keys. Then, as the kubelet does on a rollout:
 
   readiness probe passes → a request is in flight → preStop sleep → SIGTERM →
   readiness must fail at once, the request must complete, and the process must exit 0
@@ -18,6 +21,8 @@ JSON 404.
 Usage: rehearse.py BIN_DIR
 """
 
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -33,7 +38,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 import check  # noqa: E402  (render_chart, by_kind)
 
-ORDER = ["login", "menu", "order"]
+ORDER = ["login", "menu", "order", "payment"]
 
 
 def free_port() -> int:
@@ -86,16 +91,20 @@ def to_loopback(env: dict, ports: dict) -> dict:
         key = f"{svc.upper()}_GRPC_URL"
         if key in out and svc in ports:
             out[key] = f"http://127.0.0.1:{ports[svc]['grpc']}"
+    if "TOSS_API_URL" in out:
+        out["TOSS_API_URL"] = f"http://127.0.0.1:{free_port()}"  # nothing listens: never the provider
     return out
 
 
-def slow_request(port: int, path: str, body: dict, token=None) -> tuple[socket.socket, bytes]:
-    """Sends the headers and half of the body; returns the socket and the rest."""
+def slow_request(port: int, path: str, body: dict, token=None, sign_with=None) -> tuple[socket.socket, bytes]:
+    """Sends the headers and half of the body; returns the socket and the rest. sign_with: the
+    key of an X-Signature (HMAC-SHA256 of the body, as the deposit notifications carry)."""
     raw = json.dumps(body).encode()
     head = (
         f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(raw)}\r\nConnection: close\r\n"
         + (f"Authorization: Bearer {token}\r\n" if token else "")
+        + (f"X-Signature: {hmac.new(sign_with.encode(), raw, hashlib.sha256).hexdigest()}\r\n" if sign_with else "")
         + "\r\n"
     ).encode()
     s = socket.create_connection(("127.0.0.1", port))
@@ -111,7 +120,7 @@ def main() -> int:
     deployments = {check.service_of(d): d for d in check.by_kind(docs, "Deployment") if check.service_of(d)}
     jobs = {check.service_of(d): d for d in check.by_kind(docs, "Job") if check.service_of(d)}
     failures = []
-    procs, ports, logs = {}, {}, {}
+    procs, ports, logs, envs = {}, {}, {}, {}
     try:
         for svc in ORDER:
             ports[svc] = {"http": free_port(), "grpc": free_port()}
@@ -125,7 +134,7 @@ def main() -> int:
             if r.returncode != 0:
                 failures.append(f"{svc}: migrate Job failed: {r.stderr[-500:]}")
                 continue
-            env = to_loopback(resolve_env(c, configmaps, secrets), ports)
+            env = envs[svc] = to_loopback(resolve_env(c, configmaps, secrets), ports)
             env["HTTP_ADDR"] = f"127.0.0.1:{ports[svc]['http']}"
             if "GRPC_ADDR" in env:
                 env["GRPC_ADDR"] = f"127.0.0.1:{ports[svc]['grpc']}"
@@ -156,6 +165,11 @@ def main() -> int:
             "menu": slow_request(ports["menu"]["http"], "/menu/get_pizza_id/", {"pizza_nm": "The Hawaiian Pizza", "size": "M"}),
             "order": slow_request(ports["order"]["http"], "/order/",
                                   {"bran_id": "gangnam", "items": [{"pizza_id": "hawaiian_m", "quantity": 1}]}, token),
+            # A signed deposit notification that matches no order: recorded for staff (200).
+            "payment": slow_request(ports["payment"]["http"], "/payment/webhooks/deposit/",
+                                    {"tx_id": f"rehearsal-{time.time_ns()}", "payer_name": "rehearsal",
+                                     "amount": 1, "deposited_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+                                    sign_with=envs["payment"].get("DEPOSIT_WEBHOOK_SECRET")),
         }
         time.sleep(0.3)
 
@@ -174,7 +188,7 @@ def main() -> int:
                 failures.append(f"{svc}: readiness answered {status} during the drain, not 503")
             else:
                 print(f"  ok   {svc}: readiness fails at once after SIGTERM")
-        want = {"login": "201", "menu": "200", "order": "201"}
+        want = {"login": "201", "menu": "200", "order": "201", "payment": "200"}
         for svc, (sock, rest) in inflight.items():
             sock.sendall(rest)
             sock.settimeout(10)
