@@ -205,7 +205,7 @@ async fn customer(load: Arc<Load>, index: usize, member_id: String, token: Strin
             .iter()
             .map(|(id, q)| json!({"pizza_id": id, "quantity": q}))
             .collect();
-        let card = index % 5 == 0;
+        let card = index.is_multiple_of(5);
         let mut body = json!({"bran_id": BRANCHES[index % BRANCHES.len()], "items": items});
         if card {
             body["payment_method"] = json!("CARD");
