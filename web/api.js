@@ -3,8 +3,12 @@
 // into sentences for people.
 
 // Same origin by default (the ingress serves this page); `?api=http://host:port` points the page
-// at an API on another origin, which must allow this one in CORS_ALLOWED_ORIGINS.
-export const API = new URLSearchParams(location.search).get("api")?.replace(/\/+$/, "") ?? "";
+// at an API on another origin, which must allow this one in CORS_ALLOWED_ORIGINS. Back from the
+// card checkout (`?payment=…`) the address has lost `?api=`: the checkout kept it.
+const CHECKOUT = "pizza.checkout";
+const query = new URLSearchParams(location.search);
+const started = JSON.parse(sessionStorage.getItem(CHECKOUT) ?? "null");
+export const API = (query.get("api") ?? (query.has("payment") ? started?.api : null) ?? "").replace(/\/+$/, "");
 
 const KEY = "pizza.session";
 let session = JSON.parse(sessionStorage.getItem(KEY) ?? "null");
@@ -287,7 +291,11 @@ export function live(query, onEvent, onState = () => {}) {
       if (event.type === "ready") {
         backoff = 500;
         onState("live");
-      } else if (event.type === "order.created" || event.type === "order.status_changed") {
+      } else if (
+        event.type === "order.created" ||
+        event.type === "order.status_changed" ||
+        event.type === "order.payment_changed"
+      ) {
         onEvent(event);
       }
       // {"type": "error"} comes before a close (an expired token); the close reconnects.
@@ -304,4 +312,102 @@ export function live(query, onEvent, onState = () => {}) {
       ws?.close();
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------
+// Paying by card: the provider's checkout, and what it sends the browser back with.
+
+/**
+ * Starts the card checkout of `order_id`: the tab leaves for the provider's payment window and
+ * comes back to `/?payment=success|fail…` (see `paymentReturn`). Rejects (ApiError) when the
+ * order cannot be paid now.
+ */
+export async function checkout(order_id) {
+  const c = await call("POST", "/payment/checkout/", { body: { order_id } });
+  // sessionStorage survives the round trip in the same tab: which order it was, and the API.
+  sessionStorage.setItem(
+    CHECKOUT,
+    JSON.stringify({ order_id, provider_order_id: c.order_id, amount: c.amount, api: API }),
+  );
+  if (c.checkout_url) {
+    // Locally (and in the tests): the sandbox's page runs the whole checkout.
+    if (!/^https?:\/\//.test(c.checkout_url)) throw new ApiError("The payment page could not be opened.", 0, "CHECKOUT");
+    location.assign(c.checkout_url);
+    return;
+  }
+  await tossWindow(c);
+}
+
+// Production: no checkout_url, so the provider's own payment window through its SDK v2.
+// NOTE: this needs the page's CSP (nginx, the chart) to allow https://js.tosspayments.com in
+// script-src, and the provider's origins in frame-src/connect-src; `default-src 'self'`
+// alone blocks it. It does not run locally.
+const TOSS_SDK = "https://js.tosspayments.com/v2/standard";
+let sdk = null;
+async function tossWindow(c) {
+  sdk ??= new Promise((ok, fail) => {
+    const s = document.createElement("script");
+    s.src = TOSS_SDK;
+    s.onload = () => ok(window.TossPayments);
+    s.onerror = () => {
+      sdk = null;
+      fail(new ApiError("The card payment window could not be loaded. Please try again.", 0, "CHECKOUT"));
+    };
+    document.head.append(s);
+  });
+  const TossPayments = await sdk;
+  const payment = TossPayments(c.client_key).payment({ customerKey: c.customer_key });
+  try {
+    // Leaves the page for successUrl / failUrl when it is done.
+    await payment.requestPayment({
+      method: "CARD",
+      amount: { currency: "KRW", value: c.amount },
+      orderId: c.order_id,
+      orderName: c.order_name,
+      successUrl: c.success_url,
+      failUrl: c.fail_url,
+    });
+  } catch (e) {
+    // Closed by the customer, or refused before it started: the order stays payable.
+    throw new ApiError(`The card payment did not start${e?.message ? `: ${e.message}` : ""}.`, 0, e?.code ?? "CHECKOUT");
+  }
+}
+
+const CONFIRM = "pizza.confirm";
+
+/**
+ * What the provider's checkout sent the browser back with — `{outcome: "success", paymentKey,
+ * orderId, amount, order_id}` or `{outcome: "fail", code, message, order_id}` (`order_id`: this
+ * platform's order, when this tab started the checkout) — taken out of the address bar, or
+ * null. A success is kept (sessionStorage) until `confirmed()`, so a confirm that could not
+ * reach the service is tried again.
+ */
+export function paymentReturn() {
+  const outcome = query.get("payment");
+  if (outcome === "success" || outcome === "fail") {
+    const orderId = query.get("orderId") ?? "";
+    const order_id = started && started.provider_order_id === orderId ? started.order_id : null;
+    const back =
+      outcome === "success"
+        ? { outcome, paymentKey: query.get("paymentKey") ?? "", orderId, amount: Number(query.get("amount")), order_id }
+        : { outcome, code: query.get("code") ?? "", message: query.get("message") ?? "", order_id };
+    if (outcome === "success") sessionStorage.setItem(CONFIRM, JSON.stringify(back));
+    sessionStorage.removeItem(CHECKOUT);
+    query.delete("payment");
+    history.replaceState(null, "", location.pathname + (API ? `?api=${encodeURIComponent(API)}` : "") + location.hash);
+    if (outcome === "fail") return back;
+  }
+  return JSON.parse(sessionStorage.getItem(CONFIRM) ?? "null");
+}
+
+/** The confirm of the kept success was answered (whatever it said): it is not tried again. */
+export function confirmed() {
+  sessionStorage.removeItem(CONFIRM);
+}
+
+/** POST /payment/confirm/ for what the checkout came back with. */
+export function confirmPayment(back) {
+  return call("POST", "/payment/confirm/", {
+    body: { paymentKey: back.paymentKey, orderId: back.orderId, amount: back.amount },
+  });
 }

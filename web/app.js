@@ -11,8 +11,13 @@ const won = (n) => `${n.toLocaleString("ko-KR")}원`;
 // The shops are in Seoul: times are theirs, whatever the device's zone (the API's date and
 // time fields are too).
 const clock = (iso) =>
-  new Date(iso).toLocaleTimeString("ko-KR", { timeZone: "Asia/Seoul", hour: "2-digit", minute: "2-digit" });
+  new Date(iso).toLocaleTimeString("ko-KR", { timeZone: "Asia/Seoul", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+const when = (iso) =>
+  new Date(iso).toLocaleString("ko-KR", {
+    timeZone: "Asia/Seoul", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  });
 const STATUS_WORDS = {
+  AWAITING_PAYMENT: "Waiting for payment",
   PENDING: "Waiting for the shop",
   ACCEPTED: "Being made",
   READY: "Ready for pickup",
@@ -20,6 +25,44 @@ const STATUS_WORDS = {
   REJECTED: "Rejected",
   CANCELLED: "Cancelled",
 };
+const HOW = { CARD: "card", TRANSFER: "bank transfer" };
+
+/** How an order is paid, in words: "Paid by card", "Pay at pickup", … */
+function paymentWords(o) {
+  const how = HOW[o.payment_method];
+  if (!how || o.payment_status === "AT_PICKUP") return o.status === "COMPLETED" ? "Paid at pickup" : "Pay at pickup";
+  switch (o.payment_status) {
+    case "PAID":
+      return `Paid by ${how}`;
+    case "REFUNDED":
+      return `Refunded (${how})`;
+    default:
+      return ["CANCELLED", "REJECTED"].includes(o.status) ? `Not paid (${how})` : `Not paid yet (${how})`;
+  }
+}
+
+function paymentBadge(o) {
+  const p = (o.payment_status ?? "AT_PICKUP").toLowerCase().replace("_", "-");
+  return h("span", { class: `badge pay pay-${p}` }, paymentWords(o));
+}
+
+// Orders only move forward: a read that answers late (or an event that overtook it) must not
+// put an order back to an earlier status or payment.
+const STATUS_RANK = { AWAITING_PAYMENT: 0, PENDING: 1, ACCEPTED: 2, READY: 3, COMPLETED: 4, REJECTED: 4, CANCELLED: 4 };
+const PAY_RANK = { UNPAID: 0, PAID: 1, REFUNDED: 2 };
+const later = (ranks, a, b) => (ranks[a] ?? -1) > (ranks[b] ?? -1);
+
+/** `fresh` (an order as read), keeping what `old` knew that is further along. */
+function merged(old, fresh) {
+  if (!old) return fresh;
+  const o = { ...fresh };
+  if (later(STATUS_RANK, old.status, fresh.status)) {
+    o.status = old.status;
+    o.estimated_ready_at ??= old.estimated_ready_at;
+  }
+  if (later(PAY_RANK, old.payment_status, fresh.payment_status)) o.payment_status = old.payment_status;
+  return o;
+}
 
 /** `h("button", {type: "button", onclick}, "text", child…)` */
 function h(tag, props = {}, ...children) {
@@ -127,7 +170,7 @@ function authView() {
 // ---------------------------------------------------------------------------------------
 // Customer: menu, cart, my orders
 
-function customerView() {
+function customerView(member) {
   const state = { menu: [], category: null, cart: new Map(), key: null, orders: new Map() };
   const branch = h("select", { name: "branch", required: true });
   const categories = h("div", { class: "tabs", role: "group", "aria-label": "Categories" });
@@ -139,6 +182,42 @@ function customerView() {
   // On a phone the cart is below the menu: a bar at the bottom of the screen leads to it.
   const cartJump = h("a", { href: "#cart", class: "cart-jump", hidden: true });
   const liveState = h("span", { class: "live" }, "connecting…");
+
+  // How to pay: at pickup (the default), by card now, or by bank transfer now (which needs
+  // the name the transfer will come from: the shop matches the deposit by it).
+  const PAY = [
+    ["AT_PICKUP", "Pay at pickup", "Place order"],
+    ["CARD", "Card, now", "Place order and pay by card"],
+    ["TRANSFER", "Bank transfer, now", "Place order and pay by transfer"],
+  ];
+  const payInputs = PAY.map(([value]) =>
+    h("input", { type: "radio", name: "payment_method", value, checked: value === "AT_PICKUP" }),
+  );
+  const payChoice = h(
+    "fieldset",
+    { class: "pay-choice" },
+    h("legend", {}, "How will you pay?"),
+    ...PAY.map(([, label], i) => h("label", { class: "choice" }, payInputs[i], h("span", {}, label))),
+  );
+  const payer = h("input", {
+    name: "payer_name",
+    autocomplete: "name",
+    maxlength: 20,
+    value: (member.member_nm ?? "").slice(0, 20),
+    "aria-describedby": "payer-hint",
+  });
+  const payerField = field("Name the transfer comes from", payer);
+  payerField.append(h("span", { class: "hint", id: "payer-hint" }, "As your bank shows it, up to 20 characters."));
+  payerField.hidden = true;
+  const method = () => payInputs.find((i) => i.checked)?.value ?? "AT_PICKUP";
+  payChoice.addEventListener("change", () => {
+    state.key = null; // paid another way is another order
+    payerField.hidden = method() !== "TRANSFER";
+    place.textContent = PAY.find(([v]) => v === method())[2];
+  });
+  payer.addEventListener("input", () => {
+    state.key = null;
+  });
 
   function drawCategories() {
     const cats = [...new Set(state.menu.map((p) => p.pizza_categ))];
@@ -241,45 +320,155 @@ function customerView() {
 
   place.addEventListener("click", async () => {
     await act(place, async () => {
+      const how = method();
+      const body = {
+        bran_id: branch.value,
+        items: [...state.cart.values()].map((l) => ({ pizza_id: l.pizza.pizza_id, quantity: l.quantity })),
+        payment_method: how,
+      };
+      if (how === "TRANSFER") {
+        body.payer_name = payer.value.trim();
+        if (!body.payer_name) {
+          payer.focus();
+          throw new Error("Please give the name the bank transfer will come from (up to 20 characters).");
+        }
+      }
       // One key per cart: a double click or a retry after an error is the same order.
       state.key ??= api.newKey();
       const order = await api.call("POST", "/order/", {
         headers: { "idempotency-key": state.key },
-        body: {
-          bran_id: branch.value,
-          items: [...state.cart.values()].map((l) => ({ pizza_id: l.pizza.pizza_id, quantity: l.quantity })),
-        },
+        body,
       });
       state.cart.clear();
       state.key = null;
       drawCart();
-      state.orders.set(order.order_id, order);
+      keep(order);
       drawOrders();
-      say(`Order placed: ${won(order.total_price)}. We will show its status here as it changes.`);
+      if (how === "CARD") {
+        say(`Order placed: ${won(order.total_price)}. Taking you to the card payment…`);
+        await payByCard(order.order_id);
+      } else if (how === "TRANSFER") {
+        say(`Order placed: ${won(order.total_price)}. Send it by bank transfer by ${clock(order.payment_due_at)}: the account is below.`);
+        document.getElementById(`pay-${order.order_id}`)?.focus();
+      } else {
+        say(`Order placed: ${won(order.total_price)}. We will show its status here as it changes.`);
+      }
     });
     // act() gives the button back; an empty cart takes it away again.
     place.disabled = state.cart.size === 0;
   });
 
-  function drawOrders() {
-    const sorted = [...state.orders.values()].sort((a, b) => b.created_at.localeCompare(a.created_at));
-    ordersList.replaceChildren(
-      ...sorted.map((o) =>
-        h(
-          "li",
-          { class: "order", dataset: { orderId: o.order_id, status: o.status } },
-          h("p", {},
-            h("strong", { class: `badge s-${o.status.toLowerCase()}` }, STATUS_WORDS[o.status] ?? o.status),
-            ` ${o.date} ${o.time} · ${won(o.total_price)}`),
-          h("p", { class: "lines" }, o.items.map((i) => `${i.pizza_nm} (${i.size}) × ${i.quantity}`).join(", ")),
-          o.estimated_ready_at && o.status === "ACCEPTED"
-            ? h("p", {}, `Ready at about ${clock(o.estimated_ready_at)}`)
-            : null,
-          o.reject_reason ? h("p", {}, `Reason: ${o.reject_reason}`) : null,
-        ),
-      ),
+  /** An order as read, merged with what the page knew of it. */
+  function keep(o) {
+    state.orders.set(o.order_id, merged(state.orders.get(o.order_id), o));
+  }
+
+  /** To the provider's card checkout (the tab comes back to this page when it is done). */
+  async function payByCard(orderId) {
+    try {
+      await api.checkout(orderId);
+    } catch (e) {
+      throw new Error(payFailure(e));
+    }
+  }
+
+  async function cancel(o, button) {
+    const paid = o.payment_status === "PAID" ? " What you paid is refunded." : "";
+    if (!window.confirm(`Cancel your order of ${o.time.slice(0, 5)} (${won(o.total_price)})?${paid}`)) return;
+    await act(button, async () => {
+      keep(await api.call("POST", `/order/${o.order_id}/cancel/`, { body: {} }));
+      drawOrders();
+      say("Your order is cancelled.");
+    });
+  }
+
+  function transferBox(o) {
+    const t = o.transfer;
+    const account = h("span", { class: "account" }, t.account_no);
+    const copy = h("button", {
+      type: "button",
+      "aria-label": `Copy the account number ${t.account_no}`,
+      onclick: async () => {
+        try {
+          await navigator.clipboard.writeText(t.account_no);
+          say("The account number is copied.");
+        } catch {
+          const r = document.createRange();
+          r.selectNodeContents(account);
+          getSelection().removeAllRanges();
+          getSelection().addRange(r);
+          say("The account number is selected: copy it from there.");
+        }
+      },
+    }, "Copy");
+    // Only the provider's app link (or a web page) is followed, whatever else comes back.
+    const link = /^(supertoss|https):\/\//.test(t.deep_link ?? "")
+      ? h("a", { class: "button primary", href: t.deep_link }, "Open Toss to send it")
+      : null;
+    return h(
+      "div",
+      { class: "transfer", id: `pay-${o.order_id}`, tabindex: -1, role: "group", "aria-label": "How to pay by bank transfer" },
+      h("p", {}, `Send exactly ${won(t.amount)} by ${clock(o.payment_due_at)}, from an account in the name ${t.payer_name}. Unpaid by then, the order is cancelled.`),
+      h("dl", {},
+        h("dt", {}, "Bank"), h("dd", {}, t.bank),
+        h("dt", {}, "Account number"), h("dd", {}, account, " ", copy),
+        h("dt", {}, "Amount"), h("dd", {}, won(t.amount)),
+        h("dt", {}, "Sender's name"), h("dd", {}, t.payer_name)),
+      link,
     );
+  }
+
+  function orderItem(o) {
+    const unpaid = o.status === "AWAITING_PAYMENT" && o.payment_status === "UNPAID";
+    // Named with their visible text first (WCAG 2.5.3), then which order.
+    const which = `${o.time.slice(0, 5)} (${won(o.total_price)})`;
+    const actions = h("div", { class: "actions" });
+    if (unpaid && o.payment_method === "CARD") {
+      actions.append(h("button", {
+        type: "button",
+        class: "primary",
+        "aria-label": `Pay by card for the order of ${which}`,
+        onclick: (ev) => act(ev.currentTarget, () => payByCard(o.order_id)),
+      }, "Pay by card"));
+    }
+    if (o.status === "AWAITING_PAYMENT" || o.status === "PENDING") {
+      actions.append(h("button", {
+        type: "button",
+        "aria-label": `Cancel order of ${which}`,
+        onclick: (ev) => cancel(o, ev.currentTarget),
+      }, "Cancel order"));
+    }
+    const status = o.status === "AWAITING_PAYMENT" && o.payment_status === "PAID" ? "Payment received" : STATUS_WORDS[o.status] ?? o.status;
+    return h(
+      "li",
+      { class: "order", dataset: { orderId: o.order_id, status: o.status, payment: o.payment_status ?? "AT_PICKUP" } },
+      h("p", {},
+        h("strong", { class: `badge s-${o.status.toLowerCase()}` }, status),
+        " ",
+        paymentBadge(o),
+        ` ${o.date} ${o.time} · ${won(o.total_price)}`),
+      h("p", { class: "lines" }, o.items.map((i) => `${i.pizza_nm} (${i.size}) × ${i.quantity}`).join(", ")),
+      o.estimated_ready_at && o.status === "ACCEPTED"
+        ? h("p", {}, `Ready at about ${clock(o.estimated_ready_at)}`)
+        : null,
+      o.reject_reason ? h("p", {}, `Reason: ${o.reject_reason}`) : null,
+      unpaid && o.payment_method === "CARD" && o.payment_due_at
+        ? h("p", {}, `Pay by ${clock(o.payment_due_at)}, or the order is cancelled.`)
+        : null,
+      unpaid && o.payment_method === "TRANSFER" && o.transfer ? transferBox(o) : null,
+      actions.childElementCount ? actions : null,
+    );
+  }
+
+  function drawOrders() {
+    // A redraw (an event, say) keeps the focus where it was: on the same button or box.
+    const active = ordersList.contains(document.activeElement) ? document.activeElement : null;
+    const label = active?.getAttribute("aria-label");
+    const again = active?.id ? `#${CSS.escape(active.id)}` : label ? `[aria-label="${CSS.escape(label)}"]` : null;
+    const sorted = [...state.orders.values()].sort((a, b) => b.created_at.localeCompare(a.created_at));
+    ordersList.replaceChildren(...sorted.map(orderItem));
     if (!sorted.length) ordersList.append(h("li", { class: "empty" }, "No orders yet."));
+    if (again) ordersList.querySelector(again)?.focus();
   }
 
   const view = h(
@@ -295,16 +484,62 @@ function customerView() {
       field("Branch", branch),
       cartList,
       total,
+      payChoice,
+      payerField,
       place),
     h("section", { "aria-labelledby": "orders-title", class: "card" },
       h("h2", { id: "orders-title" }, "My orders ", liveState),
       ordersList),
   );
 
+  // Back from the card checkout (?payment=…): confirm what it sent back, or say why not.
+  let confirming = false;
+  async function finishCheckout() {
+    if (confirming) return;
+    const back = api.paymentReturn();
+    if (!back) return;
+    const o = state.orders.get(back.order_id ?? back.orderId);
+    const until = o?.payment_due_at ? ` until ${clock(o.payment_due_at)}` : "";
+    if (back.outcome === "fail") {
+      const why = back.code === "PAY_PROCESS_CANCELED"
+        ? "The card payment was cancelled on the payment page"
+        : `The card payment did not go through${back.message ? ` (the card company says: “${back.message}”)` : ""}`;
+      showError(`${why}. Nothing was charged. Your order is kept: you can pay it with “Pay by card” under My orders${until}.`);
+      return;
+    }
+    confirming = true;
+    say("Confirming your card payment…");
+    try {
+      const paid = await api.confirmPayment(back);
+      api.confirmed();
+      const known = state.orders.get(paid.order_id);
+      if (known) keep({ ...known, payment_status: paid.payment_status });
+      else await act(null, async () => keep(await api.call("GET", `/order/${paid.order_id}/`)));
+      drawOrders();
+      say(`Paid by card: ${won(paid.amount)}. Your order goes to the shop now.`);
+    } catch (e) {
+      // Not heard by the service (or the session ended first): tried again when the
+      // connection (or the customer) is back. The confirm is safe to repeat.
+      if ([0, 401, 502, 504].includes(e.status)) {
+        showError(`Your card payment is not confirmed yet: ${e.message} It is tried again by itself.`);
+        return;
+      }
+      api.confirmed();
+      if (e.status === 503) {
+        say("The card company has not answered yet; the payment is being checked. Your order will show as paid here by itself.");
+      } else {
+        showError(payFailure(e));
+        await act(null, loadOrders).catch(() => {});
+      }
+    } finally {
+      confirming = false;
+    }
+  }
+
   drawCart();
   async function loadOrders() {
     const mine = await api.call("GET", "/order/myorder/?limit=10");
-    for (const o of mine) state.orders.set(o.order_id, o);
+    for (const o of mine) keep(o);
     drawOrders();
   }
   act(null, async () => {
@@ -317,31 +552,64 @@ function customerView() {
     drawCategories();
     drawMenu();
     await loadOrders();
-  });
+  }).then(finishCheckout);
 
   const socket = api.live("", async (event) => {
     const known = state.orders.get(event.order_id);
-    if (known && event.type === "order.status_changed" && event.status !== "REJECTED") {
-      known.status = event.status;
-      if (event.estimated_ready_at) known.estimated_ready_at = event.estimated_ready_at;
+    const change = event.type === "order.status_changed" || event.type === "order.payment_changed";
+    if (known && change && event.status !== "REJECTED") {
+      const next = merged(known, {
+        ...known,
+        status: event.status,
+        payment_status: event.payment_status ?? known.payment_status,
+        estimated_ready_at: event.estimated_ready_at ?? known.estimated_ready_at,
+      });
+      state.orders.set(next.order_id, next);
       drawOrders();
-      say(`Your order is now: ${STATUS_WORDS[event.status] ?? event.status}.`);
+      if (next.payment_status !== known.payment_status) {
+        say(next.payment_status === "REFUNDED"
+          ? `What you paid for your order (${won(next.total_price)}) is refunded.`
+          : next.payment_status === "PAID"
+            ? `Your payment of ${won(next.total_price)} went through: the shop has your order.`
+            : `Your order's payment: ${paymentWords(next)}.`);
+      } else if (next.status !== known.status) {
+        say(`Your order is now: ${STATUS_WORDS[next.status] ?? next.status}.`);
+      }
     } else if (!known || event.status === "REJECTED") {
       // Placed elsewhere (another tab), or rejected (the event has no reason): fetch it.
       await act(null, async () => {
         const o = await api.call("GET", `/order/${event.order_id}/`);
-        state.orders.set(o.order_id, o);
+        keep(o);
         drawOrders();
         if (o.status === "REJECTED") say(`Your order was rejected: ${o.reject_reason ?? ""}`);
       });
     }
   }, (s) => {
     liveState.textContent = s === "live" ? "● live" : "reconnecting…";
-    // Whatever changed while the socket was down (a token expired, a replica restarted).
-    if (s === "live") act(null, loadOrders);
+    // Whatever changed while the socket was down (a token expired, a replica restarted), and
+    // a card payment whose confirm could not be sent.
+    if (s === "live") act(null, loadOrders).then(finishCheckout);
   });
   teardown = () => socket.close();
   return view;
+}
+
+/** A failed checkout or confirm, in words. */
+function payFailure(e) {
+  const d = e.details ?? {};
+  switch (e.status) {
+    case 402:
+      return `The card company refused the payment${d.provider_message ? ` (“${d.provider_message}”)` : ""}. Nothing was charged; you can try again with “Pay by card”.`;
+    case 409:
+      if (d.state === "VOID") return "This order was cancelled, so it cannot be paid. Nothing was charged.";
+      if (d.state === "CONFIRMING") return "A payment of this order is being confirmed; it will show here when it is done.";
+      if (d.state && d.state !== "UNPAID") return "This order is paid already.";
+      return e.message;
+    case 422:
+      return "The payment page sent back another amount than the order's, so nothing was charged. Please try paying again.";
+    default:
+      return e.message;
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -359,7 +627,7 @@ function staffView(member) {
 
   function card(o) {
     const lines = h("p", { class: "lines" }, o.items.map((i) => `${i.pizza_nm} (${i.size}) × ${i.quantity}`).join(", "));
-    const head = h("p", {}, h("strong", {}, `${o.time}`), ` · ${o.bran_id} · ${won(o.total_price)}`);
+    const head = h("p", {}, h("strong", {}, `${o.time}`), ` · ${o.bran_id} · ${won(o.total_price)} `, paymentBadge(o));
     const actions = h("div", { class: "actions" });
     const post = (action, body) => (ev) =>
       act(ev.currentTarget, async () => {
@@ -381,7 +649,91 @@ function staffView(member) {
     } else if (o.status === "READY") {
       actions.append(h("button", { type: "button", class: "primary", onclick: post("complete") }, "Complete"));
     }
-    return h("li", { class: "order", dataset: { orderId: o.order_id, status: o.status } }, head, lines, actions);
+    return h(
+      "li",
+      { class: "order", dataset: { orderId: o.order_id, status: o.status, payment: o.payment_status ?? "AT_PICKUP" } },
+      head, lines, actions,
+    );
+  }
+
+  // Money the board settles by hand: deposits no order matched (or several did), and
+  // transfers to send back for cancelled paid orders. No events tell of these: they are
+  // read with the board, after each action, and every 15 s while the page is visible.
+  const deposits = h("ul", { class: "money-list", "aria-label": "Deposits to match" });
+  const refunds = h("ul", { class: "money-list", "aria-label": "Refunds by transfer to do" });
+  const details = new Map(); // order id → the order (who to send a refund to), read once
+
+  function deposit(d) {
+    const settle = (order_id, what) => (ev) =>
+      act(ev.currentTarget, async () => {
+        await api.call("POST", `/payment/deposits/${encodeURIComponent(d.tx_id)}/settle/`, { body: order_id ? { order_id } : {} });
+        say(what);
+        await Promise.all([loadMoney(), load()]);
+      });
+    const back = (ev) => {
+      if (window.confirm(`Mark ${won(d.amount)} from ${d.payer_name} as sent back to them?`)) {
+        settle(null, `The deposit of ${won(d.amount)} from ${d.payer_name} is marked sent back.`)(ev);
+      }
+    };
+    return h(
+      "li",
+      { class: "money-item", dataset: { txId: d.tx_id } },
+      h("p", {}, h("strong", {}, `${won(d.amount)} from ${d.payer_name}`), ` · ${when(d.deposited_at)}`),
+      h("p", { class: "lines" }, d.outcome === "AMBIGUOUS"
+        ? "Several unpaid orders of this name and amount: which one does it pay?"
+        : d.candidates.length
+          ? "No unpaid order of this name and amount. This payer's unpaid transfer orders:"
+          : "No unpaid order of this name and amount."),
+      h("div", { class: "actions" },
+        ...d.candidates.map((c) =>
+          h("button", {
+            type: "button",
+            class: c.amount === d.amount ? "primary" : null,
+            onclick: settle(c.order_id, `The deposit from ${d.payer_name} pays the order of ${when(c.created_at)}.`),
+          }, `Pays the order of ${when(c.created_at)} · ${c.bran_id} · ${won(c.amount)}`)),
+        h("button", { type: "button", onclick: back }, "Sent back to the payer")),
+    );
+  }
+
+  function refund(r) {
+    const o = details.get(r.order_id);
+    // The refund list does not name the payer (yet): the order's transfer details may.
+    const to = r.payer_name ?? o?.transfer?.payer_name;
+    const done = (ev) => {
+      if (!window.confirm(`Have you sent ${won(r.amount)} back${to ? ` to ${to}` : ""}?`)) return;
+      act(ev.currentTarget, async () => {
+        await api.call("POST", `/payment/refunds/${r.order_id}/done/`, { body: {} });
+        say(`The refund of ${won(r.amount)}${to ? ` to ${to}` : ""} is done.`);
+        await loadMoney();
+      });
+    };
+    return h(
+      "li",
+      { class: "money-item", dataset: { orderId: r.order_id } },
+      h("p", {}, h("strong", {}, `Send ${won(r.amount)} back${to ? ` to ${to}` : ""}`)),
+      h("p", { class: "lines" }, o
+        ? `For the cancelled order of ${o.date} ${o.time} (${o.items.map((i) => `${i.pizza_nm} ${i.size} × ${i.quantity}`).join(", ")})`
+        : `For the cancelled order ${r.order_id}`),
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "primary", onclick: done }, "Done: sent back")),
+    );
+  }
+
+  let moneyLoads = 0;
+  async function loadMoney() {
+    const mine = ++moneyLoads;
+    const [open, due] = await Promise.all([
+      api.call("GET", "/payment/deposits/"),
+      api.call("GET", "/payment/refunds/"),
+    ]);
+    // Whom to send each refund to: its order, read once.
+    await Promise.all(due.filter((r) => !details.has(r.order_id)).map((r) =>
+      api.call("GET", `/order/${r.order_id}/`).then((o) => details.set(r.order_id, o), () => {})));
+    if (mine !== moneyLoads) return;
+    deposits.replaceChildren(...open.map(deposit));
+    if (!open.length) deposits.append(h("li", { class: "empty" }, "No deposits to match."));
+    refunds.replaceChildren(...due.map(refund));
+    if (!due.length) refunds.append(h("li", { class: "empty" }, "No refunds to do."));
   }
 
   // Events can come in bursts: only the newest load draws (an older one answering late
@@ -401,21 +753,41 @@ function staffView(member) {
   }
 
   const view = h(
-    "section",
-    { class: "staff", "aria-labelledby": "board-title" },
-    h("h2", { id: "board-title" }, `Orders${member.bran_id ? ` — ${member.bran_id}` : ""} `, liveState),
-    h("div", { class: "board" },
-      ...COLUMNS.map(([s, title]) =>
-        h("div", { class: "column" }, h("h3", {}, title), columns.get(s)))),
+    "div",
+    { class: "staff" },
+    h("section", { "aria-labelledby": "board-title" },
+      h("h2", { id: "board-title" }, `Orders${member.bran_id ? ` — ${member.bran_id}` : ""} `, liveState),
+      h("div", { class: "board" },
+        ...COLUMNS.map(([s, title]) =>
+          h("div", { class: "column" }, h("h3", {}, title), columns.get(s))))),
+    h("section", { "aria-labelledby": "money-title" },
+      h("h2", { id: "money-title" }, "Payments to settle"),
+      h("div", { class: "money" },
+        h("div", { class: "column" }, h("h3", {}, "Deposits to match"), deposits),
+        h("div", { class: "column" }, h("h3", {}, "Refunds by transfer to do"), refunds))),
   );
   // Background refreshes show their own failure but leave an error the person is reading.
+  // An order paid at last (AWAITING_PAYMENT → PENDING) comes as an event like any other.
   const quietly = () => load().catch(showError);
+  const money = () => loadMoney().catch(showError);
   quietly();
-  const socket = api.live("", quietly, (s) => {
+  money();
+  const socket = api.live("", () => {
+    quietly();
+    money(); // a cancelled paid transfer order is a refund to do
+  }, (s) => {
     liveState.textContent = s === "live" ? "● live" : "reconnecting…";
     if (s === "live") quietly();
   });
-  teardown = () => socket.close();
+  const visible = () => document.visibilityState === "visible";
+  const timer = setInterval(() => visible() && money(), 15_000);
+  const onVisible = () => visible() && money();
+  document.addEventListener("visibilitychange", onVisible);
+  teardown = () => {
+    socket.close();
+    clearInterval(timer);
+    document.removeEventListener("visibilitychange", onVisible);
+  };
   return view;
 }
 
@@ -431,7 +803,7 @@ function route(session) {
   who.hidden = false;
   const m = session.member;
   document.getElementById("who-name").textContent = `${m.member_nm} (${m.role.toLowerCase()})`;
-  render(m.role === "CUSTOMER" ? customerView : () => staffView(m));
+  render(m.role === "CUSTOMER" ? () => customerView(m) : () => staffView(m));
   main.focus();
 }
 

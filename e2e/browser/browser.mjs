@@ -8,8 +8,12 @@
 //
 // A customer registers and orders two pizzas (double-clicking "Place order"); a staff member
 // in a second browser context accepts the order and marks it ready; the customer's page shows
-// both changes without reloading. Then the same client from the second origin works through
-// CORS, and from the third it is refused. Exits non-zero on the first failed expectation.
+// both changes without reloading. Then the customer pays an order by card on the provider's
+// page (the sandbox, wherever the checkout answer points): cancelled there once, paid the
+// second time; the page confirms it and shows it paid, and the staff board gets it only then.
+// A bank transfer order shows the account and the Toss link. Then the same client from the
+// second origin works through CORS, and from the third it is refused. Exits non-zero on the
+// first failed expectation.
 
 import { createServer } from "node:http";
 import { readFile, mkdir } from "node:fs/promises";
@@ -29,6 +33,8 @@ const PASSWORD = env("PASSWORD");
 const deps = createRequire(path.join(env("PLAYWRIGHT_DIR"), "x.js"));
 const { chromium } = deps("playwright-core");
 const AXE = deps.resolve("axe-core/axe.min.js");
+// A customer of this run only (a database kept across runs may know earlier ones).
+const CUSTOMER = `web_kim_${Date.now().toString(36)}`;
 const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "web");
 
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css" };
@@ -94,7 +100,7 @@ try {
 
   step("customer registers and logs in");
   await customer.goto(BASE + "/");
-  await customer.getByLabel("Member ID (letters, digits, _)").fill("web_kim");
+  await customer.getByLabel("Member ID (letters, digits, _)").fill(CUSTOMER);
   await customer.getByLabel("Your name").fill("김웹");
   await customer.getByLabel("Password (8 characters or more)").fill(PASSWORD);
   await customer.getByRole("button", { name: "Register and log in" }).click();
@@ -105,7 +111,7 @@ try {
   const probe = await browser.newContext(phone);
   const p2 = await probe.newPage();
   await p2.goto(BASE + "/");
-  await p2.getByLabel("Member ID", { exact: true }).fill("web_kim");
+  await p2.getByLabel("Member ID", { exact: true }).fill(CUSTOMER);
   await p2.getByLabel("Password", { exact: true }).fill("not the password");
   await p2.getByRole("button", { name: "Log in", exact: true }).click();
   await p2.getByRole("alert").getByText("That member ID and password do not match.").waitFor();
@@ -170,6 +176,8 @@ try {
     "with the cart emptied, Place order waits for the next pizza",
   );
   assert.equal(await mine.count(), 1);
+  await mine.first().getByText("Pay at pickup").waitFor();
+  const firstId = await mine.first().getAttribute("data-order-id");
   await customer.screenshot({ path: path.join(SHOTS, "customer-placed-phone.png") });
 
   step("staff logs in, in a second browser context, and sees the order on the board");
@@ -181,35 +189,116 @@ try {
   await staff.getByLabel("Member ID", { exact: true }).fill(env("STAFF_ID"));
   await staff.getByLabel("Password", { exact: true }).fill(PASSWORD);
   await staff.getByRole("button", { name: "Log in", exact: true }).click();
-  const pending = staff.locator('.order[data-status="PENDING"]');
+  // This run's order (a database kept across runs may hold others).
+  const onBoard = (id, status) => staff.locator(`.order[data-order-id="${id}"][data-status="${status}"]`);
+  const pending = onBoard(firstId, "PENDING");
   await pending.first().waitFor();
   await pending.first().getByText("The Barbecue Chicken Pizza (L) × 1").waitFor();
+  await pending.first().getByText("Pay at pickup").waitFor();
   await staff.getByText("● live").waitFor();
   await staff.screenshot({ path: path.join(SHOTS, "staff-board-new.png") });
 
   step("staff accepts with 25 minutes; the customer's page changes by itself");
   await pending.first().getByLabel("Minutes").fill("25");
   await pending.first().getByRole("button", { name: "Accept" }).click();
-  await staff.locator('.order[data-status="ACCEPTED"]').first().waitFor();
+  await onBoard(firstId, "ACCEPTED").waitFor();
   await mine.first().getByText("Being made").waitFor({ timeout: 10_000 });
   await mine.first().getByText(/Ready at about/).waitFor();
   await staff.screenshot({ path: path.join(SHOTS, "staff-board.png") });
 
   step("staff marks it ready; the customer's page changes again");
-  await staff.locator('.order[data-status="ACCEPTED"]').first().getByRole("button", { name: "Mark ready" }).click();
-  await staff.locator('.order[data-status="READY"]').first().waitFor();
+  await onBoard(firstId, "ACCEPTED").getByRole("button", { name: "Mark ready" }).click();
+  await onBoard(firstId, "READY").waitFor();
   await mine.first().getByText("Ready for pickup").waitFor({ timeout: 10_000 });
   await customer.screenshot({ path: path.join(SHOTS, "customer-phone.png"), fullPage: true });
 
   step("staff completes it; the customer sees that too");
-  await staff.locator('.order[data-status="READY"]').first().getByRole("button", { name: "Complete" }).click();
-  await staff.locator('.order[data-status="READY"]').first().waitFor({ state: "detached" });
+  await onBoard(firstId, "READY").getByRole("button", { name: "Complete" }).click();
+  await onBoard(firstId, "READY").waitFor({ state: "detached" });
   await mine.first().getByText("Picked up").waitFor({ timeout: 10_000 });
   // The same page on a wide screen, with something in the cart, for the README.
   await customer.setViewportSize({ width: 1280, height: 900 });
   await customer.getByRole("button", { name: "Chicken", exact: true }).click();
   await first.click();
   await customer.screenshot({ path: path.join(SHOTS, "customer.png") });
+
+  step("customer orders to pay by card: the tab goes to the provider's page, cancelled there");
+  await customer.setViewportSize(phone.viewport);
+  await customer.getByRole("link", { name: /^Your order: 1 · 29,000원/ }).click();
+  await customer.getByRole("radio", { name: "Card, now" }).check();
+  const payCard = customer.getByRole("button", { name: "Place order and pay by card" });
+  await payCard.waitFor();
+  await customer.screenshot({ path: path.join(SHOTS, "customer-pay.png") });
+  const home = new URL(BASE).origin;
+  const atProvider = (u) => u.origin !== home && u.pathname === "/checkout";
+  await payCard.click();
+  await customer.waitForURL(atProvider);
+  await customer.locator("#cancel").click();
+  await customer.waitForURL((u) => u.origin === home);
+  await customer.getByRole("alert").getByText(/^The card payment was cancelled on the payment page\. Nothing was charged\./).waitFor();
+  assert.equal(await customer.evaluate(() => location.search), "", "the provider's answer leaves the address bar");
+  const cardOrder = mine.first();
+  await cardOrder.getByText("Not paid yet (card)").waitFor();
+  await cardOrder.getByText("Waiting for payment").waitFor();
+  const cardId = await cardOrder.getAttribute("data-order-id");
+  assert.notEqual(cardId, firstId);
+  await staff.waitForTimeout(500);
+  assert.equal(await staff.locator(`[data-order-id="${cardId}"]`).count(), 0, "the kitchen does not see an unpaid order");
+
+  step("it pays from My orders, approved at the provider: the page shows it paid by itself");
+  const ours = customer.locator(`.orders .order[data-order-id="${cardId}"]`);
+  await ours.getByRole("button", { name: /^Pay by card for the order of / }).click();
+  await customer.waitForURL(atProvider);
+  await customer.locator("#approve").click();
+  await customer.waitForURL((u) => u.origin === home);
+  // The page confirms the payment with the provider's answer (no reload by the test).
+  await ours.getByText("Paid by card").waitFor({ timeout: 15_000 });
+  assert.equal(await customer.evaluate(() => location.search), "", "the payment's query is gone");
+  await ours.getByText("Waiting for the shop").waitFor({ timeout: 10_000 }); // AWAITING_PAYMENT → PENDING, live
+  assert.equal(await ours.getAttribute("data-payment"), "PAID");
+  assert.equal(await ours.getByRole("button", { name: /^Pay by card/ }).count(), 0, "nothing left to pay");
+  await ours.scrollIntoViewIfNeeded();
+  await customer.screenshot({ path: path.join(SHOTS, "customer-paid.png") });
+
+  step("the staff board gets the order once it is paid, marked so");
+  const paidOnBoard = onBoard(cardId, "PENDING");
+  await paidOnBoard.waitFor({ timeout: 10_000 });
+  await paidOnBoard.getByText("Paid by card").waitFor();
+  await staff.getByRole("heading", { name: "Deposits to match" }).waitFor();
+  await staff.getByRole("heading", { name: "Refunds by transfer to do" }).waitFor();
+  await staff.screenshot({ path: path.join(SHOTS, "staff-board-paid.png") });
+
+  step("a bank transfer order shows the account, the amount and the Toss link");
+  await customer.getByRole("button", { name: "Classic", exact: true }).click();
+  await customer.getByRole("button", { name: /^Add The Hawaiian Pizza, size M/ }).click();
+  await customer.getByRole("link", { name: /^Your order: 1 · 18,600원/ }).click();
+  await customer.getByRole("radio", { name: "Bank transfer, now" }).check();
+  const payer = customer.getByLabel("Name the transfer comes from");
+  assert.equal(await payer.inputValue(), "김웹", "the payer's name is the member's to begin with");
+  await customer.getByRole("button", { name: "Place order and pay by transfer" }).click();
+  const box = mine.first().getByRole("group", { name: "How to pay by bank transfer" });
+  await box.waitFor();
+  const transfer = await customer.evaluate(async () => {
+    const s = JSON.parse(sessionStorage.getItem("pizza.session"));
+    const r = await fetch("/order/myorder/?limit=1", { headers: { authorization: `Bearer ${s.token}` } });
+    return (await r.json())[0].transfer;
+  });
+  assert.equal(transfer.amount, 18_600);
+  assert.equal(transfer.payer_name, "김웹");
+  await box.getByText(transfer.account_no, { exact: true }).waitFor();
+  await box.getByText(transfer.bank, { exact: true }).waitFor();
+  await box.getByText("18,600원", { exact: true }).waitFor();
+  await box.getByText(/^Send exactly 18,600원 by .+, from an account in the name 김웹\./).waitFor();
+  const toss = box.getByRole("link", { name: "Open Toss to send it" });
+  assert.equal(await toss.getAttribute("href"), transfer.deep_link);
+  assert.match(transfer.deep_link, /^supertoss:\/\/send\?/);
+  assert.equal(
+    await customer.evaluate(() => document.activeElement?.getAttribute("aria-label")),
+    "How to pay by bank transfer",
+    "the instructions take the focus",
+  );
+  await mine.first().getByText("Not paid yet (bank transfer)").waitFor();
+  await customer.screenshot({ path: path.join(SHOTS, "customer-transfer.png") });
 
   step("the client from a second origin, allowed by CORS_ALLOWED_ORIGINS");
   servers.push(await serveWeb(env("SECOND_PORT")));
@@ -218,7 +307,7 @@ try {
   const o = await other.newPage();
   o.on("pageerror", (e) => errors.push(String(e)));
   await o.goto(`http://127.0.0.1:${env("SECOND_PORT")}/?api=${encodeURIComponent(BASE)}`);
-  await o.getByLabel("Member ID", { exact: true }).fill("web_kim");
+  await o.getByLabel("Member ID", { exact: true }).fill(CUSTOMER);
   await o.getByLabel("Password", { exact: true }).fill(PASSWORD);
   await o.getByRole("button", { name: "Log in", exact: true }).click();
   await o.getByRole("heading", { name: "Menu" }).waitFor();
@@ -231,7 +320,7 @@ try {
   const third = await browser.newContext(phone);
   const t = await third.newPage();
   await t.goto(`http://127.0.0.1:${env("THIRD_PORT")}/?api=${encodeURIComponent(BASE)}`);
-  await t.getByLabel("Member ID", { exact: true }).fill("web_kim");
+  await t.getByLabel("Member ID", { exact: true }).fill(CUSTOMER);
   await t.getByLabel("Password", { exact: true }).fill(PASSWORD);
   await t.getByRole("button", { name: "Log in", exact: true }).click();
   await t.getByRole("alert").getByText("Cannot reach the service").waitFor();
@@ -249,14 +338,24 @@ try {
   assert.equal(await a.evaluate(() => document.activeElement.textContent), "Skip to content");
   await a.keyboard.press("Tab");
   assert.equal(await a.evaluate(() => document.activeElement.labels?.[0]?.textContent ?? document.activeElement.outerHTML), "Member ID");
-  await a.keyboard.type("web_kim");
+  await a.keyboard.type(CUSTOMER);
   await a.keyboard.press("Tab");
   assert.equal(await a.evaluate(() => document.activeElement.labels?.[0]?.textContent), "Password");
   await a.keyboard.type(PASSWORD);
   await a.keyboard.press("Enter");
   await a.locator(".pizza").first().waitFor();
   await a.locator(".orders .order").first().waitFor();
-  await accessible(a, "customer page");
+  await a.locator('.orders .order[data-payment="PAID"]').first().waitFor();
+  await a.getByRole("group", { name: "How to pay by bank transfer" }).first().waitFor();
+  await accessible(a, "customer page (orders paid by card, by transfer, at pickup)");
+  // The payment choice by keyboard: arrows move through the radio group, Tab to the name.
+  await a.getByRole("radio", { name: "Pay at pickup" }).focus();
+  await a.keyboard.press("ArrowDown");
+  await a.keyboard.press("ArrowDown");
+  assert.ok(await a.getByRole("radio", { name: "Bank transfer, now" }).isChecked(), "arrows pick the transfer");
+  await a.keyboard.press("Tab");
+  assert.equal(await a.evaluate(() => document.activeElement.labels?.[0]?.textContent), "Name the transfer comes from");
+  await accessible(a, "customer page, paying by transfer");
   await a.getByRole("button", { name: "Log out" }).click();
   await a.getByLabel("Member ID", { exact: true }).fill(env("STAFF_ID"));
   await a.getByLabel("Password", { exact: true }).fill(PASSWORD);

@@ -1,5 +1,6 @@
 //! The web client (web/) in a real browser: starts the stack behind nginx (which serves the
-//! client at `/`), then runs e2e/browser/browser.mjs — playwright-core driving Debian's chromium
+//! client at `/`) with the payment provider's sandbox (its checkout page is where a card order
+//! goes), then runs e2e/browser/browser.mjs — playwright-core driving Debian's chromium
 //! headless — against it. Also checks CORS at the HTTP level: the allowed second origin gets
 //! its preflight answered, an origin not in the list does not.
 //!
@@ -103,7 +104,14 @@ async fn a_customer_orders_and_watches_staff_accept_and_ready_it_in_a_real_brows
     eprintln!("{stdout}{stderr}");
     assert!(out.status.success(), "the browser test failed");
     assert!(stdout.contains("browser: all passed"));
-    for shot in ["customer.png", "customer-phone.png", "staff-board.png"] {
+    for shot in [
+        "customer.png",
+        "customer-phone.png",
+        "staff-board.png",
+        "customer-pay.png",
+        "customer-paid.png",
+        "staff-board-paid.png",
+    ] {
         assert!(shots.join(shot).exists(), "{shot} saved");
     }
 }

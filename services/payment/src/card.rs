@@ -93,6 +93,9 @@ pub struct PaymentView {
     /// The provider's code and message of the last refused attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<Value>,
+    /// TRANSFER: the name the money came (or is to come) from — whom a refund goes back to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payer_name: Option<String>,
 }
 
 impl PaymentView {
@@ -113,6 +116,7 @@ impl PaymentView {
                 .failure_code
                 .as_ref()
                 .map(|code| json!({"code": code, "message": p.failure_message})),
+            payer_name: p.payer_name.clone(),
         }
     }
 }

@@ -148,15 +148,21 @@ async fn a_card_order_waits_unseen_by_the_kitchen_until_its_payment_arrives() {
     let now = becomes(&app, &customer, &id, "PENDING", "PAID").await;
     assert!(now.get("payment_due_at").is_none(), "{now}");
     assert!(queue(&app, &staff, "").await.contains(&id));
-    let changes: Vec<_> = app
-        .order_events()
-        .await
-        .into_iter()
-        .filter_map(|e| match e {
-            OrderEvent::StatusChanged(c) if c.order_id.to_string() == id => Some(c),
-            _ => None,
-        })
-        .collect();
+    // The change's event is on its way through the outbox.
+    let changes = testkit::eventually(Duration::from_secs(5), || async {
+        let changes: Vec<_> = app
+            .order_events()
+            .await
+            .into_iter()
+            .filter_map(|e| match e {
+                OrderEvent::StatusChanged(c) if c.order_id.to_string() == id => Some(c),
+                _ => None,
+            })
+            .collect();
+        (!changes.is_empty()).then_some(changes)
+    })
+    .await
+    .expect("order.status_changed");
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0].previous_status, "AWAITING_PAYMENT");
     assert_eq!(changes[0].status, "PENDING");

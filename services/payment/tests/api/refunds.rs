@@ -101,6 +101,7 @@ async fn a_cancelled_paid_transfer_waits_on_the_staff_list_until_they_send_it_ba
     assert_eq!(due[0]["order_id"], id);
     assert_eq!(due[0]["state"], "REFUND_DUE");
     assert_eq!(due[0]["amount"], amount);
+    assert_eq!(due[0]["payer_name"], "김환불", "whom to send it back to");
     let other = app
         .get(&elsewhere, &app.payment.url("/payment/refunds/"))
         .await;
