@@ -338,10 +338,9 @@ export async function checkout(order_id) {
   await tossWindow(c);
 }
 
-// Production: no checkout_url, so the provider's own payment window through its SDK v2.
-// NOTE: this needs the page's CSP (nginx, the chart) to allow https://js.tosspayments.com in
-// script-src, and the provider's origins in frame-src/connect-src; `default-src 'self'`
-// alone blocks it. It does not run locally.
+// Production: no checkout_url, so the provider's own payment window through its SDK v2. The
+// chart's Content-Security-Policy allows the SDK's origins (web.paymentSdk); the local
+// ingress's does not, and needs not: locally checkout_url is the sandbox's page.
 const TOSS_SDK = "https://js.tosspayments.com/v2/standard";
 let sdk = null;
 async function tossWindow(c) {
