@@ -424,14 +424,16 @@ pub async fn deposit(conn: &mut PgConnection, tx_id: &str) -> Result<Option<Depo
     .await?)
 }
 
-/// The unpaid transfer orders a deposit from `payer_name` of `amount` may pay, oldest first,
-/// locked: a concurrent deposit waits, then sees them paid.
-pub async fn transfer_candidates(
+/// The oldest unpaid transfer order of `payer_name` and `amount` — what a deposit from that
+/// payer of that amount pays. All of them are locked (there are a handful at most): a
+/// concurrent deposit waits, then finds the one paid meanwhile gone (PostgreSQL checks a row
+/// it waited for again) and takes the next. (`LIMIT 1` would return nothing in that case.)
+pub async fn oldest_transfer_due(
     conn: &mut PgConnection,
     payer_name: &str,
     amount: i64,
-) -> Result<Vec<Uuid>> {
-    Ok(sqlx::query_scalar(
+) -> Result<Option<Uuid>> {
+    let due: Vec<Uuid> = sqlx::query_scalar(
         "SELECT order_id FROM payment \
          WHERE method = 'TRANSFER' AND state = 'UNPAID' AND payer_key = $1 AND amount = $2 \
          ORDER BY created_at FOR UPDATE",
@@ -439,6 +441,25 @@ pub async fn transfer_candidates(
     .bind(payer_key(payer_name))
     .bind(amount)
     .fetch_all(conn)
+    .await?;
+    Ok(due.first().copied())
+}
+
+/// The unpaid transfer orders a deposit might be for, though it matches none exactly: those
+/// of its payer (another amount) and those of its amount (another name), oldest first.
+pub async fn transfers_near(
+    db: impl sqlx::PgExecutor<'_>,
+    payer_name: &str,
+    amount: i64,
+) -> Result<Vec<PaymentRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM payment \
+         WHERE method = 'TRANSFER' AND state = 'UNPAID' AND (payer_key = $1 OR amount = $2) \
+         ORDER BY created_at LIMIT 20"
+    )))
+    .bind(payer_key(payer_name))
+    .bind(amount)
+    .fetch_all(db)
     .await?)
 }
 
@@ -448,18 +469,6 @@ pub async fn open_deposits(db: &PgPool) -> Result<Vec<DepositRow>> {
         "SELECT {DEPOSIT_COLUMNS} FROM deposit \
          WHERE outcome <> 'MATCHED' AND settled_at IS NULL ORDER BY received_at LIMIT 200"
     )))
-    .fetch_all(db)
-    .await?)
-}
-
-/// The unpaid transfer orders of a payer (any amount), oldest first: what staff choose from.
-pub async fn unpaid_transfers_of(db: &PgPool, payer_name: &str) -> Result<Vec<PaymentRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM payment \
-         WHERE method = 'TRANSFER' AND state = 'UNPAID' AND payer_key = $1 \
-         ORDER BY created_at LIMIT 20"
-    )))
-    .bind(payer_key(payer_name))
     .fetch_all(db)
     .await?)
 }

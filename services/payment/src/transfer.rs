@@ -3,11 +3,14 @@
 //! `POST /payment/webhooks/deposit/` with `{"tx_id", "payer_name", "amount", "deposited_at"}`,
 //! signed `X-Signature: hex(HMAC-SHA256(DEPOSIT_WEBHOOK_SECRET, body))`.
 //!
-//! A deposit pays the one UNPAID transfer order of that payer name and amount. None: it is
-//! UNMATCHED; several: AMBIGUOUS (which one is not for the platform to guess). Either way it
-//! is kept, and staff see it with the payer's unpaid orders (oldest first) until they assign
-//! it to one or send the money back. The same `tx_id` reported again answers what the first
-//! report did: one deposit is one payment, however often it is delivered.
+//! A deposit pays one UNPAID transfer order of that payer name and amount: the oldest, if
+//! there are several (the next such deposit pays the next). One that matches none exactly is
+//! AMBIGUOUS when an unpaid transfer order has its payer name (another amount) or its amount
+//! (another name) — a customer who paid too little, a friend's account — and UNMATCHED when
+//! none does. Either way it is kept, never dropped, and staff see it with those orders (oldest
+//! first) until they assign it to one or send the money back. The same `tx_id` reported again
+//! answers what the first report did: one deposit is one payment, however often it is
+//! delivered.
 
 use authclient::Caller;
 use axum::http::HeaderValue;
@@ -48,9 +51,10 @@ pub struct DepositNotice {
 pub enum Outcome {
     /// It paid `order_id`.
     Matched,
-    /// No unpaid transfer order of that payer and amount: kept for staff.
+    /// No unpaid transfer order of that payer or that amount: kept for staff.
     Unmatched,
-    /// Several: kept for staff to choose.
+    /// None of that payer and amount, but some of that payer or that amount: kept for staff
+    /// to choose.
     Ambiguous,
 }
 
@@ -147,21 +151,26 @@ pub async fn deposit(s: &AppState, notice: DepositNotice) -> Result<DepositAnswe
                 order_id: known.order_id,
             });
         }
-        let candidates = db::transfer_candidates(&mut tx, new.payer_name, new.amount).await?;
-        let (outcome, order_id) = match candidates.as_slice() {
-            [order_id] => {
-                let how = Paid::Deposit {
-                    tx_id: &notice.tx_id,
-                };
-                workflow::settle_paid(&mut tx, *order_id, how).await?;
-                (Outcome::Matched, Some(*order_id))
-            }
-            [] => (Outcome::Unmatched, None),
-            _ => (Outcome::Ambiguous, None),
-        };
+        let (outcome, order_id) =
+            match db::oldest_transfer_due(&mut tx, new.payer_name, new.amount).await? {
+                Some(order_id) => {
+                    let how = Paid::Deposit {
+                        tx_id: &notice.tx_id,
+                    };
+                    workflow::settle_paid(&mut tx, order_id, how).await?;
+                    (Outcome::Matched, Some(order_id))
+                }
+                None if db::transfers_near(&mut *tx, new.payer_name, new.amount)
+                    .await?
+                    .is_empty() =>
+                {
+                    (Outcome::Unmatched, None)
+                }
+                None => (Outcome::Ambiguous, None),
+            };
         db::set_deposit_outcome(&mut tx, &notice.tx_id, outcome.as_str(), order_id).await?;
         tx.commit().await?;
-        tracing::info!(tx_id = %notice.tx_id, outcome = outcome.as_str(), order.id = ?order_id, candidates = candidates.len(), "deposit received");
+        tracing::info!(tx_id = %notice.tx_id, outcome = outcome.as_str(), order.id = ?order_id, "deposit received");
         Ok(DepositAnswer {
             tx_id: notice.tx_id,
             outcome,
@@ -180,7 +189,8 @@ pub struct Candidate {
     pub created_at: String,
 }
 
-/// A deposit that paid nothing yet, with the payer's unpaid orders, oldest first.
+/// A deposit that paid nothing yet, with the unpaid transfer orders of its payer or its
+/// amount, oldest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OpenDeposit {
     pub tx_id: String,
@@ -199,7 +209,7 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 pub async fn open_deposits(s: &AppState) -> Result<Vec<OpenDeposit>> {
     let mut out = vec![];
     for d in db::open_deposits(&s.db).await? {
-        let candidates = db::unpaid_transfers_of(&s.db, &d.payer_name)
+        let candidates = db::transfers_near(&s.db, &d.payer_name, d.amount)
             .await?
             .into_iter()
             .map(|p| Candidate {

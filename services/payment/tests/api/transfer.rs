@@ -80,7 +80,7 @@ async fn a_signed_deposit_pays_its_transfer_order_once_and_a_forged_one_nothing(
 }
 
 #[tokio::test]
-async fn unmatched_and_ambiguous_deposits_are_kept_for_staff_who_settle_them() {
+async fn deposits_pay_the_oldest_match_and_the_rest_are_kept_for_staff_who_settle_them() {
     let app = spawn().await;
     let kim = app.customer("twice_ordered").await;
     let staff = app.member("deposit_clerk", "STAFF", Some("gangnam")).await;
@@ -92,19 +92,22 @@ async fn unmatched_and_ambiguous_deposits_are_kept_for_staff_who_settle_them() {
             .await;
     }
 
-    // Two unpaid orders of that payer and amount: which one is not ours to guess.
-    let answer = deposit(&app, &notice("tx-amb", "박서준", amount)).await;
+    // Two unpaid orders of that payer and amount: the oldest is paid first.
+    let answer = deposit(&app, &notice("tx-1", "박서준", amount)).await;
+    assert_eq!(answer["outcome"], "MATCHED");
+    assert_eq!(answer["order_id"], first["order_id"]);
+    // The exact amount from another name (a friend's account?): not guessed, kept.
+    let answer = deposit(&app, &notice("tx-amb", "최친구", amount)).await;
     assert_eq!(answer["outcome"], "AMBIGUOUS");
     assert!(answer.get("order_id").is_none());
-    // Nobody's order: kept too.
+    // Nobody's name, nobody's amount: kept too.
     let answer = deposit(&app, &notice("tx-none", "최없음", 12_345)).await;
     assert_eq!(answer["outcome"], "UNMATCHED");
-    for o in [&first, &second] {
-        assert_eq!(
-            app.order_of(&kim, o["order_id"].as_str().unwrap()).await["payment_status"],
-            "UNPAID"
-        );
-    }
+    let second_id = second["order_id"].as_str().unwrap();
+    assert_eq!(
+        app.order_of(&kim, second_id).await["payment_status"],
+        "UNPAID"
+    );
 
     let (status, _, _) = envelope(
         app.client
@@ -122,24 +125,18 @@ async fn unmatched_and_ambiguous_deposits_are_kept_for_staff_who_settle_them() {
     let open = open.as_array().unwrap();
     assert_eq!(open.len(), 2, "{open:?}");
     assert_eq!(open[0]["tx_id"], "tx-amb");
+    assert_eq!(open[0]["outcome"], "AMBIGUOUS");
     let candidates: Vec<&str> = open[0]["candidates"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| c["order_id"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        candidates,
-        [
-            first["order_id"].as_str().unwrap(),
-            second["order_id"].as_str().unwrap()
-        ],
-        "the payer's unpaid orders, oldest first"
-    );
+    assert_eq!(candidates, [second_id], "the unpaid order of that amount");
     assert_eq!(open[1]["outcome"], "UNMATCHED");
+    assert_eq!(open[1]["candidates"], json!([]));
 
     // Staff settle the ambiguous one with the second order, the unmatched one as sent back.
-    let second_id = second["order_id"].as_str().unwrap();
     let res = app
         .post(
             &staff,
@@ -149,11 +146,14 @@ async fn unmatched_and_ambiguous_deposits_are_kept_for_staff_who_settle_them() {
         .await;
     assert_eq!(res.status(), 200);
     app.order_becomes(&kim, second_id, "PENDING", "PAID").await;
+    let third = app.transfer_order(&kim, "박서준", "hawaiian_m").await;
+    app.payment_known(&kim, third["order_id"].as_str().unwrap())
+        .await;
     let (status, _, _) = envelope(
         app.post(
             &staff,
             "/payment/deposits/tx-none/settle/",
-            json!({"order_id": first["order_id"]}),
+            json!({"order_id": third["order_id"]}),
         )
         .await,
     )
@@ -174,8 +174,40 @@ async fn unmatched_and_ambiguous_deposits_are_kept_for_staff_who_settle_them() {
     .await;
     assert_eq!(status, 409, "settled once");
 
-    // A second deposit now matches the one order left.
+    // The next deposit of that payer and amount pays the order left.
     let answer = deposit(&app, &notice("tx-next", "박서준", amount)).await;
     assert_eq!(answer["outcome"], "MATCHED");
-    assert_eq!(answer["order_id"], first["order_id"]);
+    assert_eq!(answer["order_id"], third["order_id"]);
+}
+
+#[tokio::test]
+async fn deposits_of_one_payer_and_amount_at_once_pay_one_order_each() {
+    let app = spawn().await;
+    let kim = app.customer("two_at_once").await;
+    let mut orders = vec![];
+    for _ in 0..3 {
+        let o = app.transfer_order(&kim, "동시입금", "hawaiian_m").await;
+        app.payment_known(&kim, o["order_id"].as_str().unwrap())
+            .await;
+        orders.push(o["order_id"].as_str().unwrap().to_owned());
+    }
+    let amount = app.order_of(&kim, &orders[0]).await["total_price"]
+        .as_i64()
+        .unwrap();
+    let sends = (0..3).map(|i| {
+        let body = notice(&format!("tx-at-once-{i}"), "동시입금", amount);
+        let app = &app;
+        async move { deposit(app, &body).await }
+    });
+    let answers = futures::future::join_all(sends).await;
+    let mut paid: Vec<String> = answers
+        .iter()
+        .map(|a| {
+            assert_eq!(a["outcome"], "MATCHED", "{a}");
+            a["order_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    paid.sort();
+    orders.sort();
+    assert_eq!(paid, orders, "each deposit paid another order");
 }
