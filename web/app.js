@@ -656,11 +656,11 @@ function staffView(member) {
     );
   }
 
-  // Money the board settles by hand: deposits no order matched (or several did), and
-  // transfers to send back for cancelled paid orders. No events tell of these: they are
+  // Money the board settles by hand: deposits no order matched exactly, transfers to send
+  // back for cancelled paid orders, and card refunds the provider refused. No events tell of these: they are
   // read with the board, after each action, and every 15 s while the page is visible.
   const deposits = h("ul", { class: "money-list", "aria-label": "Deposits to match" });
-  const refunds = h("ul", { class: "money-list", "aria-label": "Refunds by transfer to do" });
+  const refunds = h("ul", { class: "money-list", "aria-label": "Refunds to do" });
   const details = new Map(); // order id → the order (who to send a refund to), read once
 
   function deposit(d) {
@@ -679,11 +679,9 @@ function staffView(member) {
       "li",
       { class: "money-item", dataset: { txId: d.tx_id } },
       h("p", {}, h("strong", {}, `${won(d.amount)} from ${d.payer_name}`), ` · ${when(d.deposited_at)}`),
-      h("p", { class: "lines" }, d.outcome === "AMBIGUOUS"
-        ? "Several unpaid orders of this name and amount: which one does it pay?"
-        : d.candidates.length
-          ? "No unpaid order of this name and amount. This payer's unpaid transfer orders:"
-          : "No unpaid order of this name and amount."),
+      h("p", { class: "lines" }, d.candidates.length
+        ? "No unpaid order of this name and amount. Unpaid transfer orders of this name or this amount:"
+        : "No unpaid order of this name or amount."),
       h("div", { class: "actions" },
         ...d.candidates.map((c) =>
           h("button", {
@@ -691,16 +689,21 @@ function staffView(member) {
             class: c.amount === d.amount ? "primary" : null,
             onclick: settle(c.order_id, `The deposit from ${d.payer_name} pays the order of ${when(c.created_at)}.`),
           }, `Pays the order of ${when(c.created_at)} · ${c.bran_id} · ${won(c.amount)}`)),
-        h("button", { type: "button", onclick: back }, "Sent back to the payer")),
+        // Staff of one branch may not: the deposit may be meant for another branch's order.
+        member.bran_id ? null : h("button", { type: "button", onclick: back }, "Sent back to the payer")),
     );
   }
 
   function refund(r) {
     const o = details.get(r.order_id);
-    // The refund list does not name the payer (yet): the order's transfer details may.
     const to = r.payer_name ?? o?.transfer?.payer_name;
+    // A card refund the provider refused is made at its dashboard.
+    const card = r.method === "CARD";
     const done = (ev) => {
-      if (!window.confirm(`Have you sent ${won(r.amount)} back${to ? ` to ${to}` : ""}?`)) return;
+      const asked = card
+        ? `Have you refunded ${won(r.amount)} at the card provider's dashboard?`
+        : `Have you sent ${won(r.amount)} back${to ? ` to ${to}` : ""}?`;
+      if (!window.confirm(asked)) return;
       act(ev.currentTarget, async () => {
         await api.call("POST", `/payment/refunds/${r.order_id}/done/`, { body: {} });
         say(`The refund of ${won(r.amount)}${to ? ` to ${to}` : ""} is done.`);
@@ -710,12 +713,14 @@ function staffView(member) {
     return h(
       "li",
       { class: "money-item", dataset: { orderId: r.order_id } },
-      h("p", {}, h("strong", {}, `Send ${won(r.amount)} back${to ? ` to ${to}` : ""}`)),
+      h("p", {}, h("strong", {}, card
+        ? `Refund ${won(r.amount)} by card at the provider's dashboard (it refused: ${r.failure?.code ?? "?"})`
+        : `Send ${won(r.amount)} back${to ? ` to ${to}` : ""}`)),
       h("p", { class: "lines" }, o
         ? `For the cancelled order of ${o.date} ${o.time} (${o.items.map((i) => `${i.pizza_nm} ${i.size} × ${i.quantity}`).join(", ")})`
         : `For the cancelled order ${r.order_id}`),
       h("div", { class: "actions" },
-        h("button", { type: "button", class: "primary", onclick: done }, "Done: sent back")),
+        h("button", { type: "button", class: "primary", onclick: done }, card ? "Done: refunded" : "Done: sent back")),
     );
   }
 
@@ -764,7 +769,7 @@ function staffView(member) {
       h("h2", { id: "money-title" }, "Payments to settle"),
       h("div", { class: "money" },
         h("div", { class: "column" }, h("h3", {}, "Deposits to match"), deposits),
-        h("div", { class: "column" }, h("h3", {}, "Refunds by transfer to do"), refunds))),
+        h("div", { class: "column" }, h("h3", {}, "Refunds to do"), refunds))),
   );
   // Background refreshes show their own failure but leave an error the person is reading.
   // An order paid at last (AWAITING_PAYMENT → PENDING) comes as an event like any other.

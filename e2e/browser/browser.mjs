@@ -265,7 +265,7 @@ try {
   await paidOnBoard.waitFor({ timeout: 10_000 });
   await paidOnBoard.getByText("Paid by card").waitFor();
   await staff.getByRole("heading", { name: "Deposits to match" }).waitFor();
-  await staff.getByRole("heading", { name: "Refunds by transfer to do" }).waitFor();
+  await staff.getByRole("heading", { name: "Refunds to do" }).waitFor();
   await staff.screenshot({ path: path.join(SHOTS, "staff-board-paid.png") });
 
   step("a bank transfer order shows the account, the amount and the Toss link");

@@ -81,6 +81,14 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The one branch a STAFF member bound to it may act on; `None` for everyone else (an
+    /// unbound STAFF member or an ADMIN: every branch; a customer: their own orders).
+    pub fn bound_branch(&self) -> Option<&str> {
+        (self.role == Role::Staff)
+            .then_some(self.bran_id.as_deref())
+            .flatten()
+    }
+
     /// 403 unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
         if roles.contains(&self.role) {

@@ -3,6 +3,10 @@
 //! consumer that every replica of the service shares. Unlike a [`crate::Broadcast`], each
 //! event goes to one replica at a time.
 //!
+//! Events are fetched a few at a time ([`BATCH`]) and handled one by one: the ack wait of an
+//! event runs from its delivery, so a large batch behind a slow handler would time out and be
+//! delivered to another replica while still waiting here.
+//!
 //! Delivery is at least once: an event is acknowledged only after its handler returned `Ok`,
 //! and a handler that fails gets the event again later (a NAK with a delay that doubles per
 //! attempt, 0.5 s up to 30 s), as does an event whose replica died while handling it (after
@@ -19,6 +23,9 @@ use events::{Envelope, Event};
 use futures::StreamExt;
 
 use crate::ensure_stream;
+
+/// Events fetched per request to the server.
+pub const BATCH: usize = 8;
 
 /// What a handler makes of an event.
 pub type Handled = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
@@ -92,7 +99,11 @@ impl<E: Event> WorkQueue<E> {
                 },
             )
             .await?;
-        let mut messages = consumer.messages().await?;
+        let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(BATCH)
+            .messages()
+            .await?;
         tracing::info!(
             consumer = self.name,
             filter = self.filter,

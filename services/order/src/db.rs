@@ -139,8 +139,9 @@ pub fn initial_payment_status(method: PaymentMethod) -> PaymentStatus {
 pub async fn insert_order(conn: &mut PgConnection, order: &NewOrder) -> Result<()> {
     sqlx::query(
         "INSERT INTO orders (order_id, member_id, bran_id, status, total_price, created_at, \
-                             updated_at, payment_method, payment_status, payer_name) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
+                             updated_at, payment_method, payment_status, payer_name, pending_since) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, \
+                 CASE WHEN $4 = 'PENDING' THEN $6 END)",
     )
     .bind(order.order_id)
     .bind(&order.member_id)
@@ -282,6 +283,8 @@ pub async fn mark_paid(conn: &mut PgConnection, order_id: Uuid) -> Result<Option
             WHERE order_id = $1 AND payment_status = 'UNPAID' FOR UPDATE) \
          UPDATE orders o SET payment_status = 'PAID', updated_at = now(), \
                 status = CASE WHEN before.status = 'AWAITING_PAYMENT' THEN 'PENDING' ELSE o.status END, \
+                pending_since = CASE WHEN before.status = 'AWAITING_PAYMENT' THEN now() \
+                                     ELSE o.pending_since END, \
                 version = o.version + CASE WHEN before.status = 'AWAITING_PAYMENT' THEN 1 ELSE 0 END \
          FROM before WHERE o.order_id = before.order_id \
          RETURNING {MOVED_COLUMNS}"
@@ -293,13 +296,19 @@ pub async fn mark_paid(conn: &mut PgConnection, order_id: Uuid) -> Result<Option
 
 /// The money went back (`payment.refunded`). From UNPAID too: should the refund be applied
 /// before its payment (a redelivery can reorder them), the payment then finds nothing unpaid
-/// and the order ends REFUNDED, as it should.
+/// and the order ends REFUNDED, as it should. An order the kitchen has not accepted yet is
+/// cancelled with it (a refund made at the provider's dashboard): nobody cooks what was paid
+/// back.
 pub async fn mark_refunded(conn: &mut PgConnection, order_id: Uuid) -> Result<Option<Moved>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH before AS ( \
             SELECT order_id, status, payment_status FROM orders \
             WHERE order_id = $1 AND payment_status IN ('UNPAID', 'PAID') FOR UPDATE) \
-         UPDATE orders o SET payment_status = 'REFUNDED', updated_at = now() \
+         UPDATE orders o SET payment_status = 'REFUNDED', updated_at = now(), \
+                status = CASE WHEN before.status IN ('AWAITING_PAYMENT', 'PENDING') \
+                              THEN 'CANCELLED' ELSE o.status END, \
+                version = o.version + CASE WHEN before.status IN ('AWAITING_PAYMENT', 'PENDING') \
+                                           THEN 1 ELSE 0 END \
          FROM before WHERE o.order_id = before.order_id \
          RETURNING {MOVED_COLUMNS}"
     )))
@@ -358,13 +367,19 @@ pub async fn cancel_overdue(
 ) -> Result<Vec<Moved>> {
     // The status is written into the statement (it is one of ours, never the client's), so
     // the planner can use the partial index on it (`orders_pending_age`, …).
+    // A PENDING order's time runs from when it became PENDING (its payment, if prepaid).
+    let since = if status == Status::Pending {
+        "COALESCE(pending_since, created_at)"
+    } else {
+        "created_at"
+    };
     let status = status.as_str();
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH before AS ( \
             SELECT order_id, status, payment_status FROM orders \
-            WHERE status = '{status}' AND created_at < now() - make_interval(secs => $1) \
+            WHERE status = '{status}' AND {since} < now() - make_interval(secs => $1) \
               AND ($3::text IS NULL OR payment_method = $3) \
-            ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+            ORDER BY {since} LIMIT $2 FOR UPDATE SKIP LOCKED) \
          UPDATE orders o SET status = 'CANCELLED', version = o.version + 1, updated_at = now() \
          FROM before WHERE o.order_id = before.order_id \
          RETURNING {MOVED_COLUMNS}"

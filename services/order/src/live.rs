@@ -5,8 +5,9 @@
 //! `{type: "order.created" | "order.status_changed" | "order.payment_changed", order_id,
 //! status, previous_status?, estimated_ready_at?, payment_status?, occurred_at}`: a customer
 //! gets their own orders; STAFF get every order (of their branch, if bound; `?bran_id=`
-//! narrows it), ADMIN every order — except, for staff, what happens to an order before it is
-//! paid (the kitchen first hears of a prepaid order when it becomes PENDING).
+//! narrows it), ADMIN every order — except, for staff and admins alike, an unpaid order's
+//! creation and its cancellation unpaid (the kitchen first hears of a prepaid order when it
+//! becomes PENDING).
 //!
 //! Fan-out: every replica reads the ORDERS stream with its own broadcast subscription, so
 //! a change made on any replica reaches sockets on all of them. In the process, one

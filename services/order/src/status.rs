@@ -55,14 +55,6 @@ impl Status {
             .find(|st| st.as_str().eq_ignore_ascii_case(s))
     }
 
-    /// Over: nothing moves it any more.
-    pub fn is_closed(self) -> bool {
-        matches!(
-            self,
-            Status::Completed | Status::Rejected | Status::Cancelled
-        )
-    }
-
     /// The names, for error messages and documentation.
     pub fn names() -> String {
         Status::ALL.map(Status::as_str).join(", ")

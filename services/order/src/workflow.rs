@@ -236,7 +236,8 @@ pub async fn apply_payment(db: &PgPool, event: &Envelope<PaymentEvent>) -> Resul
         return Ok(());
     };
     if moved.order.status != moved.previous_status {
-        record(&mut tx, &moved, "system:payment", None).await?;
+        let why = (moved.order.status == Status::Cancelled).then_some("refunded at the provider");
+        record(&mut tx, &moved, "system:payment", why).await?;
     } else {
         let order = &moved.order;
         let changed = PaymentChanged {

@@ -20,10 +20,11 @@ use std::time::Duration;
 use authclient::Caller;
 use axum::http::{HeaderMap, StatusCode, header};
 use events::order::PaymentMethod;
+use hmac::{Hmac, Mac};
 use httpkit::{ApiError, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -121,11 +122,12 @@ impl PaymentView {
     }
 }
 
-/// Who pays, for the provider: stable per member, 2 to 50 of `A-Za-z0-9-_=.@`, and no member
-/// id in it.
-pub fn customer_key(member_id: &str) -> String {
-    let digest = Sha256::digest(format!("pizza-customer:{member_id}").as_bytes());
-    format!("m_{}", &hex::encode(digest)[..32])
+/// Who pays, for the provider: stable per member, 2 to 50 of `A-Za-z0-9-_=.@`, and nothing
+/// anyone can tie back to a member id without `key` (an HMAC under this service's secret).
+pub fn customer_key(key: &[u8], member_id: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(member_id.as_bytes());
+    format!("m_{}", &hex::encode(mac.finalize().into_bytes())[..32])
 }
 
 /// How long a checkout waits for an order placed a moment ago to arrive (its `order.created`
@@ -179,9 +181,11 @@ fn not_payable(state: State) -> Error {
     let why = match state {
         State::Confirming => "a payment of this order is being confirmed",
         State::Void => "the order was cancelled; nothing can be paid",
-        State::Paid | State::Refunding | State::RefundDue | State::Refunded => {
-            "this order is paid already"
-        }
+        State::Paid
+        | State::Refunding
+        | State::RefundDue
+        | State::RefundFailed
+        | State::Refunded => "this order is paid already",
         State::Unpaid => "this order can be paid",
     };
     ApiError::conflict(why)
@@ -249,7 +253,7 @@ pub async fn checkout(
     }
     let success_url = with_query(return_base, "payment=success");
     let fail_url = with_query(return_base, "payment=fail");
-    let customer_key = customer_key(&p.member_id);
+    let customer_key = customer_key(&s.customer_key_secret, &p.member_id);
     let checkout_url = s.checkout_url.as_ref().map(|page| {
         with_query(
             page,
@@ -345,6 +349,24 @@ async fn confirm_at_provider(s: &AppState, p: PaymentRow, key: &str) -> Result<P
         }
         return Err(not_payable(now.state));
     };
+    let now = confirm_once(s, &p, key).await?;
+    match now.state {
+        State::Unpaid | State::Void => Err(declined(
+            now.failure_code.as_deref().unwrap_or("UNKNOWN"),
+            now.failure_message.as_deref().unwrap_or(""),
+        )),
+        State::Confirming => Err(unanswered()),
+        _ => Ok(PaymentView::of(&now)),
+    }
+}
+
+/// Asks the provider to confirm `p`'s payment with `key` — the first time, or again for a
+/// confirm whose answer was lost (the same `Idempotency-Key`: the provider answers what it
+/// did the first time, or does it now) — and records the answer ([`settle`]). Only the
+/// confirm's own refusal makes the payment unpaid again: a read that fails after
+/// `ALREADY_PROCESSED_PAYMENT` leaves it CONFIRMING, for the next attempt. The payment as it
+/// is now.
+async fn confirm_once(s: &AppState, p: &PaymentRow, key: &str) -> Result<PaymentRow> {
     let answer = s
         .toss
         .confirm(
@@ -355,33 +377,29 @@ async fn confirm_at_provider(s: &AppState, p: PaymentRow, key: &str) -> Result<P
         )
         .await;
     let answer = match answer {
-        // Confirmed before, by a request whose answer was lost: read what it did.
+        // Confirmed before with another key (a different request of ours): read what it did.
         Err(Failure::Refused { code, .. }) if code == "ALREADY_PROCESSED_PAYMENT" => {
-            s.toss.payment(key).await
+            s.toss.payment(key).await.map_err(Failure::unknown)
         }
         other => other,
     };
     match answer {
-        Ok(provider) => {
-            let now = settle(s, &p, &provider).await?;
-            match now.state {
-                State::Unpaid | State::Void => Err(declined(
-                    now.failure_code.as_deref().unwrap_or(&provider.status),
-                    now.failure_message.as_deref().unwrap_or(""),
-                )),
-                State::Confirming => Err(unanswered()),
-                _ => Ok(PaymentView::of(&now)),
-            }
-        }
+        Ok(provider) => settle(s, p, &provider).await,
         Err(Failure::Refused { code, message, .. }) => {
             workflow::failed(&s.db, p.order_id, key, &code, &message).await?;
-            Err(declined(&code, &message))
+            current(s, p).await
         }
         Err(Failure::Unknown(why)) => {
             tracing::warn!(order.id = %p.order_id, error = %why, "confirm unanswered; it will be reconciled");
-            Err(unanswered())
+            current(s, p).await
         }
     }
+}
+
+async fn current(s: &AppState, p: &PaymentRow) -> Result<PaymentRow> {
+    db::payment(&s.db, p.order_id)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("payment {} vanished", p.order_id)))
 }
 
 /// 402 with the provider's code: the order stays unpaid and may be paid again.
@@ -404,7 +422,8 @@ fn unanswered() -> Error {
     .into()
 }
 
-/// Records what the provider says of `p`'s payment: DONE → PAID; CANCELED → REFUNDED;
+/// Records what the provider says of `p`'s payment: DONE → PAID; CANCELED → REFUNDED if it
+/// was recorded paid, else (charged and given back before this service knew) unpaid again;
 /// ABORTED or EXPIRED → unpaid again; anything else (still in progress) → nothing yet. The
 /// payment as it is now.
 pub async fn settle(s: &AppState, p: &PaymentRow, provider: &toss::Payment) -> Result<PaymentRow> {
@@ -416,8 +435,12 @@ pub async fn settle(s: &AppState, p: &PaymentRow, provider: &toss::Payment) -> R
             p.provider_order_id
         )));
     }
+    let recorded_paid = matches!(
+        p.state,
+        State::Paid | State::Refunding | State::RefundDue | State::RefundFailed
+    );
     match provider.status.as_str() {
-        "DONE" | "CANCELED" | "PARTIAL_CANCELED" => {
+        "DONE" | "PARTIAL_CANCELED" => {
             if provider.total_amount != p.amount {
                 // Cannot happen through this service (it confirms the order's amount only).
                 return Err(Error::Internal(anyhow::anyhow!(
@@ -432,11 +455,11 @@ pub async fn settle(s: &AppState, p: &PaymentRow, provider: &toss::Payment) -> R
                 provider: &provider.raw,
             };
             workflow::paid(&s.db, p.order_id, how).await?;
-            if provider.status == "CANCELED" {
-                workflow::refunded(&s.db, p.order_id, Some(&provider.raw)).await?;
-            }
         }
-        "ABORTED" | "EXPIRED" => {
+        "CANCELED" if recorded_paid => {
+            workflow::refunded(&s.db, p.order_id, Some(&provider.raw)).await?;
+        }
+        "CANCELED" | "ABORTED" | "EXPIRED" => {
             let failure = &provider.raw["failure"];
             let code = failure["code"].as_str().unwrap_or(&provider.status);
             let message = failure["message"].as_str().unwrap_or("");
@@ -444,43 +467,27 @@ pub async fn settle(s: &AppState, p: &PaymentRow, provider: &toss::Payment) -> R
         }
         _ => {}
     }
-    db::payment(&s.db, p.order_id)
-        .await?
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("payment {} vanished", p.order_id)))
+    current(s, p).await
 }
 
-/// Learns what became of a confirm whose answer never came: reads the order's payment at the
-/// provider; one still only authenticated there is confirmed again (same `Idempotency-Key`:
-/// charged once whatever the first attempt did).
+/// Learns what became of a confirm whose answer never came: reads the payment back by its
+/// key; one settled there (DONE, CANCELED, ABORTED, EXPIRED) is recorded so, anything else —
+/// only authenticated, or the read itself failing — is confirmed again with the same
+/// `Idempotency-Key`, whose answer decides (charged once whatever the first attempt did).
 pub async fn reconcile(s: &AppState, p: &PaymentRow) -> Result<PaymentRow> {
     let Some(key) = p.payment_key.clone() else {
         return Ok(p.clone());
     };
-    let answer = match s.toss.payment_of_order(&p.provider_order_id).await {
-        Ok(provider) if provider.status == "IN_PROGRESS" && provider.payment_key == key => {
-            s.toss
-                .confirm(
-                    &key,
-                    &p.provider_order_id,
-                    p.amount,
-                    &format!("confirm-{key}"),
-                )
-                .await
+    match s.toss.payment(&key).await {
+        Ok(provider)
+            if matches!(
+                provider.status.as_str(),
+                "DONE" | "PARTIAL_CANCELED" | "CANCELED" | "ABORTED" | "EXPIRED"
+            ) =>
+        {
+            settle(s, p, &provider).await
         }
-        other => other,
-    };
-    match answer {
-        Ok(provider) => settle(s, p, &provider).await,
-        Err(Failure::Refused { code, message, .. }) => {
-            workflow::failed(&s.db, p.order_id, &key, &code, &message).await?;
-            Ok(db::payment(&s.db, p.order_id)
-                .await?
-                .unwrap_or_else(|| p.clone()))
-        }
-        Err(Failure::Unknown(why)) => {
-            tracing::debug!(order.id = %p.order_id, error = %why, "the provider did not answer");
-            Err(Error::DependencyDown("the card company did not answer"))
-        }
+        _ => confirm_once(s, p, &key).await,
     }
 }
 
@@ -497,6 +504,9 @@ pub async fn reconcile_unanswered(s: AppState) {
     };
     for p in due {
         match reconcile(&s, &p).await {
+            Ok(now) if now.state == State::Confirming => {
+                tracing::warn!(order.id = %p.order_id, "confirm still unanswered; will retry")
+            }
             Ok(now) => {
                 tracing::info!(order.id = %p.order_id, state = %now.state, "unanswered confirm reconciled")
             }

@@ -27,18 +27,21 @@ pub enum State {
     Refunding,
     /// Transfer: staff are to send the money back.
     RefundDue,
+    /// Card: the provider refused the cancel; staff refund it at the provider's dashboard.
+    RefundFailed,
     Refunded,
     /// The order was closed before anything was paid.
     Void,
 }
 
 impl State {
-    pub const ALL: [State; 7] = [
+    pub const ALL: [State; 8] = [
         State::Unpaid,
         State::Confirming,
         State::Paid,
         State::Refunding,
         State::RefundDue,
+        State::RefundFailed,
         State::Refunded,
         State::Void,
     ];
@@ -50,6 +53,7 @@ impl State {
             State::Paid => "PAID",
             State::Refunding => "REFUNDING",
             State::RefundDue => "REFUND_DUE",
+            State::RefundFailed => "REFUND_FAILED",
             State::Refunded => "REFUNDED",
             State::Void => "VOID",
         }
@@ -59,7 +63,9 @@ impl State {
     pub fn payment_status(self) -> PaymentStatus {
         match self {
             State::Unpaid | State::Confirming | State::Void => PaymentStatus::Unpaid,
-            State::Paid | State::Refunding | State::RefundDue => PaymentStatus::Paid,
+            State::Paid | State::Refunding | State::RefundDue | State::RefundFailed => {
+                PaymentStatus::Paid
+            }
             State::Refunded => PaymentStatus::Refunded,
         }
     }
@@ -120,12 +126,15 @@ pub struct Changed {
 }
 
 /// [`COLUMNS`] of the updated row `p`, and the state of the locked row `before`.
-fn changed_columns() -> String {
-    let cols: Vec<String> = COLUMNS
-        .split(',')
-        .map(|c| format!("p.{}", c.trim()))
-        .collect();
-    format!("{}, before.state AS previous_state", cols.join(", "))
+fn changed_columns() -> &'static str {
+    static CHANGED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let cols: Vec<String> = COLUMNS
+            .split(',')
+            .map(|c| format!("p.{}", c.trim()))
+            .collect();
+        format!("{}, before.state AS previous_state", cols.join(", "))
+    });
+    &CHANGED
 }
 
 /// How a payer name is compared: without spaces, in lower case (banks print names with and
@@ -309,7 +318,8 @@ pub async fn settle_refunded(
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH before AS ( \
             SELECT order_id, state FROM payment \
-            WHERE order_id = $1 AND state IN ('PAID', 'REFUNDING', 'REFUND_DUE') FOR UPDATE) \
+            WHERE order_id = $1 AND state IN ('PAID', 'REFUNDING', 'REFUND_DUE', 'REFUND_FAILED') \
+            FOR UPDATE) \
          UPDATE payment p SET state = 'REFUNDED', refunded_at = now(), updated_at = now(), \
                 provider_payment = COALESCE($2, p.provider_payment) \
          FROM before WHERE p.order_id = before.order_id \
@@ -320,6 +330,28 @@ pub async fn settle_refunded(
     .bind(provider_payment)
     .fetch_optional(conn)
     .await?)
+}
+
+/// The provider refused to cancel a card payment: staff refund it by hand. `false` if it was
+/// not being refunded.
+pub async fn refund_refused(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    code: &str,
+    message: &str,
+) -> Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE payment SET state = 'REFUND_FAILED', failure_code = $2, failure_message = $3, \
+                updated_at = now() \
+         WHERE order_id = $1 AND state = 'REFUNDING'",
+    )
+    .bind(order_id)
+    .bind(code)
+    .bind(message)
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 /// Confirms sent longer ago than `secs` whose answer never came, oldest first.
@@ -335,20 +367,11 @@ pub async fn unanswered_confirms(db: &PgPool, secs: f64, limit: i64) -> Result<V
     .await?)
 }
 
-/// Refunds queued at the provider that did not go through yet, oldest first.
-pub async fn refunding(db: &PgPool, limit: i64) -> Result<Vec<PaymentRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM payment WHERE state = 'REFUNDING' ORDER BY updated_at LIMIT $1"
-    )))
-    .bind(limit)
-    .fetch_all(db)
-    .await?)
-}
-
-/// Transfer refunds staff are to make (of one branch, or all), oldest first.
+/// Refunds staff are to make (of one branch, or all), oldest first: transfers to send back,
+/// and card refunds the provider refused.
 pub async fn refunds_due(db: &PgPool, bran_id: Option<&str>) -> Result<Vec<PaymentRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM payment WHERE state = 'REFUND_DUE' \
+        "SELECT {COLUMNS} FROM payment WHERE state IN ('REFUND_DUE', 'REFUND_FAILED') \
            AND ($1::text IS NULL OR bran_id = $1) ORDER BY updated_at LIMIT 200"
     )))
     .bind(bran_id)

@@ -69,6 +69,9 @@ pub struct Shared {
     pub reconcile_after: Duration,
     /// `TOSS_TIMEOUT`: how long one call to the provider may take.
     pub toss_timeout: Duration,
+    /// What customer keys are derived with ([`card::customer_key`]): the secret key, so nobody
+    /// else can tie one to a member.
+    pub customer_key_secret: Vec<u8>,
 }
 
 impl FromRef<AppState> for AuthClient {
@@ -100,6 +103,7 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
         deposit_secret: cfg.deposit_webhook_secret.clone(),
         reconcile_after: cfg.payment_reconcile_after,
         toss_timeout: cfg.toss.toss_timeout,
+        customer_key_secret: cfg.toss.toss_secret_key.expose().as_bytes().to_vec(),
     }));
     let mut life = Lifecycle::new("payment", db.clone(), nats.clone(), shutdown);
     life.subscribe(auth.subscription());

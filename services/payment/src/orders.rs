@@ -9,7 +9,7 @@
 //! redelivery changes nothing. A close that arrives before its order's creation was recorded
 //! is not acknowledged, and comes again once it can be applied.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use events::{
     Envelope, OrderEvent,
@@ -19,15 +19,23 @@ use sqlx::PgPool;
 
 use crate::{db::NewPayment, workflow};
 
+/// The work queue. Its events are quick to apply (one transaction), so its ack wait is short:
+/// those a dying replica had taken reach another within seconds, and checkouts do not wait
+/// long for an order to be known.
 pub fn queue(db: PgPool) -> outbox::WorkQueue<OrderEvent> {
-    outbox::WorkQueue::new(
+    let mut queue = outbox::WorkQueue::new(
         "payment-orders",
         "order.>",
         Arc::new(move |event| {
             let db = db.clone();
-            Box::pin(async move { apply(&db, event).await })
+            // On a task of its own: a shutdown never cuts the change half-way.
+            Box::pin(outbox::run_to_completion(
+                async move { apply(&db, event).await },
+            ))
         }),
-    )
+    );
+    queue.ack_wait = Duration::from_secs(5);
+    queue
 }
 
 async fn apply(db: &PgPool, event: Envelope<OrderEvent>) -> anyhow::Result<()> {

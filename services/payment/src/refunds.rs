@@ -6,12 +6,14 @@
 //! many attempts reach the provider, it cancels once.
 //!
 //! A transfer is sent back by staff (the platform holds no bank credentials): the order shows
-//! on their list of refunds to make until they mark it done ([`transfer_refunded`]).
+//! on their list of refunds to make until they mark it done ([`refunded_by_staff`]). So does a
+//! card refund the provider refused (it answered, and will not cancel: REFUND_FAILED): staff
+//! make it at the provider's dashboard.
 
 use std::{sync::Arc, time::Duration};
 
 use authclient::Caller;
-use events::{Envelope, PaymentEvent, order::PaymentMethod};
+use events::{Envelope, PaymentEvent};
 use httpkit::{ApiError, Error, Result};
 use serde_json::json;
 use uuid::Uuid;
@@ -32,7 +34,11 @@ pub fn queue(s: AppState) -> outbox::WorkQueue<PaymentEvent> {
         events::payment::REFUND_REQUESTED,
         Arc::new(move |event| {
             let s = s.clone();
-            Box::pin(async move { refund(&s, event).await })
+            // On a task of its own: a shutdown never cuts the attempt between the provider's
+            // answer and its record.
+            Box::pin(outbox::run_to_completion(
+                async move { refund(&s, event).await },
+            ))
         }),
     );
     queue.ack_wait = ack_wait;
@@ -71,39 +77,39 @@ async fn refund(s: &AppState, event: Envelope<PaymentEvent>) -> anyhow::Result<(
             provider.status
         ),
         Err(Failure::Refused { code, message, .. }) => {
-            tracing::error!(order.id = %r.order_id, code, message, "the provider refuses the refund; it is tried again (and can be made at its dashboard)");
-            anyhow::bail!("refused: {code}")
+            tracing::error!(order.id = %r.order_id, code, message, "the provider refuses the refund; it goes on the staff's list");
+            let mut tx = s.db.begin().await?;
+            db::refund_refused(&mut tx, r.order_id, &code, &message).await?;
+            tx.commit().await?;
+            Ok(())
         }
         Err(Failure::Unknown(why)) => anyhow::bail!("{why}"),
     }
 }
 
-/// Transfer refunds staff are to make (a bound STAFF member: their branch's).
-pub async fn transfers_due(s: &AppState, caller: &Caller) -> Result<Vec<db::PaymentRow>> {
-    let bound = (caller.role == authclient::Role::Staff)
-        .then_some(caller.bran_id.as_deref())
-        .flatten();
-    db::refunds_due(&s.db, bound).await
+/// Refunds staff are to make (a bound STAFF member: their branch's).
+pub async fn due(s: &AppState, caller: &Caller) -> Result<Vec<db::PaymentRow>> {
+    db::refunds_due(&s.db, caller.bound_branch()).await
 }
 
-/// Staff sent a transfer order's money back: REFUNDED, `payment.refunded`.
-pub async fn transfer_refunded(
+/// Staff sent a transfer's money back, or refunded a card at the provider's dashboard:
+/// REFUNDED, `payment.refunded`.
+pub async fn refunded_by_staff(
     s: &AppState,
     caller: &Caller,
     order_id: Uuid,
 ) -> Result<db::PaymentRow> {
-    let bound = (caller.role == authclient::Role::Staff)
-        .then(|| caller.bran_id.clone())
-        .flatten();
+    let bound = caller.bound_branch();
     let p = db::payment(&s.db, order_id)
         .await?
-        .filter(|p| p.method == PaymentMethod::Transfer)
-        .filter(|p| bound.as_deref().is_none_or(|b| b == p.bran_id))
-        .ok_or_else(|| Error::NotFound("no such transfer order".into()))?;
-    if p.state != State::RefundDue {
-        return Err(ApiError::conflict("no refund is due for this order")
-            .with_details(json!({"state": p.state}))
-            .into());
+        .filter(|p| bound.is_none_or(|b| b == p.bran_id))
+        .ok_or_else(|| Error::NotFound("no such order".into()))?;
+    if !matches!(p.state, State::RefundDue | State::RefundFailed) {
+        return Err(
+            ApiError::conflict("no refund is due from staff for this order")
+                .with_details(json!({"state": p.state}))
+                .into(),
+        );
     }
     let db = s.db.clone();
     let done =
@@ -111,7 +117,7 @@ pub async fn transfer_refunded(
             .await?;
     match done {
         Some(p) => {
-            tracing::info!(order.id = %order_id, by = %caller.member_id, "transfer refunded by staff");
+            tracing::info!(order.id = %order_id, by = %caller.member_id, "refunded by staff");
             Ok(p)
         }
         None => Err(Error::Conflict("refunded meanwhile".into())),

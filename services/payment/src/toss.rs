@@ -59,10 +59,11 @@ pub enum Failure {
 }
 
 impl Failure {
-    pub fn code(&self) -> Option<&str> {
+    /// Any failure of a call whose refusal decides nothing (a read): not known.
+    pub fn unknown(self) -> Failure {
         match self {
-            Failure::Refused { code, .. } => Some(code),
-            Failure::Unknown(_) => None,
+            Failure::Refused { status, code, .. } => Failure::Unknown(format!("{status} {code}")),
+            unknown => unknown,
         }
     }
 }
@@ -162,10 +163,20 @@ async fn answer(res: reqwest::Result<reqwest::Response>) -> Answer {
     }
     let code = body["code"].as_str().unwrap_or("UNKNOWN").to_owned();
     let message = body["message"].as_str().unwrap_or("").to_owned();
-    // 5xx, and a repeated Idempotency-Key whose first request is still running: the outcome
-    // is not known yet.
+    // 5xx, too many requests, a repeated Idempotency-Key whose first request is still running,
+    // and a key the provider does not take (ours, not the customer's card: an operator's
+    // mistake, logged loudly): the request was not carried out, or not known to be.
+    let ours = matches!(
+        code.as_str(),
+        "UNAUTHORIZED_KEY" | "INCORRECT_BASIC_AUTH_FORMAT" | "INVALID_API_KEY"
+    );
+    if ours {
+        tracing::error!(%status, code, "the provider refuses this service's key (TOSS_SECRET_KEY)");
+    }
     if status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
         || status == StatusCode::CONFLICT && code == "IDEMPOTENT_REQUEST_PROCESSING"
+        || ours
     {
         return Err(Failure::Unknown(format!("{status} {code}: {message}")));
     }

@@ -245,7 +245,9 @@ pub struct Settlement {
     pub order_id: Option<Uuid>,
 }
 
-/// Settles an open deposit as `caller` (STAFF bound to a branch: orders of that branch only).
+/// Settles an open deposit as `caller`. A STAFF member bound to a branch may pay only that
+/// branch's orders with it, and may not mark it sent back: the shop's account is everyone's,
+/// and the deposit may be meant for another branch's order (ADMIN and unbound STAFF may).
 pub async fn settle(
     s: &AppState,
     caller: &Caller,
@@ -254,9 +256,13 @@ pub async fn settle(
 ) -> Result<DepositAnswer> {
     let db = s.db.clone();
     let by = caller.member_id.clone();
-    let bound = (caller.role == authclient::Role::Staff)
-        .then(|| caller.bran_id.clone())
-        .flatten();
+    let bound = caller.bound_branch().map(str::to_owned);
+    if settlement.order_id.is_none() && bound.is_some() {
+        return Err(ApiError::forbidden(
+            "staff of one branch cannot mark a deposit sent back; ask an unbound STAFF or an ADMIN",
+        )
+        .into());
+    }
     outbox::run_to_completion(async move {
         let mut tx = db.begin().await?;
         let d = db::deposit(&mut tx, &tx_id)

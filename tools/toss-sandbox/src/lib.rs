@@ -19,8 +19,9 @@
 //! `TossPayments-Test-Code: <CODE>` fails with that code (as the provider's test mode does);
 //! an amount ending in 13 won is declined (403 `REJECT_CARD_PAYMENT`); a confirm whose amount
 //! is not the authenticated one is 400 `INVALID_REQUEST` (the provider documents no code).
-//! `POST /sandbox/faults {"delay_ms", "fail_next"}` makes API answers slow, or the next N
-//! fail with 500 `FAILED_INTERNAL_SYSTEM_PROCESSING` (after doing nothing); `GET
+//! `POST /sandbox/faults {"delay_ms", "fail_next", "refuse_next"}` makes API answers slow, the
+//! next N fail with 500 `FAILED_INTERNAL_SYSTEM_PROCESSING`, or the next one (of `"path"`, a
+//! suffix, if given) be refused with 403 and `"code"` — all after doing nothing; `GET
 //! /sandbox/ledger` lists every confirm and cancel the sandbox carried out; `GET /sandbox/calls`
 //! every API call it answered (`{"method", "path", "status"}`, faults included).
 //! `POST /sandbox/webhook {"url"}` sets where webhooks go (as the provider's dashboard does).
@@ -83,6 +84,8 @@ struct Inner {
     idempotent: HashMap<IdempotencyId, Option<Answer>>,
     delay: Duration,
     fail_next: u32,
+    /// (path suffix, code): the next call whose path ends so is refused with that code.
+    refuse_next: Option<(String, String)>,
     ledger: Vec<Value>,
     calls: Vec<Value>,
     /// Set at run time with `POST /sandbox/webhook`; else the configuration's.
@@ -295,6 +298,18 @@ async fn api_answer(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "FAILED_INTERNAL_SYSTEM_PROCESSING",
                 "내부 시스템 처리 작업이 실패했습니다. 잠시 후 다시 시도해주세요.",
+            );
+        }
+        if inner
+            .refuse_next
+            .as_ref()
+            .is_some_and(|(suffix, _)| path.ends_with(suffix.as_str()))
+            && let Some((_, code)) = inner.refuse_next.take()
+        {
+            return error(
+                StatusCode::FORBIDDEN,
+                &code,
+                "샌드박스가 거절한 요청입니다.",
             );
         }
     }
@@ -633,12 +648,22 @@ struct Faults {
     delay_ms: u64,
     #[serde(default)]
     fail_next: u32,
+    #[serde(default)]
+    refuse_next: Option<Refusal>,
+}
+
+#[derive(Deserialize)]
+struct Refusal {
+    code: String,
+    #[serde(default)]
+    path: String,
 }
 
 async fn faults(State(s): State<Sandbox>, Json(f): Json<Faults>) -> StatusCode {
     let mut inner = s.lock();
     inner.delay = Duration::from_millis(f.delay_ms);
     inner.fail_next = f.fail_next;
+    inner.refuse_next = f.refuse_next.map(|r| (r.path, r.code));
     StatusCode::NO_CONTENT
 }
 

@@ -372,3 +372,59 @@ async fn a_transfer_order_says_where_to_send_the_money_and_bad_payment_choices_a
     assert_eq!(status, 422, "{err}");
     plain.orders.clear();
 }
+
+#[tokio::test]
+async fn a_prepaid_order_gives_the_kitchen_its_whole_pending_time_from_when_it_was_paid() {
+    let mut app = spawn(0).await;
+    let r = start_order(&app.db, &app.nats, &app.login, &app.menu, |c| {
+        c.order_pending_timeout = Duration::from_secs(2);
+    })
+    .await;
+    app.wait_live(&r).await;
+    app.orders.push(r);
+    let customer = app.customer("paid_late").await;
+    let placed: Value = app
+        .order(0, &customer, &card_order(), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = placed["order_id"].as_str().unwrap().to_owned();
+    // Paid later than the PENDING timeout after it was placed.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    paid(&app, &id, placed["total_price"].as_i64().unwrap()).await;
+    becomes(&app, &customer, &id, "PENDING", "PAID").await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_eq!(
+        get_order(&app, &customer, &id).await["status"],
+        "PENDING",
+        "its time runs from the payment"
+    );
+    becomes(&app, &customer, &id, "CANCELLED", "PAID").await;
+}
+
+#[tokio::test]
+async fn a_refund_at_the_provider_cancels_an_order_the_kitchen_has_not_accepted() {
+    let app = spawn(1).await;
+    let customer = app.customer("dashboard_refund").await;
+    let placed: Value = app
+        .order(0, &customer, &card_order(), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = placed["order_id"].as_str().unwrap().to_owned();
+    let total = placed["total_price"].as_i64().unwrap();
+    paid(&app, &id, total).await;
+    becomes(&app, &customer, &id, "PENDING", "PAID").await;
+    refunded(&app, &id, total).await;
+    becomes(&app, &customer, &id, "CANCELLED", "REFUNDED").await;
+    let reason: String = sqlx::query_scalar(
+        "SELECT reason FROM order_status_history WHERE order_id = $1 AND status = 'CANCELLED'",
+    )
+    .bind(id.parse::<Uuid>().unwrap())
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(reason, "refunded at the provider");
+}

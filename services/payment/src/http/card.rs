@@ -84,11 +84,7 @@ pub(super) async fn one(
     let id: Uuid = order_id.parse().map_err(|_| not_found())?;
     let p = db::payment(&s.db, id).await?.ok_or_else(not_found)?;
     let allowed = caller.member_id == p.member_id
-        || match caller.role {
-            Role::Admin => true,
-            Role::Staff => caller.bran_id.as_deref().is_none_or(|b| b == p.bran_id),
-            Role::Customer => false,
-        };
+        || caller.role != Role::Customer && caller.bound_branch().is_none_or(|b| b == p.bran_id);
     if !allowed {
         return Err(not_found());
     }

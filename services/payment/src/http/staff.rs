@@ -35,7 +35,7 @@ pub(super) async fn open_deposits(
         (status = 200, body = DepositAnswer, description = "Settled: it paid order_id, or was sent back"),
         (status = 400, body = httpkit::doc::ErrorEnvelope),
         (status = 401, body = httpkit::doc::ErrorEnvelope),
-        (status = 403, body = httpkit::doc::ErrorEnvelope),
+        (status = 403, body = httpkit::doc::ErrorEnvelope, description = "Not STAFF/ADMIN, or a branch's STAFF marking it sent back"),
         (status = 404, body = httpkit::doc::ErrorEnvelope, description = "No such deposit, or no such order (of the caller's branch)"),
         (status = 409, body = httpkit::doc::ErrorEnvelope, description = "Settled already, or the order is not an unpaid transfer"),
         (status = 422, body = httpkit::doc::ErrorEnvelope, description = "The order's amount is not the deposit's"),
@@ -55,7 +55,7 @@ pub(super) async fn settle_deposit(
 #[utoipa::path(get, path = "/payment/refunds/", tag = "staff",
     security(("bearer" = [])),
     responses(
-        (status = 200, body = Vec<PaymentView>, description = "Paid transfer orders that were cancelled: send the money back, then mark it done"),
+        (status = 200, body = Vec<PaymentView>, description = "Refunds for staff to make: cancelled paid transfers (REFUND_DUE: send the money back to payer_name) and card refunds the provider refused (REFUND_FAILED: refund at its dashboard); then mark each done"),
         (status = 401, body = httpkit::doc::ErrorEnvelope),
         (status = 403, body = httpkit::doc::ErrorEnvelope),
     ))]
@@ -64,7 +64,7 @@ pub(super) async fn refunds_due(
     caller: Caller,
 ) -> Result<Json<Vec<PaymentView>>> {
     caller.require(&[Role::Staff, Role::Admin])?;
-    let due = refunds::transfers_due(&s, &caller).await?;
+    let due = refunds::due(&s, &caller).await?;
     Ok(Json(due.iter().map(PaymentView::of).collect()))
 }
 
@@ -75,8 +75,8 @@ pub(super) async fn refunds_due(
         (status = 200, body = PaymentView, description = "Refunded"),
         (status = 401, body = httpkit::doc::ErrorEnvelope),
         (status = 403, body = httpkit::doc::ErrorEnvelope),
-        (status = 404, body = httpkit::doc::ErrorEnvelope, description = "No such transfer order (of the caller's branch)"),
-        (status = 409, body = httpkit::doc::ErrorEnvelope, description = "No refund is due for it"),
+        (status = 404, body = httpkit::doc::ErrorEnvelope, description = "No such order (of the caller's branch)"),
+        (status = 409, body = httpkit::doc::ErrorEnvelope, description = "No refund is due from staff for it"),
     ))]
 pub(super) async fn refund_done(
     State(s): State<AppState>,
@@ -86,7 +86,7 @@ pub(super) async fn refund_done(
     caller.require(&[Role::Staff, Role::Admin])?;
     let id: Uuid = order_id
         .parse()
-        .map_err(|_| Error::NotFound("no such transfer order".into()))?;
-    let p = refunds::transfer_refunded(&s, &caller, id).await?;
+        .map_err(|_| Error::NotFound("no such order".into()))?;
+    let p = refunds::refunded_by_staff(&s, &caller, id).await?;
     Ok(Json(PaymentView::of(&p)))
 }

@@ -204,6 +204,32 @@ async fn a_confirm_whose_answer_is_lost_is_reconciled_and_charged_once() {
 }
 
 #[tokio::test]
+async fn a_refused_read_while_reconciling_never_unpays_a_charged_card() {
+    let app = spawn().await;
+    let kim = app.customer("refused_read").await;
+    let order = app.card_order(&kim).await;
+    let id = order["order_id"].as_str().unwrap();
+    let approved = app.approve(&app.checkout(&kim, id).await).await;
+    app.faults(2_500, 0).await;
+    let (status, _, _) = envelope(app.confirm(&kim, approved.body()).await).await;
+    assert_eq!(status, 503);
+    // The provider did confirm; the next read of the payment is refused (a 403 that says
+    // nothing of the card).
+    app.faults(0, 0).await;
+    app.refuse_next("FORBIDDEN_REQUEST", &approved.payment_key)
+        .await;
+    app.order_becomes(&kim, id, "PENDING", "PAID").await;
+    assert_eq!(app.ledger_count("confirm", id).await, 1, "charged once");
+    let failed = app
+        .payment_events()
+        .await
+        .into_iter()
+        .filter(|e| matches!(e, PaymentEvent::Failed(f) if f.order_id.to_string() == id))
+        .count();
+    assert_eq!(failed, 0, "never reported as refused");
+}
+
+#[tokio::test]
 async fn a_forged_provider_webhook_pays_nothing() {
     let app = spawn().await;
     let kim = app.customer("forged_webhook").await;

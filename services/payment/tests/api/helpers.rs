@@ -250,6 +250,18 @@ impl TestApp {
         assert_eq!(res.status(), 204);
     }
 
+    /// Makes the provider refuse (403 `code`) its next call whose path ends with `path`.
+    pub async fn refuse_next(&self, code: &str, path: &str) {
+        let res = self
+            .client
+            .post(format!("{}/sandbox/faults", self.toss))
+            .json(&json!({"refuse_next": {"code": code, "path": path}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+    }
+
     /// The order as its owner sees it on the order service.
     pub async fn order_of(&self, token: &str, order_id: &str) -> Value {
         self.get(token, &self.order.url(&format!("/order/{order_id}/")))

@@ -128,3 +128,40 @@ async fn a_cancelled_paid_transfer_waits_on_the_staff_list_until_they_send_it_ba
     .await;
     assert_eq!(status, 409, "done once");
 }
+
+#[tokio::test]
+async fn a_refund_the_provider_refuses_goes_on_the_staff_list_until_made_by_hand() {
+    let app = spawn().await;
+    let kim = app.customer("not_cancelable").await;
+    let staff = app.member("refused_staff", "STAFF", Some("gangnam")).await;
+    let (id, paid) = paid_card_order(&app, &kim).await;
+    let key = paid["payment_key"].as_str().unwrap().to_owned();
+    app.refuse_next("NOT_CANCELABLE_PAYMENT", "/cancel").await;
+    let res = app
+        .client
+        .post(app.order.url(&format!("/order/{id}/reject/")))
+        .bearer_auth(&staff)
+        .json(&json!({"reason": "closing early"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let due = testkit::eventually(Duration::from_secs(10), || async {
+        let due = app.get(&staff, &app.payment.url("/payment/refunds/")).await;
+        (due.as_array().unwrap().len() == 1).then_some(due)
+    })
+    .await
+    .expect("the refused refund shows on the staff list");
+    assert_eq!(due[0]["state"], "REFUND_FAILED");
+    assert_eq!(due[0]["method"], "CARD");
+    assert_eq!(due[0]["failure"]["code"], "NOT_CANCELABLE_PAYMENT");
+    assert_eq!(app.order_of(&kim, &id).await["payment_status"], "PAID");
+    // Not retried for ever: it waits for staff.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(app.ledger_count("cancel", &key).await, 0);
+    let res = app
+        .post(&staff, &format!("/payment/refunds/{id}/done/"), json!({}))
+        .await;
+    assert_eq!(res.status(), 200);
+    app.order_becomes(&kim, &id, "REJECTED", "REFUNDED").await;
+}

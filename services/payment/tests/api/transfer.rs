@@ -159,8 +159,18 @@ async fn deposits_pay_the_oldest_match_and_the_rest_are_kept_for_staff_who_settl
     )
     .await;
     assert_eq!(status, 422, "12,345 won cannot pay that order");
+    let (status, _, _) = envelope(
+        app.post(&staff, "/payment/deposits/tx-none/settle/", json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        status, 403,
+        "a branch's staff cannot mark it sent back: it may be another branch's"
+    );
+    let admin = app.member("deposit_admin", "ADMIN", None).await;
     let res = app
-        .post(&staff, "/payment/deposits/tx-none/settle/", json!({}))
+        .post(&admin, "/payment/deposits/tx-none/settle/", json!({}))
         .await;
     assert_eq!(res.status(), 200);
     let open = app
@@ -168,7 +178,7 @@ async fn deposits_pay_the_oldest_match_and_the_rest_are_kept_for_staff_who_settl
         .await;
     assert_eq!(open, json!([]));
     let (status, _, _) = envelope(
-        app.post(&staff, "/payment/deposits/tx-amb/settle/", json!({}))
+        app.post(&admin, "/payment/deposits/tx-amb/settle/", json!({}))
             .await,
     )
     .await;
