@@ -322,37 +322,14 @@ async fn pay_by_card(load: &Load, http: &reqwest::Client, token: &str, order_id:
 }
 
 /// The provider's checkout page, approved: the confirm's body, or `None` if the provider did
-/// not answer.
+/// not answer (within 3 s).
 async fn approve(http: &reqwest::Client, checkout: &Value) -> Option<Value> {
-    let page_url = checkout["checkout_url"].as_str()?;
-    let page = http
-        .get(page_url)
-        .timeout(Duration::from_secs(3))
-        .send()
+    let page = checkout["checkout_url"].as_str()?;
+    tokio::time::timeout(Duration::from_secs(3), testkit::toss::approve(http, page))
         .await
         .ok()?
-        .text()
-        .await
-        .ok()?;
-    let href = page
-        .split("id=\"approve\" href=\"")
-        .nth(1)?
-        .split('"')
-        .next()?
-        .replace("&amp;", "&");
-    let origin = reqwest::Url::parse(page_url).ok()?;
-    let back = http
-        .get(origin.join(&href).ok()?)
-        .timeout(Duration::from_secs(3))
-        .send()
-        .await
-        .ok()?;
-    let to = reqwest::Url::parse(back.headers().get("location")?.to_str().ok()?).ok()?;
-    let q: HashMap<String, String> = to.query_pairs().into_owned().collect();
-    Some(
-        json!({"paymentKey": q.get("paymentKey")?, "orderId": q.get("orderId")?,
-                "amount": q.get("amount")?.parse::<i64>().ok()?}),
-    )
+        .ok()
+        .map(|a| a.body())
 }
 
 /// Staff reject some paid card orders (a third of them, by id): their refunds.

@@ -11,13 +11,13 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+/// The body of the confirm the browser sends.
+struct Approved(Value);
+
 struct Shop<'a> {
     stack: &'a Stack,
     http: reqwest::Client,
 }
-
-/// What the browser brings back from the provider's checkout.
-struct Approved(Value);
 
 impl<'a> Shop<'a> {
     fn new(stack: &'a Stack) -> Self {
@@ -78,7 +78,8 @@ impl<'a> Shop<'a> {
         )
     }
 
-    /// The checkout, its page at the provider, "approve", and the redirect back to us.
+    /// The checkout, its page at the provider, "approve", and the redirect back to us: the
+    /// confirm's body.
     async fn pay_at_provider(&self, token: &str, order_id: &str) -> Approved {
         // The order's creation is on its way to the payment service: the checkout waits a
         // moment for it, and the page would try again.
@@ -95,38 +96,17 @@ impl<'a> Shop<'a> {
         }
         let checkout = checkout.expect("a checkout");
         assert_eq!(checkout["success_url"], self.stack.url("/?payment=success"));
-        let page = self
-            .http
-            .get(checkout["checkout_url"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let href = page
-            .split("id=\"approve\" href=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .expect("an approve link")
-            .replace("&amp;", "&");
-        let back = self
-            .http
-            .get(format!("{}{href}", self.stack.toss.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(back.status(), 303);
-        let url = reqwest::Url::parse(back.headers()["location"].to_str().unwrap()).unwrap();
+        let approved =
+            testkit::toss::approve(&self.http, checkout["checkout_url"].as_str().unwrap())
+                .await
+                .unwrap();
         assert!(
-            url.as_str()
+            approved
+                .redirect
+                .as_str()
                 .starts_with(&self.stack.url("/?payment=success"))
         );
-        let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
-        Approved(
-            json!({"paymentKey": q["paymentKey"], "orderId": q["orderId"],
-                        "amount": q["amount"].parse::<i64>().unwrap()}),
-        )
+        Approved(approved.body())
     }
 
     async fn confirm(&self, token: &str, approved: &Value) -> reqwest::Response {

@@ -7,6 +7,7 @@
 //! - [`PgServer`]: a private PostgreSQL cluster (`initdb` in a temporary folder, a free
 //!   port), for tests that stop and restart the database itself.
 //! - [`pizza_back::PizzaBack`]: a database shaped like pizza_back's, with Django's own hashes.
+//! - [`toss::approve`]: the payment provider's checkout page approved, as a browser does it.
 //! - [`listener`]: a socket on port 0 for a service under test.
 //!
 //! PostgreSQL is reached as a superuser through `TEST_DATABASE_ADMIN_URL` (default
@@ -17,6 +18,7 @@ mod db;
 mod nats;
 mod pg;
 pub mod pizza_back;
+pub mod toss;
 
 pub use db::TestDb;
 pub use nats::NatsServer;

@@ -470,20 +470,22 @@ pub async fn settle(s: &AppState, p: &PaymentRow, provider: &toss::Payment) -> R
     current(s, p).await
 }
 
-/// Learns what became of a confirm whose answer never came: reads the payment back by its
-/// key; one settled there (DONE, CANCELED, ABORTED, EXPIRED) is recorded so, anything else —
-/// only authenticated, or the read itself failing — is confirmed again with the same
-/// `Idempotency-Key`, whose answer decides (charged once whatever the first attempt did).
+/// Learns what became of a confirm whose answer never came: reads the order's payment at the
+/// provider (by its orderId); if that is this attempt and settled there (DONE, CANCELED,
+/// ABORTED, EXPIRED), it is recorded so. Anything else — only authenticated, another attempt,
+/// or the read itself failing — is confirmed again with the same `Idempotency-Key`, whose
+/// answer decides (charged once whatever the first attempt did).
 pub async fn reconcile(s: &AppState, p: &PaymentRow) -> Result<PaymentRow> {
     let Some(key) = p.payment_key.clone() else {
         return Ok(p.clone());
     };
-    match s.toss.payment(&key).await {
+    match s.toss.payment_of_order(&p.provider_order_id).await {
         Ok(provider)
-            if matches!(
-                provider.status.as_str(),
-                "DONE" | "PARTIAL_CANCELED" | "CANCELED" | "ABORTED" | "EXPIRED"
-            ) =>
+            if provider.payment_key == key
+                && matches!(
+                    provider.status.as_str(),
+                    "DONE" | "PARTIAL_CANCELED" | "CANCELED" | "ABORTED" | "EXPIRED"
+                ) =>
         {
             settle(s, p, &provider).await
         }

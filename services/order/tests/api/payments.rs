@@ -21,6 +21,20 @@ fn card_order() -> Value {
     ]})
 }
 
+/// A card order placed (201); its id and total.
+async fn place_card(app: &TestApp, token: &str) -> (String, i64) {
+    let placed: Value = app
+        .order(0, token, &card_order(), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    (
+        placed["order_id"].as_str().unwrap().to_owned(),
+        placed["total_price"].as_i64().unwrap(),
+    )
+}
+
 async fn get_order(app: &TestApp, token: &str, id: &str) -> Value {
     app.client
         .get(app.orders[0].url(&format!("/order/{id}/")))
@@ -188,14 +202,7 @@ async fn a_paid_order_rejected_by_the_shop_ends_refunded() {
     let staff = app
         .token_with("refund_staff", "STAFF", Some("gangnam"))
         .await;
-    let placed: Value = app
-        .order(0, &customer, &card_order(), None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = placed["order_id"].as_str().unwrap().to_owned();
-    let total = placed["total_price"].as_i64().unwrap();
+    let (id, total) = place_card(&app, &customer).await;
     paid(&app, &id, total).await;
     becomes(&app, &customer, &id, "PENDING", "PAID").await;
     let res = app
@@ -232,14 +239,7 @@ async fn a_paid_order_rejected_by_the_shop_ends_refunded() {
 async fn money_that_arrives_after_the_order_was_cancelled_is_kept_on_it_until_refunded() {
     let app = spawn(1).await;
     let customer = app.customer("late_payer").await;
-    let placed: Value = app
-        .order(0, &customer, &card_order(), None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = placed["order_id"].as_str().unwrap().to_owned();
-    let total = placed["total_price"].as_i64().unwrap();
+    let (id, total) = place_card(&app, &customer).await;
     // The customer may cancel an unpaid order.
     let res = app
         .client
@@ -383,16 +383,10 @@ async fn a_prepaid_order_gives_the_kitchen_its_whole_pending_time_from_when_it_w
     app.wait_live(&r).await;
     app.orders.push(r);
     let customer = app.customer("paid_late").await;
-    let placed: Value = app
-        .order(0, &customer, &card_order(), None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = placed["order_id"].as_str().unwrap().to_owned();
+    let (id, total) = place_card(&app, &customer).await;
     // Paid later than the PENDING timeout after it was placed.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    paid(&app, &id, placed["total_price"].as_i64().unwrap()).await;
+    paid(&app, &id, total).await;
     becomes(&app, &customer, &id, "PENDING", "PAID").await;
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     assert_eq!(
@@ -407,14 +401,7 @@ async fn a_prepaid_order_gives_the_kitchen_its_whole_pending_time_from_when_it_w
 async fn a_refund_at_the_provider_cancels_an_order_the_kitchen_has_not_accepted() {
     let app = spawn(1).await;
     let customer = app.customer("dashboard_refund").await;
-    let placed: Value = app
-        .order(0, &customer, &card_order(), None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = placed["order_id"].as_str().unwrap().to_owned();
-    let total = placed["total_price"].as_i64().unwrap();
+    let (id, total) = place_card(&app, &customer).await;
     paid(&app, &id, total).await;
     becomes(&app, &customer, &id, "PENDING", "PAID").await;
     refunded(&app, &id, total).await;

@@ -206,6 +206,9 @@ async fn a_confirm_whose_answer_is_lost_is_reconciled_and_charged_once() {
 #[tokio::test]
 async fn a_refused_read_while_reconciling_never_unpays_a_charged_card() {
     let app = spawn().await;
+    // No webhook this time: the reconciler alone learns what happened.
+    app.sandbox_post("/sandbox/webhook", json!({"url": "http://127.0.0.1:9/"}))
+        .await;
     let kim = app.customer("refused_read").await;
     let order = app.card_order(&kim).await;
     let id = order["order_id"].as_str().unwrap();
@@ -213,12 +216,20 @@ async fn a_refused_read_while_reconciling_never_unpays_a_charged_card() {
     app.faults(2_500, 0).await;
     let (status, _, _) = envelope(app.confirm(&kim, approved.body()).await).await;
     assert_eq!(status, 503);
-    // The provider did confirm; the next read of the payment is refused (a 403 that says
-    // nothing of the card).
+    // The provider did confirm; the reconciler's read of the order's payment is refused (a
+    // 403 that says nothing of the card).
     app.faults(0, 0).await;
-    app.refuse_next("FORBIDDEN_REQUEST", &approved.payment_key)
+    app.refuse_next("FORBIDDEN_REQUEST", &format!("/orders/{id}"))
         .await;
     app.order_becomes(&kim, id, "PENDING", "PAID").await;
+    let calls = app.sandbox_get("/sandbox/calls").await;
+    assert!(
+        calls.iter().any(|c| c["status"] == 403
+            && c["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with(&format!("/orders/{id}")))),
+        "the read was refused: {calls:?}"
+    );
     assert_eq!(app.ledger_count("confirm", id).await, 1, "charged once");
     let failed = app
         .payment_events()

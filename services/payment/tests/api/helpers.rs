@@ -26,19 +26,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
 }
 
-/// What the browser brings back from the checkout.
-#[derive(Debug, Clone)]
-pub struct Approved {
-    pub payment_key: String,
-    pub order_id: String,
-    pub amount: i64,
-}
-
-impl Approved {
-    pub fn body(&self) -> Value {
-        json!({"paymentKey": self.payment_key, "orderId": self.order_id, "amount": self.amount})
-    }
-}
+pub use testkit::toss::Approved;
 
 /// The whole platform with the order's unpaid orders cancelled after `card_timeout`.
 pub async fn spawn_with(card_timeout: Duration) -> TestApp {
@@ -175,43 +163,19 @@ impl TestApp {
     /// What the browser does with a checkout: opens the provider's page, approves, and is
     /// sent back to `success_url` with the payment's key, order id and amount.
     pub async fn approve(&self, checkout: &Value) -> Approved {
-        let page = self
-            .client
-            .get(checkout["checkout_url"].as_str().expect("a checkout page"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let href = page
-            .split("id=\"approve\" href=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .expect("an approve link")
-            .replace("&amp;", "&");
-        let res = self
-            .client
-            .get(format!("{}{href}", self.toss))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 303);
-        let location = res.headers()["location"].to_str().unwrap().to_owned();
+        let approved = testkit::toss::approve(
+            &self.client,
+            checkout["checkout_url"].as_str().expect("a checkout page"),
+        )
+        .await
+        .unwrap();
         let success = checkout["success_url"].as_str().unwrap();
-        assert!(location.starts_with(success), "{location}");
-        let url = reqwest::Url::parse(&location).unwrap();
-        let q = |name: &str| {
-            url.query_pairs()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_else(|| panic!("{name} in {location}"))
-        };
-        Approved {
-            payment_key: q("paymentKey"),
-            order_id: q("orderId"),
-            amount: q("amount").parse().unwrap(),
-        }
+        assert!(
+            approved.redirect.as_str().starts_with(success),
+            "{}",
+            approved.redirect
+        );
+        approved
     }
 
     pub async fn confirm(&self, token: &str, body: Value) -> reqwest::Response {
@@ -220,12 +184,27 @@ impl TestApp {
 
     /// Everything the sandbox carried out: `{"op": "confirm"|"cancel", …}`.
     pub async fn ledger(&self) -> Vec<Value> {
-        testkit::get(&format!("{}/sandbox/ledger", self.toss))
+        self.sandbox_get("/sandbox/ledger").await
+    }
+
+    pub async fn sandbox_get(&self, path: &str) -> Vec<Value> {
+        testkit::get(&format!("{}{path}", self.toss))
             .await
             .unwrap()
             .json()
             .await
             .unwrap()
+    }
+
+    pub async fn sandbox_post(&self, path: &str, body: Value) {
+        let res = self
+            .client
+            .post(format!("{}{path}", self.toss))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204, "{path}");
     }
 
     pub async fn ledger_count(&self, op: &str, order_or_key: &str) -> usize {
@@ -240,26 +219,20 @@ impl TestApp {
 
     /// Makes the provider slow (`delay_ms`) or fail the next `fail_next` calls with 500.
     pub async fn faults(&self, delay_ms: u64, fail_next: u32) {
-        let res = self
-            .client
-            .post(format!("{}/sandbox/faults", self.toss))
-            .json(&json!({"delay_ms": delay_ms, "fail_next": fail_next}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 204);
+        self.sandbox_post(
+            "/sandbox/faults",
+            json!({"delay_ms": delay_ms, "fail_next": fail_next}),
+        )
+        .await;
     }
 
     /// Makes the provider refuse (403 `code`) its next call whose path ends with `path`.
     pub async fn refuse_next(&self, code: &str, path: &str) {
-        let res = self
-            .client
-            .post(format!("{}/sandbox/faults", self.toss))
-            .json(&json!({"refuse_next": {"code": code, "path": path}}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 204);
+        self.sandbox_post(
+            "/sandbox/faults",
+            json!({"refuse_next": {"code": code, "path": path}}),
+        )
+        .await;
     }
 
     /// The order as its owner sees it on the order service.
