@@ -9,7 +9,8 @@
 //! - every order answered 201 exists exactly once, with all its lines at the catalog's prices,
 //!   and no order exists that no customer was answered for; no order is without lines;
 //! - every status change answered 200 is in the order's history; each order's history is
-//!   versions 1..=its version, ending in its status;
+//!   versions 1..=its version, ending in its status; each branch's order numbers of a day are
+//!   1..=n, none missing, none twice;
 //! - the distinct `order.created` events in JetStream are exactly the orders, and the
 //!   `order.status_changed` events exactly the history's changes;
 //! - no PostgreSQL session stays idle in a transaction for more than a second (sampled all
@@ -1082,6 +1083,27 @@ async fn check(stack: &Stack, load: &Load) -> Vec<String> {
             want_changed.difference(&changed).count(),
             changed.difference(&want_changed).count()
         ));
+    }
+    // Order numbers: per branch and business day exactly 1..=n, whatever was cut off or killed.
+    let numbered: Vec<(String, String, Vec<i32>)> = sqlx::query_as(
+        "SELECT bran_id, business_day::text, array_agg(order_number ORDER BY order_number) \
+         FROM ordering.orders WHERE order_number IS NOT NULL GROUP BY bran_id, business_day",
+    )
+    .fetch_all(&mut db)
+    .await
+    .expect("order numbers");
+    for (bran_id, day, ns) in numbered {
+        if ns != (1..=ns.len() as i32).collect::<Vec<_>>() {
+            let gaps: Vec<i32> = (1..=ns.last().copied().unwrap_or(0))
+                .filter(|n| !ns.contains(n))
+                .take(5)
+                .collect();
+            bad.push(format!(
+                "order numbers of {bran_id} on {day} are not 1..={}: {} numbers, missing {gaps:?}",
+                ns.len(),
+                ns.len()
+            ));
+        }
     }
     check_payments(stack, load, &mut bad).await;
     bad

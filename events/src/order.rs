@@ -144,6 +144,9 @@ pub struct OrderCreated {
     /// What the customer sees on the provider's checkout ("The Hawaiian Pizza L 외 1건").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_name: Option<String>,
+    /// The order's number in its branch's business day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_number: Option<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +164,9 @@ pub struct StatusChanged {
     /// The payment status after the change (absent in events from before payments).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_status: Option<PaymentStatus>,
+    /// What staff said to the customer when accepting it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,6 +193,7 @@ pub(crate) fn examples() -> Vec<OrderEvent> {
             payment_method: PaymentMethod::AtPickup,
             payer_name: None,
             order_name: None,
+            order_number: Some(42),
         }),
         OrderEvent::Created(OrderCreated {
             order_id,
@@ -197,6 +204,7 @@ pub(crate) fn examples() -> Vec<OrderEvent> {
             payment_method: PaymentMethod::Transfer,
             payer_name: Some("김민지".into()),
             order_name: Some("The Barbecue Chicken Pizza L 외 1건".into()),
+            order_number: Some(43),
         }),
         OrderEvent::StatusChanged(StatusChanged {
             order_id,
@@ -207,6 +215,7 @@ pub(crate) fn examples() -> Vec<OrderEvent> {
             version: 2,
             estimated_ready_at: Some(Utc::now()),
             payment_status: Some(PaymentStatus::Paid),
+            message: Some("피클 넉넉히 드릴게요".into()),
         }),
         OrderEvent::StatusChanged(StatusChanged {
             order_id,
@@ -217,6 +226,7 @@ pub(crate) fn examples() -> Vec<OrderEvent> {
             version: 3,
             estimated_ready_at: None,
             payment_status: None,
+            message: None,
         }),
         OrderEvent::PaymentChanged(PaymentChanged {
             order_id,

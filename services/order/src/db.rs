@@ -34,6 +34,10 @@ pub struct OrderRow {
     #[sqlx(try_from = "String")]
     pub payment_status: PaymentStatus,
     pub payer_name: Option<String>,
+    /// Unique per branch and business day (none on pizza_back's orders).
+    pub order_number: Option<i32>,
+    pub special_requests: Option<String>,
+    pub accept_message: Option<String>,
 }
 
 /// An order after a change, with what it was before.
@@ -59,14 +63,15 @@ impl OrderRow {
 /// The columns of [`OrderRow`], for every query that reads one.
 pub const ORDER_COLUMNS: &str = "order_id, member_id, bran_id, status, total_price, created_at, \
                                  version, estimated_ready_at, reject_reason, legacy_order_id, \
-                                 payment_method, payment_status, payer_name";
+                                 payment_method, payment_status, payer_name, order_number, \
+                                 special_requests, accept_message";
 
 /// [`ORDER_COLUMNS`] of the updated row `o`, and the status and payment status of `before`:
 /// what a change that locked the row in a CTE `before` returns, as a [`Moved`].
 const MOVED_COLUMNS: &str = "o.order_id, o.member_id, o.bran_id, o.status, o.total_price, \
      o.created_at, o.version, o.estimated_ready_at, o.reject_reason, o.legacy_order_id, \
-     o.payment_method, o.payment_status, o.payer_name, \
-     before.status AS previous_status, before.payment_status AS previous_payment_status";
+     o.payment_method, o.payment_status, o.payer_name, o.order_number, o.special_requests, \
+     o.accept_message, before.status AS previous_status, before.payment_status AS previous_payment_status";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LineRow {
@@ -91,6 +96,7 @@ pub struct NewOrder {
     pub status: Status,
     pub payment_method: PaymentMethod,
     pub payer_name: Option<String>,
+    pub special_requests: Option<String>,
     pub lines: Vec<LineRow>,
     /// The `Idempotency-Key`, the request's hash, and the answer to replay for it.
     pub idempotency: Option<(String, Vec<u8>, Value)>,
@@ -126,6 +132,29 @@ pub async fn branches(db: &PgPool) -> Result<Vec<(String, String)>> {
 // ---------------------------------------------------------------------------------------
 // Writing orders
 
+/// The next order number of the branch's business day (the day `at` falls in, from the
+/// branch's `day_start`, Asia/Seoul): the day and the number. The counter's row stays locked
+/// until the caller's transaction ends, so concurrent orders of a branch take numbers one
+/// after another, and an order that is rolled back gives its number back: no gaps, no twice.
+pub async fn next_order_number(
+    conn: &mut PgConnection,
+    bran_id: &str,
+    at: DateTime<Utc>,
+) -> Result<(chrono::NaiveDate, i32)> {
+    Ok(sqlx::query_as(
+        "WITH day AS ( \
+            SELECT ((($2::timestamptz AT TIME ZONE 'Asia/Seoul') - day_start))::date AS d \
+            FROM branch WHERE bran_id = $1) \
+         INSERT INTO order_number (bran_id, business_day, last) SELECT $1, d, 1 FROM day \
+         ON CONFLICT (bran_id, business_day) DO UPDATE SET last = order_number.last + 1 \
+         RETURNING business_day, last",
+    )
+    .bind(bran_id)
+    .bind(at)
+    .fetch_one(conn)
+    .await?)
+}
+
 /// The payment status an order starts with.
 pub fn initial_payment_status(method: PaymentMethod) -> PaymentStatus {
     if method.is_prepaid() {
@@ -135,13 +164,29 @@ pub fn initial_payment_status(method: PaymentMethod) -> PaymentStatus {
     }
 }
 
+/// Gives the order its number ([`next_order_number`]).
+pub async fn set_order_number(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    number: (chrono::NaiveDate, i32),
+) -> Result<()> {
+    sqlx::query("UPDATE orders SET business_day = $2, order_number = $3 WHERE order_id = $1")
+        .bind(order_id)
+        .bind(number.0)
+        .bind(number.1)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The order, all its lines (one statement) and its first status-history row.
 pub async fn insert_order(conn: &mut PgConnection, order: &NewOrder) -> Result<()> {
     sqlx::query(
         "INSERT INTO orders (order_id, member_id, bran_id, status, total_price, created_at, \
-                             updated_at, payment_method, payment_status, payer_name, pending_since) \
+                             updated_at, payment_method, payment_status, payer_name, pending_since, \
+                             special_requests) \
          VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, \
-                 CASE WHEN $4 = 'PENDING' THEN $6 END)",
+                 CASE WHEN $4 = 'PENDING' THEN $6 END, $10)",
     )
     .bind(order.order_id)
     .bind(&order.member_id)
@@ -152,6 +197,7 @@ pub async fn insert_order(conn: &mut PgConnection, order: &NewOrder) -> Result<(
     .bind(order.payment_method.as_str())
     .bind(initial_payment_status(order.payment_method).as_str())
     .bind(&order.payer_name)
+    .bind(&order.special_requests)
     .execute(&mut *conn)
     .await?;
     insert_lines(conn, order).await?;
@@ -246,6 +292,7 @@ pub async fn move_status(
     to: Status,
     estimated_ready_at: Option<DateTime<Utc>>,
     reject_reason: Option<&str>,
+    accept_message: Option<&str>,
     scope: &Scope<'_>,
 ) -> Result<Option<Moved>> {
     let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
@@ -257,7 +304,8 @@ pub async fn move_status(
             FOR UPDATE) \
          UPDATE orders o SET status = $3, version = o.version + 1, updated_at = now(), \
                 estimated_ready_at = COALESCE($4, o.estimated_ready_at), \
-                reject_reason = COALESCE($5, o.reject_reason) \
+                reject_reason = COALESCE($5, o.reject_reason), \
+                accept_message = COALESCE($8, o.accept_message) \
          FROM before WHERE o.order_id = before.order_id \
          RETURNING {MOVED_COLUMNS}"
     )))
@@ -268,6 +316,7 @@ pub async fn move_status(
     .bind(reject_reason)
     .bind(scope.bran_id)
     .bind(scope.member_id)
+    .bind(accept_message)
     .fetch_optional(conn)
     .await?)
 }

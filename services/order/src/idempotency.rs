@@ -42,10 +42,16 @@ impl Key {
 }
 
 /// The request as understood, in a canonical form (branch, then each pizza and quantity,
-/// then how it is paid if not at pickup): its hash decides whether a reused key carries the
-/// same request. An order paid at pickup hashes as it did before payments existed, so keys
-/// recorded by the previous release still replay.
-pub fn request_hash(bran_id: &str, lines: &[(String, i64)], payment: &Payment) -> Vec<u8> {
+/// then how it is paid if not at pickup, then the customer's request if any): its hash
+/// decides whether a reused key carries the same request. An order paid at pickup without a
+/// request hashes as it did before either existed, so keys recorded by the previous release
+/// still replay.
+pub fn request_hash(
+    bran_id: &str,
+    lines: &[(String, i64)],
+    payment: &Payment,
+    special_requests: Option<&str>,
+) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(bran_id.as_bytes());
     for (id, q) in lines {
@@ -56,6 +62,9 @@ pub fn request_hash(bran_id: &str, lines: &[(String, i64)], payment: &Payment) -
         if let Some(name) = &payment.payer_name {
             h.update(format!("\npayer:{name}").as_bytes());
         }
+    }
+    if let Some(text) = special_requests {
+        h.update(format!("\nrequests:{text}").as_bytes());
     }
     h.finalize().to_vec()
 }
@@ -132,6 +141,27 @@ pub async fn claim(
     .fetch_optional(conn)
     .await?;
     Ok(ours.is_some())
+}
+
+/// Puts the order's number into the answer recorded for the key, in the order's transaction
+/// (the number is taken last, to hold its counter for as short as possible).
+pub async fn record_number(
+    conn: &mut PgConnection,
+    member_id: &str,
+    key: &str,
+    order_number: i32,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE idempotency_key \
+         SET response_body = jsonb_set(response_body, '{order_number}', to_jsonb($3::int)) \
+         WHERE member_id = $1 AND idem_key = $2",
+    )
+    .bind(member_id)
+    .bind(key)
+    .bind(order_number)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Forgets keys after 24 h.

@@ -3,7 +3,8 @@
 //! Browsers cannot set headers on a WebSocket, so the first client message authenticates:
 //! `{"type": "auth", "token": "…"}`. Then the server pushes
 //! `{type: "order.created" | "order.status_changed" | "order.payment_changed", order_id,
-//! status, previous_status?, estimated_ready_at?, payment_status?, occurred_at}`: a customer
+//! status, previous_status?, estimated_ready_at?, payment_status?, order_number?, message?,
+//! occurred_at}`: a customer
 //! gets their own orders; STAFF get every order (of their branch, if bound; `?bran_id=`
 //! narrows it), ADMIN every order — except, for staff and admins alike, an unpaid order's
 //! creation and its cancellation unpaid (the kitchen first hears of a prepaid order when it
@@ -65,6 +66,12 @@ pub struct LiveEvent {
     pub estimated_ready_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_status: Option<&'static str>,
+    /// What staff said when accepting it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The order's number of the day (on `order.created`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_number: Option<i32>,
     pub occurred_at: String,
     #[serde(skip)]
     member_id: String,
@@ -81,12 +88,17 @@ impl LiveEvent {
             previous_status: None,
             estimated_ready_at: None,
             payment_status: None,
+            message: None,
+            order_number: None,
             occurred_at: e.occurred_at.to_rfc3339(),
             member_id: member_id.to_owned(),
             bran_id: bran_id.to_owned(),
         };
         match &e.event {
-            OrderEvent::Created(c) => live(c.order_id, &c.member_id, &c.bran_id, &c.status),
+            OrderEvent::Created(c) => Self {
+                order_number: c.order_number,
+                ..live(c.order_id, &c.member_id, &c.bran_id, &c.status)
+            },
             OrderEvent::StatusChanged(c) => Self {
                 previous_status: Some(c.previous_status.clone()),
                 // As the event carries it (RFC 3339, UTC, fractions as stored).
@@ -94,6 +106,7 @@ impl LiveEvent {
                     .estimated_ready_at
                     .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
                 payment_status: c.payment_status.map(|p| p.as_str()),
+                message: c.message.clone(),
                 ..live(c.order_id, &c.member_id, &c.bran_id, &c.status)
             },
             OrderEvent::PaymentChanged(c) => Self {

@@ -34,6 +34,7 @@ struct NewForKitchen {
     order_id: Uuid,
     bran_id: String,
     member_id: String,
+    /// Known from the event (paid at pickup); `None`: a prepaid order, now paid.
     total_price: Option<i64>,
 }
 
@@ -119,18 +120,23 @@ impl Notifier {
     }
 
     async fn post(&self, event_id: Uuid, order: &NewForKitchen) -> anyhow::Result<()> {
-        let (total, paid) = match order.total_price {
-            Some(total) => (total, ""),
-            None => (
-                sqlx::query_scalar::<_, i64>("SELECT total_price FROM orders WHERE order_id = $1")
-                    .bind(order.order_id)
-                    .fetch_one(&self.db)
-                    .await?,
-                ", paid",
-            ),
+        let (total, number, requests): (i64, Option<i32>, Option<String>) = sqlx::query_as(
+            "SELECT total_price, order_number, special_requests FROM orders WHERE order_id = $1",
+        )
+        .bind(order.order_id)
+        .fetch_one(&self.db)
+        .await?;
+        let paid = if order.total_price.is_none() {
+            ", paid"
+        } else {
+            ""
         };
+        let number = number.map(|n| format!("#{n} ")).unwrap_or_default();
+        let requests = requests
+            .map(|r| format!(" — \"{}\"", r.replace('\n', " ")))
+            .unwrap_or_default();
         let content = format!(
-            "🍕 New order {} at {} — {}원{paid} (member {})",
+            "🍕 New order {number}{} at {} — {}원{paid} (member {}){requests}",
             order.order_id, order.bran_id, total, order.member_id,
         );
         let res = self

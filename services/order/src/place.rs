@@ -45,7 +45,8 @@ pub fn order_name(order: &NewOrder) -> String {
 
 /// What [`write`] did.
 pub enum Placement {
-    Written,
+    /// With its order number.
+    Written(i32),
     /// Nothing written: no such branch.
     UnknownBranch,
     /// Nothing written: another request with the same key committed its order first.
@@ -64,6 +65,14 @@ pub async fn write(db: &PgPool, order: &NewOrder) -> Result<Placement> {
         return Ok(Placement::KeyTaken);
     }
     db::insert_order(&mut tx, order).await?;
+    // The number last: its counter stays locked until the commit (the orders of a branch take
+    // numbers one after another, and a rolled-back one gives its number back), so it is held
+    // only for these few statements and the commit.
+    let number = db::next_order_number(&mut tx, &order.bran_id, order.created_at).await?;
+    db::set_order_number(&mut tx, order.order_id, number).await?;
+    if let Some((key, _, _)) = &order.idempotency {
+        idempotency::record_number(&mut tx, &order.member_id, key, number.1).await?;
+    }
     let created = OrderCreated {
         order_id: order.order_id,
         member_id: order.member_id.clone(),
@@ -73,8 +82,9 @@ pub async fn write(db: &PgPool, order: &NewOrder) -> Result<Placement> {
         payment_method: order.payment_method,
         payer_name: order.payer_name.clone(),
         order_name: order.payment_method.is_prepaid().then(|| order_name(order)),
+        order_number: Some(number.1),
     };
     outbox::enqueue(&mut tx, OrderEvent::Created(created)).await?;
     tx.commit().await?;
-    Ok(Placement::Written)
+    Ok(Placement::Written(number.1))
 }

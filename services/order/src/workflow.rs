@@ -36,8 +36,14 @@ use crate::{
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Accept { minutes: i64 },
-    Reject { reason: String },
+    /// With what staff tell the customer, if anything.
+    Accept {
+        minutes: i64,
+        message: Option<String>,
+    },
+    Reject {
+        reason: String,
+    },
     Ready,
     Complete,
     Cancel,
@@ -66,7 +72,7 @@ impl Action {
 
 pub enum Outcome {
     Done {
-        order: OrderRow,
+        order: Box<OrderRow>,
         previous: Status,
     },
     /// Not there, or not the caller's to see.
@@ -86,15 +92,18 @@ pub async fn apply(
     scope: Scope<'_>,
 ) -> Result<Outcome> {
     let (from, to) = action.transition();
-    let (eta, reason) = match action {
-        Action::Accept { minutes } => {
-            (Some(Utc::now() + chrono::Duration::minutes(*minutes)), None)
-        }
-        Action::Reject { reason } => (None, Some(reason.as_str())),
-        _ => (None, None),
+    let (eta, reason, message) = match action {
+        Action::Accept { minutes, message } => (
+            Some(Utc::now() + chrono::Duration::minutes(*minutes)),
+            None,
+            message.as_deref(),
+        ),
+        Action::Reject { reason } => (None, Some(reason.as_str()), None),
+        _ => (None, None, None),
     };
     let mut tx = db.begin().await?;
-    let Some(moved) = db::move_status(&mut tx, order_id, from, to, eta, reason, &scope).await?
+    let Some(moved) =
+        db::move_status(&mut tx, order_id, from, to, eta, reason, message, &scope).await?
     else {
         return Ok(match db::status_of(&mut tx, order_id, &scope).await? {
             Some(current) => Outcome::Conflict { current },
@@ -105,7 +114,7 @@ pub async fn apply(
     tx.commit().await?;
     Ok(Outcome::Done {
         previous: moved.previous_status,
-        order: moved.order,
+        order: Box::new(moved.order),
     })
 }
 
@@ -127,6 +136,10 @@ async fn record(
         version: order.version,
         estimated_ready_at: order.estimated_ready_at,
         payment_status: Some(order.payment_status),
+        // Said when it was accepted, and only then.
+        message: (order.status == Status::Accepted)
+            .then(|| order.accept_message.clone())
+            .flatten(),
     };
     outbox::enqueue(conn, OrderEvent::StatusChanged(changed)).await?;
     Ok(())

@@ -142,23 +142,23 @@ pub(super) async fn create_order(
     let lines = place::validate(&place::NewOrder {
         payment_method: None,
         payer_name: None,
+        special_requests: None,
         bran_id: bran_id.clone(),
         items: by_id
             .into_iter()
             .map(|(pizza_id, quantity)| place::NewOrderLine { pizza_id, quantity })
             .collect(),
     })?;
-    let order = place::price_and_write(
-        &s,
-        &caller,
-        &bran_id,
-        &lines,
-        crate::place::Payment::AT_PICKUP,
-        None,
-    )
-    .await
-    .map_err(business_refusal_is_400)?
-    .ok_or_else(|| Error::Internal(anyhow::anyhow!("no key, yet the key was taken")))?;
+    let placing = place::Placing {
+        bran_id: &bran_id,
+        lines: &lines,
+        pay: crate::place::Payment::AT_PICKUP,
+        special_requests: None,
+    };
+    let order = place::price_and_write(&s, &caller, placing, None)
+        .await
+        .map_err(business_refusal_is_400)?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("no key, yet the key was taken")))?;
     Ok((
         StatusCode::CREATED,
         Json(LegacyPlaced {

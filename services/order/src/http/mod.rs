@@ -100,6 +100,15 @@ pub struct Order {
     /// A TRANSFER order awaiting its money: where to send it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer: Option<Transfer>,
+    /// Short, unique per branch and business day ("Order 42"); absent on pizza_back's orders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_number: Option<i32>,
+    /// What the customer asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub special_requests: Option<String>,
+    /// What staff said when accepting it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept_message: Option<String>,
 }
 
 /// How to pay a transfer order: this amount, to this account, from this name (the deposit is
@@ -180,6 +189,9 @@ fn order_view(s: &Shared, row: &OrderRow, lines: Vec<OrderLine>) -> Order {
         payment_status: row.payment_status,
         payment_due_at: due,
         transfer,
+        order_number: row.order_number,
+        special_requests: row.special_requests.clone(),
+        accept_message: row.accept_message.clone(),
     }
 }
 

@@ -45,6 +45,27 @@ pub struct NewOrder {
     #[serde(default)]
     #[schema(example = "김민지", min_length = 1, max_length = 20)]
     pub payer_name: Option<String>,
+    /// What the kitchen should know ("no onions"): at most 200 characters.
+    #[serde(default)]
+    #[schema(example = "양파 빼주세요", max_length = 200)]
+    pub special_requests: Option<String>,
+}
+
+/// The longest request a customer may write.
+pub const MAX_REQUESTS: usize = 200;
+
+/// The customer's request, trimmed (`None` if empty); 400 past [`MAX_REQUESTS`] characters or
+/// with control characters other than line breaks.
+pub(super) fn special_requests(req: &NewOrder) -> Result<Option<String>> {
+    let Some(text) = req.special_requests.as_deref().map(str::trim) else {
+        return Ok(None);
+    };
+    if text.chars().count() > MAX_REQUESTS || text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(Error::Validation(format!(
+            "special_requests must be at most {MAX_REQUESTS} characters"
+        )));
+    }
+    Ok((!text.is_empty()).then(|| text.to_owned()))
 }
 
 /// The longest payer name a bank shows with a deposit (Korean banks cut them shorter).
@@ -156,17 +177,23 @@ pub(super) async fn create_order(
 ) -> Result<Response> {
     let lines = validate(&req)?;
     let pay = payment(&s, &req)?;
+    let requests = special_requests(&req)?;
     let bran_id = req.bran_id.trim().to_owned();
     let key = Key::from_headers(&headers)?;
-    let hash = idempotency::request_hash(&bran_id, &lines, &pay);
+    let hash = idempotency::request_hash(&bran_id, &lines, &pay, requests.as_deref());
     if let Some(key) = &key
         && let Some(recorded) = idempotency::recorded(&s.db, &caller.member_id, key, &hash).await?
     {
         return answer_recorded(recorded);
     }
     let key = key.map(|k| (k, hash));
-    let Some(order) = price_and_write(&s, &caller, &bran_id, &lines, pay, key.clone()).await?
-    else {
+    let placing = Placing {
+        bran_id: &bran_id,
+        lines: &lines,
+        pay,
+        special_requests: requests,
+    };
+    let Some(order) = price_and_write(&s, &caller, placing, key.clone()).await? else {
         // Another request with this key placed its order while we priced ours: answer what
         // it was answered. (A fresh IN_FLIGHT claim of the previous version, during a rolling
         // update, has no answer yet: 409, try again.)
@@ -206,16 +233,28 @@ fn answer_recorded(recorded: Recorded) -> Result<Response> {
     }
 }
 
+/// An order as asked for, checked: what [`price_and_write`] prices and writes.
+pub(super) struct Placing<'a> {
+    pub bran_id: &'a str,
+    pub lines: &'a [(String, i64)],
+    pub pay: Payment,
+    pub special_requests: Option<String>,
+}
+
 /// Prices the lines and writes the order; `None` when `key` was taken meanwhile (nothing
 /// written).
 pub(super) async fn price_and_write(
     s: &AppState,
     caller: &Caller,
-    bran_id: &str,
-    lines: &[(String, i64)],
-    pay: Payment,
+    placing: Placing<'_>,
     key: Option<(Key, Vec<u8>)>,
 ) -> Result<Option<Order>> {
+    let Placing {
+        bran_id,
+        lines,
+        pay,
+        special_requests,
+    } = placing;
     let ids: Vec<&str> = lines.iter().map(|(id, _)| id.as_str()).collect();
     let prices = s.prices.lookup(&ids).await?;
     let order_id = Uuid::now_v7();
@@ -271,8 +310,12 @@ pub(super) async fn price_and_write(
         payment_method: pay.method,
         payment_status: db::initial_payment_status(pay.method),
         payer_name: pay.payer_name.clone(),
+        // Given in the order's transaction (the answer recorded for the key gets it there).
+        order_number: None,
+        special_requests: special_requests.clone(),
+        accept_message: None,
     };
-    let view = order_view(s, &row, rows.iter().cloned().map(line_view).collect());
+    let mut view = order_view(s, &row, rows.iter().cloned().map(line_view).collect());
     let order = db::NewOrder {
         order_id,
         member_id: row.member_id,
@@ -282,6 +325,7 @@ pub(super) async fn price_and_write(
         status,
         payment_method: pay.method,
         payer_name: pay.payer_name,
+        special_requests,
         lines: rows,
         idempotency: match key {
             Some((key, hash)) => Some((
@@ -298,14 +342,17 @@ pub(super) async fn price_and_write(
     let db = s.db.clone();
     let placed = outbox::run_to_completion(async move {
         let placed = place::write(&db, &order).await?;
-        if let Placement::Written = placed {
-            tracing::info!(order.id = %order.order_id, member.id = %order.member_id, total_price = order.total_price, "order placed");
+        if let Placement::Written(number) = placed {
+            tracing::info!(order.id = %order.order_id, order.number = number, member.id = %order.member_id, total_price = order.total_price, "order placed");
         }
         Ok::<_, Error>(placed)
     })
     .await?;
     match placed {
-        Placement::Written => Ok(Some(view)),
+        Placement::Written(number) => {
+            view.order_number = Some(number);
+            Ok(Some(view))
+        }
         Placement::UnknownBranch => {
             Err(Error::Unprocessable(format!("unknown branch '{bran_id}'")))
         }

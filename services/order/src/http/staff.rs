@@ -90,6 +90,10 @@ pub struct AcceptBody {
     #[serde(deserialize_with = "httpkit::whole::number")]
     #[schema(minimum = 1, maximum = 180)]
     pub estimated_time_minutes: i64,
+    /// Shown to the customer with the time (at most 200 characters).
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -114,8 +118,23 @@ fn parse_action(name: &str, body: &Bytes) -> Result<Action> {
                     "estimated_time_minutes must be 1 to 180".into(),
                 ));
             }
+            let message = b
+                .message
+                .as_deref()
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned);
+            if message
+                .as_deref()
+                .is_some_and(|m| m.chars().count() > 200 || m.chars().any(char::is_control))
+            {
+                return Err(Error::Validation(
+                    "message must be at most 200 characters, on one line".into(),
+                ));
+            }
             Action::Accept {
                 minutes: b.estimated_time_minutes,
+                message,
             }
         }
         "reject" => {

@@ -6,6 +6,7 @@ mod idempotency;
 mod legacy;
 mod live;
 mod notify;
+mod numbers;
 mod operations;
 mod payments;
 mod placing;
