@@ -60,6 +60,9 @@ function merged(old, fresh) {
     o.status = old.status;
     o.estimated_ready_at ??= old.estimated_ready_at;
   }
+  // What staff said when accepting it may have come by the socket before the read knew it.
+  o.accept_message ??= old.accept_message;
+  o.order_number ??= old.order_number;
   if (later(PAY_RANK, old.payment_status, fresh.payment_status)) o.payment_status = old.payment_status;
   return o;
 }
@@ -106,6 +109,14 @@ async function act(button, f) {
     if (button) button.disabled = false;
   }
 }
+
+/** `text` without control characters (line breaks kept with `lines`), trimmed. */
+function plain(text, lines = false) {
+  return text.replace(lines ? /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g : /[\u0000-\u001f\u007f-\u009f]/g, " ").trim();
+}
+
+/** "#42" on the board; nothing for an old (imported) order without a number. */
+const numbered = (o, prefix) => (o.order_number == null ? null : `${prefix}${o.order_number}`);
 
 function field(label, input) {
   const id = `f-${Math.random().toString(36).slice(2, 9)}`;
@@ -219,6 +230,29 @@ function customerView(member) {
     state.key = null;
   });
 
+  // What the kitchen should know ("no onions"): part of the order, so another text is another
+  // order (a new idempotency key).
+  const REQUESTS_MAX = 200;
+  const requests = h("textarea", {
+    name: "special_requests",
+    rows: 2,
+    maxlength: REQUESTS_MAX,
+    "aria-describedby": "requests-count",
+  });
+  const requestsCount = h("span", { class: "hint counter", id: "requests-count" });
+  const requestsField = field("Requests for the kitchen (optional)", requests);
+  requestsField.append(requestsCount);
+  const countRequests = () => {
+    const n = requests.value.length;
+    requestsCount.textContent = `${n} / ${REQUESTS_MAX} characters`;
+    requestsCount.classList.toggle("full", n >= REQUESTS_MAX);
+  };
+  countRequests();
+  requests.addEventListener("input", () => {
+    state.key = null;
+    countRequests();
+  });
+
   function drawCategories() {
     const cats = [...new Set(state.menu.map((p) => p.pizza_categ))];
     state.category ??= cats[0];
@@ -326,6 +360,8 @@ function customerView(member) {
         items: [...state.cart.values()].map((l) => ({ pizza_id: l.pizza.pizza_id, quantity: l.quantity })),
         payment_method: how,
       };
+      const wish = plain(requests.value, true);
+      if (wish) body.special_requests = wish;
       if (how === "TRANSFER") {
         body.payer_name = payer.value.trim();
         if (!body.payer_name) {
@@ -341,17 +377,20 @@ function customerView(member) {
       });
       state.cart.clear();
       state.key = null;
+      requests.value = "";
+      countRequests();
       drawCart();
       keep(order);
       drawOrders();
+      const no = order.order_number == null ? "" : ` Your order number is ${order.order_number}.`;
       if (how === "CARD") {
-        say(`Order placed: ${won(order.total_price)}. Taking you to the card payment…`);
+        say(`Order placed: ${won(order.total_price)}.${no} Taking you to the card payment…`);
         await payByCard(order.order_id);
       } else if (how === "TRANSFER") {
-        say(`Order placed: ${won(order.total_price)}. Send it by bank transfer by ${clock(order.payment_due_at)}: the account is below.`);
+        say(`Order placed: ${won(order.total_price)}.${no} Send it by bank transfer by ${clock(order.payment_due_at)}: the account is below.`);
         document.getElementById(`pay-${order.order_id}`)?.focus();
       } else {
-        say(`Order placed: ${won(order.total_price)}. We will show its status here as it changes.`);
+        say(`Order placed: ${won(order.total_price)}.${no} We will show its status here as it changes.`);
       }
     });
     // act() gives the button back; an empty cart takes it away again.
@@ -439,18 +478,24 @@ function customerView(member) {
       }, "Cancel order"));
     }
     const status = o.status === "AWAITING_PAYMENT" && o.payment_status === "PAID" ? "Payment received" : STATUS_WORDS[o.status] ?? o.status;
+    // What the shop said when accepting it, next to when it will be ready (and still there
+    // once it is ready).
+    const said = o.accept_message && ["ACCEPTED", "READY"].includes(o.status)
+      ? h("span", { class: "said" }, "The shop says: ", h("span", { class: "quote" }, `“${o.accept_message}”`))
+      : null;
+    const eta = o.estimated_ready_at && o.status === "ACCEPTED" ? `Ready at about ${clock(o.estimated_ready_at)}` : null;
     return h(
       "li",
       { class: "order", dataset: { orderId: o.order_id, status: o.status, payment: o.payment_status ?? "AT_PICKUP" } },
+      numbered(o, "Order ") && h("p", { class: "order-no" }, numbered(o, "Order ")),
       h("p", {},
         h("strong", { class: `badge s-${o.status.toLowerCase()}` }, status),
         " ",
         paymentBadge(o),
         ` ${o.date} ${o.time} · ${won(o.total_price)}`),
       h("p", { class: "lines" }, o.items.map((i) => `${i.pizza_nm} (${i.size}) × ${i.quantity}`).join(", ")),
-      o.estimated_ready_at && o.status === "ACCEPTED"
-        ? h("p", {}, `Ready at about ${clock(o.estimated_ready_at)}`)
-        : null,
+      o.special_requests ? h("p", { class: "request" }, h("strong", {}, "Your request: "), o.special_requests) : null,
+      eta || said ? h("p", { class: "eta" }, eta, eta && said ? " · " : null, said) : null,
       o.reject_reason ? h("p", {}, `Reason: ${o.reject_reason}`) : null,
       unpaid && o.payment_method === "CARD" && o.payment_due_at
         ? h("p", {}, `Pay by ${clock(o.payment_due_at)}, or the order is cancelled.`)
@@ -484,6 +529,7 @@ function customerView(member) {
       field("Branch", branch),
       cartList,
       total,
+      requestsField,
       payChoice,
       payerField,
       place),
@@ -563,6 +609,8 @@ function customerView(member) {
         status: event.status,
         payment_status: event.payment_status ?? known.payment_status,
         estimated_ready_at: event.estimated_ready_at ?? known.estimated_ready_at,
+        accept_message: event.message ?? known.accept_message,
+        order_number: event.order_number ?? known.order_number,
       });
       state.orders.set(next.order_id, next);
       drawOrders();
@@ -573,7 +621,9 @@ function customerView(member) {
             ? `Your payment of ${won(next.total_price)} went through: the shop has your order.`
             : `Your order's payment: ${paymentWords(next)}.`);
       } else if (next.status !== known.status) {
-        say(`Your order is now: ${STATUS_WORDS[next.status] ?? next.status}.`);
+        const no = next.order_number == null ? "" : ` ${next.order_number}`;
+        const words = next.status === "ACCEPTED" && next.accept_message ? ` The shop says: “${next.accept_message}”` : "";
+        say(`Your order${no} is now: ${STATUS_WORDS[next.status] ?? next.status}.${words}`);
       }
     } else if (!known || event.status === "REJECTED") {
       // Placed elsewhere (another tab), or rejected (the event has no reason): fetch it.
@@ -625,23 +675,52 @@ function staffView(member) {
   const columns = new Map(COLUMNS.map(([s]) => [s, h("ul", { class: "board-col", "aria-label": s })]));
   const liveState = h("span", { class: "live" }, "connecting…");
 
+  // What is typed into a card (minutes, a reason, a message) outlives the redraws that every
+  // event brings; the focus stays in its input.
+  const drafts = new Map(); // order id → { minutes, reason, message }
+  function drafted(o, key, input) {
+    const d = drafts.get(o.order_id);
+    if (d?.[key] !== undefined) input.value = d[key];
+    input.dataset.draft = `${o.order_id}:${key}`;
+    input.addEventListener("input", () => drafts.set(o.order_id, { ...drafts.get(o.order_id), [key]: input.value }));
+    return input;
+  }
+
   function card(o) {
     const lines = h("p", { class: "lines" }, o.items.map((i) => `${i.pizza_nm} (${i.size}) × ${i.quantity}`).join(", "));
-    const head = h("p", {}, h("strong", {}, `${o.time}`), ` · ${o.bran_id} · ${won(o.total_price)} `, paymentBadge(o));
+    const no = numbered(o, "#");
+    const head = h("p", {},
+      no ? h("strong", { class: "order-no" }, no) : null,
+      no ? " " : null,
+      h("strong", {}, `${o.time}`), ` · ${o.bran_id} · ${won(o.total_price)} `, paymentBadge(o));
+    const request = o.special_requests
+      ? h("p", { class: "request" }, h("strong", {}, "Request: "), o.special_requests)
+      : null;
     const actions = h("div", { class: "actions" });
     const post = (action, body) => (ev) =>
       act(ev.currentTarget, async () => {
         await api.call("POST", `/order/${o.order_id}/${action}/`, { body });
+        drafts.delete(o.order_id);
         await load();
       });
     if (o.status === "PENDING") {
-      const minutes = h("input", { type: "number", min: 1, max: 180, value: 20, class: "qty" });
-      const reason = h("input", { type: "text", maxlength: 200, placeholder: "e.g. out of dough" });
+      const minutes = drafted(o, "minutes", h("input", { type: "number", min: 1, max: 180, value: 20, class: "qty" }));
+      const message = drafted(o, "message", h("input", { type: "text", maxlength: 200, placeholder: "e.g. Extra pickles for you" }));
+      const reason = drafted(o, "reason", h("input", { type: "text", maxlength: 200, placeholder: "e.g. out of dough" }));
+      const accept = (ev) => {
+        const body = { estimated_time_minutes: Number(minutes.value) };
+        const words = plain(message.value);
+        if (words) body.message = words;
+        return post("accept", body)(ev);
+      };
+      const messageField = field("Message to the customer (optional)", message);
+      messageField.classList.add("wide");
       actions.append(
+        messageField,
         field("Minutes", minutes),
-        h("button", { type: "button", class: "primary", onclick: (ev) => post("accept", { estimated_time_minutes: Number(minutes.value) })(ev) }, "Accept"),
+        h("button", { type: "button", class: "primary", onclick: accept }, "Accept"),
         field("Reason", reason),
-        h("button", { type: "button", onclick: (ev) => post("reject", { reason: reason.value.trim() || "unavailable" })(ev) }, "Reject"),
+        h("button", { type: "button", onclick: (ev) => post("reject", { reason: plain(reason.value) || "unavailable" })(ev) }, "Reject"),
       );
     } else if (o.status === "ACCEPTED") {
       if (o.estimated_ready_at) actions.append(h("p", {}, `Due ${clock(o.estimated_ready_at)}`));
@@ -652,7 +731,9 @@ function staffView(member) {
     return h(
       "li",
       { class: "order", dataset: { orderId: o.order_id, status: o.status, payment: o.payment_status ?? "AT_PICKUP" } },
-      head, lines, actions,
+      head, lines, request,
+      o.accept_message && o.status !== "PENDING" ? h("p", { class: "said" }, "Told the customer: ", h("span", { class: "quote" }, `“${o.accept_message}”`)) : null,
+      actions,
     );
   }
 
@@ -750,11 +831,26 @@ function staffView(member) {
       COLUMNS.map(([s]) => api.call("GET", `/order/?status=${s}&limit=100`)),
     );
     if (mine !== loads) return;
+    const active = document.activeElement?.dataset?.draft;
+    let at = null;
+    try {
+      at = [document.activeElement.selectionStart, document.activeElement.selectionEnd];
+    } catch {}
     COLUMNS.forEach(([s], i) => {
       const col = columns.get(s);
       col.replaceChildren(...lists[i].map(card));
       if (!lists[i].length) col.append(h("li", { class: "empty" }, "Nothing here."));
     });
+    // Drafts of orders no longer new are gone with them.
+    const open = new Set(lists[0].map((o) => o.order_id));
+    for (const id of drafts.keys()) if (!open.has(id)) drafts.delete(id);
+    const again = active && columns.get("PENDING").querySelector(`[data-draft="${CSS.escape(active)}"]`);
+    if (again) {
+      again.focus();
+      try {
+        if (at?.[0] != null) again.setSelectionRange(...at);
+      } catch {}
+    }
   }
 
   const view = h(

@@ -6,9 +6,10 @@
 //                 CORS_ALLOWED_ORIGINS; THIRD_PORT one that is not allowed
 //   STAFF_ID, PASSWORD, CHROMIUM, PLAYWRIGHT_DIR, SHOTS (where screenshots go)
 //
-// A customer registers and orders two pizzas (double-clicking "Place order"); a staff member
-// in a second browser context accepts the order and marks it ready; the customer's page shows
-// both changes without reloading. Then the customer pays an order by card on the provider's
+// A customer registers and orders two pizzas with a request for the kitchen (double-clicking
+// "Place order"); a staff member in a second browser context sees its number and the request,
+// accepts the order with a message and marks it ready; the customer's page shows the number,
+// the message and both changes without reloading. Then the customer pays an order by card on the provider's
 // page (the sandbox, wherever the checkout answer points): cancelled there once, paid the
 // second time; the page confirms it and shows it paid, and the staff board gets it only then.
 // A bank transfer order shows the account and the Toss link. Then the same client from the
@@ -160,6 +161,19 @@ try {
   assert.equal(me, 200, "and it works");
   await twin.close();
 
+  step("customer writes a request for the kitchen, counted against its limit");
+  const REQUEST = "Well done, please.\nNo onions 🙏";
+  const requests = customer.getByLabel("Requests for the kitchen (optional)");
+  assert.equal(await requests.getAttribute("maxlength"), "200");
+  await customer.getByText("0 / 200 characters").waitFor();
+  await requests.fill(REQUEST);
+  await customer.getByText(`${REQUEST.length} / 200 characters`).waitFor();
+  assert.equal(
+    await requests.getAttribute("aria-describedby"),
+    await customer.getByText(/ \/ 200 characters$/).getAttribute("id"),
+    "the counter describes the field",
+  );
+
   step("customer double-clicks Place order: one order");
   await customer.getByRole("button", { name: "Place order" }).dblclick();
   const mine = customer.locator(".orders .order");
@@ -178,6 +192,19 @@ try {
   assert.equal(await mine.count(), 1);
   await mine.first().getByText("Pay at pickup").waitFor();
   const firstId = await mine.first().getAttribute("data-order-id");
+  const placed = await customer.evaluate(async () => {
+    const s = JSON.parse(sessionStorage.getItem("pizza.session"));
+    const r = await fetch("/order/myorder/?limit=1", { headers: { authorization: `Bearer ${s.token}` } });
+    return (await r.json())[0];
+  });
+  assert.equal(placed.special_requests, REQUEST, "the request is sent with the order");
+  assert.ok(Number.isInteger(placed.order_number) && placed.order_number > 0, "the order has a number");
+  const number = placed.order_number;
+  await mine.first().getByText(`Order ${number}`, { exact: true }).waitFor();
+  await mine.first().getByText("Your request: Well done, please. No onions 🙏").waitFor();
+  await customer.getByText(`Your order number is ${number}.`, { exact: false }).waitFor();
+  assert.equal(await requests.inputValue(), "", "the request goes with the order it was written for");
+  await customer.getByText("0 / 200 characters").waitFor();
   await customer.screenshot({ path: path.join(SHOTS, "customer-placed-phone.png") });
 
   step("staff logs in, in a second browser context, and sees the order on the board");
@@ -195,15 +222,25 @@ try {
   await pending.first().waitFor();
   await pending.first().getByText("The Barbecue Chicken Pizza (L) × 1").waitFor();
   await pending.first().getByText("Pay at pickup").waitFor();
+  await pending.first().getByText(`#${number}`, { exact: true }).waitFor();
+  const asked = pending.first().locator(".request");
+  await asked.getByText("Request: Well done, please. No onions 🙏").waitFor();
+  assert.equal(await asked.evaluate((e) => e.innerText), `Request: ${REQUEST}`, "its line breaks kept");
   await staff.getByText("● live").waitFor();
   await staff.screenshot({ path: path.join(SHOTS, "staff-board-new.png") });
 
-  step("staff accepts with 25 minutes; the customer's page changes by itself");
+  step("staff accepts with 25 minutes and a message; the customer's page changes by itself");
+  const MESSAGE = "Extra pickles for you, 김웹!";
   await pending.first().getByLabel("Minutes").fill("25");
+  await pending.first().getByLabel("Message to the customer (optional)").fill(MESSAGE);
   await pending.first().getByRole("button", { name: "Accept" }).click();
   await onBoard(firstId, "ACCEPTED").waitFor();
+  await onBoard(firstId, "ACCEPTED").getByText(`Told the customer: “${MESSAGE}”`).waitFor();
   await mine.first().getByText("Being made").waitFor({ timeout: 10_000 });
-  await mine.first().getByText(/Ready at about/).waitFor();
+  await mine.first().getByText(new RegExp(`^Ready at about \\d\\d:\\d\\d · The shop says: “${MESSAGE}”$`)).waitFor();
+  await customer.getByText(`Your order ${number} is now: Being made. The shop says: “${MESSAGE}”`).waitFor();
+  await mine.first().getByText(`Order ${number}`, { exact: true }).waitFor();
+  await customer.screenshot({ path: path.join(SHOTS, "customer-accepted-phone.png") });
   await staff.screenshot({ path: path.join(SHOTS, "staff-board.png") });
 
   step("staff marks it ready; the customer's page changes again");
@@ -226,6 +263,7 @@ try {
   await customer.setViewportSize(phone.viewport);
   await customer.getByRole("link", { name: /^Your order: 1 · 29,000원/ }).click();
   await customer.getByRole("radio", { name: "Card, now" }).check();
+  await customer.getByLabel("Requests for the kitchen (optional)").fill("Please ring the bell twice when it is ready, thank you.");
   const payCard = customer.getByRole("button", { name: "Place order and pay by card" });
   await payCard.waitFor();
   await customer.screenshot({ path: path.join(SHOTS, "customer-pay.png") });
@@ -361,7 +399,29 @@ try {
   await a.getByLabel("Password", { exact: true }).fill(PASSWORD);
   await a.getByRole("button", { name: "Log in", exact: true }).click();
   await a.getByRole("heading", { name: /^Orders/ }).waitFor();
-  await accessible(a, "staff board");
+  // The card order, paid, is new on the board: its number, its request, the accept form.
+  const paidCard = a.locator(`.order[data-order-id="${cardId}"][data-status="PENDING"]`);
+  await paidCard.getByText("Request: Please ring the bell twice").waitFor();
+  await paidCard.getByLabel("Message to the customer (optional)").waitFor();
+  await accessible(a, "staff board (a request, the accept form with its message)");
+
+  step("accessibility of an accepted order's message, on the customer's phone");
+  const c = await a11y.newPage();
+  c.on("pageerror", (e) => errors.push(String(e)));
+  await c.goto(BASE + "/");
+  await c.getByLabel("Member ID", { exact: true }).fill(CUSTOMER);
+  await c.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await c.getByRole("button", { name: "Log in", exact: true }).click();
+  const cardMine = c.locator(`.orders .order[data-order-id="${cardId}"]`);
+  await cardMine.getByText("Waiting for the shop").waitFor();
+  await c.getByText("● live").waitFor();
+  await paidCard.getByLabel("Message to the customer (optional)").fill("Bell twice, promised.");
+  await paidCard.getByRole("button", { name: "Accept" }).click();
+  await cardMine.getByText(/ · The shop says: “Bell twice, promised\.”$/).waitFor({ timeout: 10_000 });
+  await cardMine.getByText("Your request: Please ring the bell twice", { exact: false }).waitFor();
+  await c.getByLabel("Requests for the kitchen (optional)").fill("x".repeat(200));
+  await c.getByText("200 / 200 characters").waitFor();
+  await accessible(c, "customer page (an accepted order's message, a full request)");
   await a11y.close();
 
   assert.deepEqual(errors, [], "no script errors on any page");
