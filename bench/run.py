@@ -280,6 +280,9 @@ def main():
     s["order /livez (baseline)"] = wrk(f"{o}/livez", "get.lua", 32, DURATION)
     base["pgbench (order writes, 32 clients)"] = pgbench(32, DURATION)
     s["POST /order/"] = wrk(f"{o}/order/", "order.lua", 32, DURATION, {"TOKEN": token})
+    # One branch alone: its order numbers make its orders commit one after another.
+    s["POST /order/ (one branch)"] = wrk(f"{o}/order/", "order.lua", 32, DURATION,
+                                         {"TOKEN": token, "BRANCHES": "gangnam"})
     s["GET /order/myorder/ (20 orders)"] = wrk(f"{o}/order/myorder/", "get.lua", 32, DURATION, {"TOKEN": history})
     s["mixed, 100 users, no think time, via ingress"] = wrk(ing, "mixed.lua", 100, DURATION, {"TOKEN": token})
     s["mixed, 100 users, think 0.1-1 s, via ingress"] = wrk(ing, "mixed.lua", 100, THINK_SECONDS,

@@ -16,8 +16,9 @@ request = function()
   if n % 11 == 0 then
     h["Content-Type"] = "application/json"
     h["Idempotency-Key"] = string.format("mixed-%d-%s-%d", os.time(), me, n)
-    return wrk.format("POST", "/order/", h,
-      '{"bran_id":"hongdae","items":[{"pizza_id":"hawaiian_m","quantity":1}]}')
+    local branches = {"gangnam", "hongdae", "jamsil", "pangyo", "haeundae"}
+    return wrk.format("POST", "/order/", h, string.format(
+      '{"bran_id":"%s","items":[{"pizza_id":"hawaiian_m","quantity":1}]}', branches[math.floor(n / 11) % 5 + 1]))
   end
   return wrk.format("GET", browse[(n % #browse) + 1], h)
 end

@@ -132,25 +132,38 @@ pub async fn branches(db: &PgPool) -> Result<Vec<(String, String)>> {
 // ---------------------------------------------------------------------------------------
 // Writing orders
 
-/// The next order number of the branch's business day (the day `at` falls in, from the
-/// branch's `day_start`, Asia/Seoul): the day and the number. The counter's row stays locked
-/// until the caller's transaction ends, so concurrent orders of a branch take numbers one
-/// after another, and an order that is rolled back gives its number back: no gaps, no twice.
-pub async fn next_order_number(
+/// Gives the order the next number of its branch's business day (the day its `created_at`
+/// falls in, from the branch's `day_start`, Asia/Seoul), and writes it into the answer
+/// recorded for its `Idempotency-Key` (`key`: member and key), in one statement. The
+/// counter's row stays locked until the caller's transaction ends, so concurrent orders of a
+/// branch take numbers one after another, and an order that is rolled back gives its number
+/// back: no gaps, no twice. The number.
+pub async fn number_order(
     conn: &mut PgConnection,
-    bran_id: &str,
-    at: DateTime<Utc>,
-) -> Result<(chrono::NaiveDate, i32)> {
-    Ok(sqlx::query_as(
+    order: &NewOrder,
+    key: Option<(&str, &str)>,
+) -> Result<i32> {
+    Ok(sqlx::query_scalar(
         "WITH day AS ( \
             SELECT ((($2::timestamptz AT TIME ZONE 'Asia/Seoul') - day_start))::date AS d \
-            FROM branch WHERE bran_id = $1) \
-         INSERT INTO order_number (bran_id, business_day, last) SELECT $1, d, 1 FROM day \
-         ON CONFLICT (bran_id, business_day) DO UPDATE SET last = order_number.last + 1 \
-         RETURNING business_day, last",
+            FROM branch WHERE bran_id = $1), \
+         n AS ( \
+            INSERT INTO order_number (bran_id, business_day, last) SELECT $1, d, 1 FROM day \
+            ON CONFLICT (bran_id, business_day) DO UPDATE SET last = order_number.last + 1 \
+            RETURNING business_day, last), \
+         k AS ( \
+            UPDATE idempotency_key \
+            SET response_body = jsonb_set(response_body, '{order_number}', \
+                                          to_jsonb((SELECT last FROM n))) \
+            WHERE member_id = $4 AND idem_key = $5) \
+         UPDATE orders o SET business_day = n.business_day, order_number = n.last \
+         FROM n WHERE o.order_id = $3 RETURNING n.last",
     )
-    .bind(bran_id)
-    .bind(at)
+    .bind(&order.bran_id)
+    .bind(order.created_at)
+    .bind(order.order_id)
+    .bind(key.map(|k| k.0))
+    .bind(key.map(|k| k.1))
     .fetch_one(conn)
     .await?)
 }
@@ -162,21 +175,6 @@ pub fn initial_payment_status(method: PaymentMethod) -> PaymentStatus {
     } else {
         PaymentStatus::AtPickup
     }
-}
-
-/// Gives the order its number ([`next_order_number`]).
-pub async fn set_order_number(
-    conn: &mut PgConnection,
-    order_id: Uuid,
-    number: (chrono::NaiveDate, i32),
-) -> Result<()> {
-    sqlx::query("UPDATE orders SET business_day = $2, order_number = $3 WHERE order_id = $1")
-        .bind(order_id)
-        .bind(number.0)
-        .bind(number.1)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// The order, all its lines (one statement) and its first status-history row.

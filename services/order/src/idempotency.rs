@@ -143,27 +143,6 @@ pub async fn claim(
     Ok(ours.is_some())
 }
 
-/// Puts the order's number into the answer recorded for the key, in the order's transaction
-/// (the number is taken last, to hold its counter for as short as possible).
-pub async fn record_number(
-    conn: &mut PgConnection,
-    member_id: &str,
-    key: &str,
-    order_number: i32,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE idempotency_key \
-         SET response_body = jsonb_set(response_body, '{order_number}', to_jsonb($3::int)) \
-         WHERE member_id = $1 AND idem_key = $2",
-    )
-    .bind(member_id)
-    .bind(key)
-    .bind(order_number)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// Forgets keys after 24 h.
 pub async fn prune(db: &PgPool) -> Result<u64> {
     let mut tx = db.begin().await?;

@@ -68,11 +68,11 @@ pub async fn write(db: &PgPool, order: &NewOrder) -> Result<Placement> {
     // The number last: its counter stays locked until the commit (the orders of a branch take
     // numbers one after another, and a rolled-back one gives its number back), so it is held
     // only for these few statements and the commit.
-    let number = db::next_order_number(&mut tx, &order.bran_id, order.created_at).await?;
-    db::set_order_number(&mut tx, order.order_id, number).await?;
-    if let Some((key, _, _)) = &order.idempotency {
-        idempotency::record_number(&mut tx, &order.member_id, key, number.1).await?;
-    }
+    let key = order
+        .idempotency
+        .as_ref()
+        .map(|(key, _, _)| (order.member_id.as_str(), key.as_str()));
+    let number = db::number_order(&mut tx, order, key).await?;
     let created = OrderCreated {
         order_id: order.order_id,
         member_id: order.member_id.clone(),
@@ -82,9 +82,9 @@ pub async fn write(db: &PgPool, order: &NewOrder) -> Result<Placement> {
         payment_method: order.payment_method,
         payer_name: order.payer_name.clone(),
         order_name: order.payment_method.is_prepaid().then(|| order_name(order)),
-        order_number: Some(number.1),
+        order_number: Some(number),
     };
     outbox::enqueue(&mut tx, OrderEvent::Created(created)).await?;
     tx.commit().await?;
-    Ok(Placement::Written(number.1))
+    Ok(Placement::Written(number))
 }

@@ -78,9 +78,7 @@ pub enum Outcome {
     /// Not there, or not the caller's to see.
     NotFound,
     /// The order is not in the status the action needs.
-    Conflict {
-        current: Status,
-    },
+    Conflict { current: Status },
 }
 
 /// Applies `action` to an order, as `by`, within `scope`, in one transaction.
