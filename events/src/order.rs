@@ -147,6 +147,9 @@ pub struct OrderCreated {
     /// The order's number in its branch's business day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_number: Option<i32>,
+    /// Placed at a table (DINE_IN): its label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_label: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,6 +197,7 @@ pub(crate) fn examples() -> Vec<OrderEvent> {
             payer_name: None,
             order_name: None,
             order_number: Some(42),
+            table_label: Some("7".into()),
         }),
         OrderEvent::Created(OrderCreated {
             order_id,
@@ -205,6 +209,7 @@ pub(crate) fn examples() -> Vec<OrderEvent> {
             payer_name: Some("김민지".into()),
             order_name: Some("The Barbecue Chicken Pizza L 외 1건".into()),
             order_number: Some(43),
+            table_label: None,
         }),
         OrderEvent::StatusChanged(StatusChanged {
             order_id,

@@ -18,6 +18,7 @@ mod db;
 mod nats;
 mod pg;
 pub mod pizza_back;
+pub mod qr;
 pub mod toss;
 
 pub use db::TestDb;

@@ -81,6 +81,10 @@ pub struct ServeConfig {
     /// The account number transfers go to (digits and dashes).
     #[arg(long, env = "TRANSFER_ACCOUNT_NO", value_name = "TRANSFER_ACCOUNT_NO")]
     pub transfer_account_no: Option<String>,
+    /// The web client's address that table QR codes open (`?table=<token>` is added), e.g.
+    /// `https://pizza.example/`. Unset: the address staff reached the API at.
+    #[arg(long, env = "PUBLIC_WEB_URL", value_name = "PUBLIC_WEB_URL")]
+    pub public_web_url: Option<String>,
 }
 
 impl ServeConfig {
@@ -95,6 +99,18 @@ impl ServeConfig {
         }
     }
 
+    /// `PUBLIC_WEB_URL`, parsed (checked by [`Self::validate`]).
+    pub fn public_web_url(&self) -> Result<Option<url::Url>, settings::ConfigError> {
+        self.public_web_url
+            .as_deref()
+            .map(|u| {
+                url::Url::parse(u).map_err(|_| {
+                    settings::ConfigError::new("PUBLIC_WEB_URL must be an http(s) URL")
+                })
+            })
+            .transpose()
+    }
+
     pub fn timeouts(&self) -> crate::workflow::Timeouts {
         crate::workflow::Timeouts {
             pending: self.order_pending_timeout,
@@ -107,6 +123,9 @@ impl ServeConfig {
     pub fn validate(&self) -> Result<(), settings::ConfigError> {
         self.auth.validate()?;
         settings::require_http_url("MENU_GRPC_URL", &self.menu_grpc_url)?;
+        if let Some(url) = &self.public_web_url {
+            settings::require_http_url("PUBLIC_WEB_URL", url)?;
+        }
         if let Some(url) = &self.order_webhook_url {
             settings::require_http_url("ORDER_WEBHOOK_URL", url)?;
         }

@@ -13,7 +13,8 @@ use httpkit::Result;
 
 use crate::{
     paging::Cursor,
-    status::{PaymentMethod, PaymentStatus, Status},
+    status::{PaymentMethod, PaymentStatus, Service, Status},
+    tables::AtTable,
 };
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -38,6 +39,9 @@ pub struct OrderRow {
     pub order_number: Option<i32>,
     pub special_requests: Option<String>,
     pub accept_message: Option<String>,
+    #[sqlx(try_from = "String")]
+    pub service: Service,
+    pub table_label: Option<String>,
 }
 
 /// An order after a change, with what it was before.
@@ -64,14 +68,14 @@ impl OrderRow {
 pub const ORDER_COLUMNS: &str = "order_id, member_id, bran_id, status, total_price, created_at, \
                                  version, estimated_ready_at, reject_reason, legacy_order_id, \
                                  payment_method, payment_status, payer_name, order_number, \
-                                 special_requests, accept_message";
+                                 special_requests, accept_message, service, table_label";
 
 /// [`ORDER_COLUMNS`] of the updated row `o`, and the status and payment status of `before`:
 /// what a change that locked the row in a CTE `before` returns, as a [`Moved`].
 const MOVED_COLUMNS: &str = "o.order_id, o.member_id, o.bran_id, o.status, o.total_price, \
      o.created_at, o.version, o.estimated_ready_at, o.reject_reason, o.legacy_order_id, \
      o.payment_method, o.payment_status, o.payer_name, o.order_number, o.special_requests, \
-     o.accept_message, before.status AS previous_status, before.payment_status AS previous_payment_status";
+     o.accept_message, o.service, o.table_label, before.status AS previous_status, before.payment_status AS previous_payment_status";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LineRow {
@@ -97,6 +101,8 @@ pub struct NewOrder {
     pub payment_method: PaymentMethod,
     pub payer_name: Option<String>,
     pub special_requests: Option<String>,
+    /// DINE_IN: the table it was placed at.
+    pub table: Option<AtTable>,
     pub lines: Vec<LineRow>,
     /// The `Idempotency-Key`, the request's hash, and the answer to replay for it.
     pub idempotency: Option<(String, Vec<u8>, Value)>,
@@ -182,9 +188,10 @@ pub async fn insert_order(conn: &mut PgConnection, order: &NewOrder) -> Result<(
     sqlx::query(
         "INSERT INTO orders (order_id, member_id, bran_id, status, total_price, created_at, \
                              updated_at, payment_method, payment_status, payer_name, pending_since, \
-                             special_requests) \
+                             special_requests, service, table_id, table_label) \
          VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, \
-                 CASE WHEN $4 = 'PENDING' THEN $6 END, $10)",
+                 CASE WHEN $4 = 'PENDING' THEN $6 END, $10, \
+                 CASE WHEN $11::uuid IS NULL THEN 'PICKUP' ELSE 'DINE_IN' END, $11, $12)",
     )
     .bind(order.order_id)
     .bind(&order.member_id)
@@ -196,6 +203,8 @@ pub async fn insert_order(conn: &mut PgConnection, order: &NewOrder) -> Result<(
     .bind(initial_payment_status(order.payment_method).as_str())
     .bind(&order.payer_name)
     .bind(&order.special_requests)
+    .bind(order.table.as_ref().map(|t| t.table_id))
+    .bind(order.table.as_ref().map(|t| t.label.as_str()))
     .execute(&mut *conn)
     .await?;
     insert_lines(conn, order).await?;

@@ -12,7 +12,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 
-use crate::place::Payment;
+use crate::place::{Payment, Where};
 
 /// A client's key: 1 to 255 visible ASCII characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,13 +47,18 @@ impl Key {
 /// request hashes as it did before either existed, so keys recorded by the previous release
 /// still replay.
 pub fn request_hash(
-    bran_id: &str,
+    at: &Where,
     lines: &[(String, i64)],
     payment: &Payment,
     special_requests: Option<&str>,
 ) -> Vec<u8> {
     let mut h = Sha256::new();
-    h.update(bran_id.as_bytes());
+    // A branch hashes as it did before tables, so keys recorded by the previous release
+    // still replay.
+    match at {
+        Where::Branch(bran_id) => h.update(bran_id.as_bytes()),
+        Where::Table(token) => h.update(format!("table:{token}").as_bytes()),
+    }
     for (id, q) in lines {
         h.update(format!("\n{id}:{q}").as_bytes());
     }

@@ -9,6 +9,7 @@
 //! - [`workflow`] — the status machine (staff, customer, auto-cancel, payments), each change
 //!   with its `order.status_changed`; the payment service's `payment.*` events move prepaid
 //!   orders from AWAITING_PAYMENT and set their payment status.
+//! - [`tables`] — dine-in tables, their tokens and QR codes.
 //! - [`live`] — order changes pushed to WebSockets; [`notify`] — the webhook notifications.
 //!
 //! [`run`] takes an already-bound listener and a [`Shutdown`], so tests bind port 0.
@@ -24,6 +25,7 @@ pub mod paging;
 pub mod place;
 pub mod prices;
 pub mod status;
+pub mod tables;
 pub mod workflow;
 
 use std::{sync::Arc, time::Duration};
@@ -64,6 +66,9 @@ pub struct Shared {
     /// Where transfers go (`TRANSFER_BANK`, `TRANSFER_ACCOUNT_NO`); `None`: no transfers.
     pub transfer: Option<TransferAccount>,
     pub timeouts: workflow::Timeouts,
+    /// `PUBLIC_WEB_URL`: the web client's address that table QR codes open; `None`: the
+    /// address the staff member reached us at.
+    pub public_web_url: Option<url::Url>,
 }
 
 /// The shop's account that transfer orders are paid into.
@@ -102,6 +107,7 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
         allowed_origins: cfg.http.cors_allowed_origins.0.clone(),
         transfer: cfg.transfer_account(),
         timeouts: cfg.timeouts(),
+        public_web_url: cfg.public_web_url()?,
     }));
     let mut life = Lifecycle::new("order", db.clone(), nats.clone(), shutdown);
     life.subscribe(prices.subscription());

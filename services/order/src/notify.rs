@@ -120,12 +120,14 @@ impl Notifier {
     }
 
     async fn post(&self, event_id: Uuid, order: &NewForKitchen) -> anyhow::Result<()> {
-        let (total, number, requests): (i64, Option<i32>, Option<String>) = sqlx::query_as(
-            "SELECT total_price, order_number, special_requests FROM orders WHERE order_id = $1",
-        )
-        .bind(order.order_id)
-        .fetch_one(&self.db)
-        .await?;
+        let (total, number, requests, table): (i64, Option<i32>, Option<String>, Option<String>) =
+            sqlx::query_as(
+                "SELECT total_price, order_number, special_requests, table_label \
+                 FROM orders WHERE order_id = $1",
+            )
+            .bind(order.order_id)
+            .fetch_one(&self.db)
+            .await?;
         let paid = if order.total_price.is_none() {
             ", paid"
         } else {
@@ -135,8 +137,9 @@ impl Notifier {
         let requests = requests
             .map(|r| format!(" — \"{}\"", r.replace('\n', " ")))
             .unwrap_or_default();
+        let table = table.map(|t| format!(", table {t}")).unwrap_or_default();
         let content = format!(
-            "🍕 New order {number}{} at {} — {}원{paid} (member {}){requests}",
+            "🍕 New order {number}{} at {}{table} — {}원{paid} (member {}){requests}",
             order.order_id, order.bran_id, total, order.member_id,
         );
         let res = self

@@ -11,6 +11,7 @@ use crate::{
     db::{self, NewOrder},
     idempotency,
     status::PaymentMethod,
+    tables,
 };
 
 /// How an order is to be paid, as the customer chose.
@@ -43,12 +44,22 @@ pub fn order_name(order: &NewOrder) -> String {
     name.chars().take(100).collect()
 }
 
+/// Where an order is for, as the customer asked: a branch (to pick up at), or a table's
+/// token (to eat at that table, at its branch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Where {
+    Branch(String),
+    Table(String),
+}
+
 /// What [`write`] did.
 pub enum Placement {
     /// With its order number.
     Written(i32),
     /// Nothing written: no such branch.
     UnknownBranch,
+    /// Nothing written: the table was retired after its token was read.
+    TableRetired,
     /// Nothing written: another request with the same key committed its order first.
     KeyTaken,
 }
@@ -57,6 +68,11 @@ pub async fn write(db: &PgPool, order: &NewOrder) -> Result<Placement> {
     let mut tx = db.begin().await?;
     if db::branch_name(&mut tx, &order.bran_id).await?.is_none() {
         return Ok(Placement::UnknownBranch);
+    }
+    if let Some(table) = &order.table
+        && !tables::lock_live(&mut tx, table.table_id).await?
+    {
+        return Ok(Placement::TableRetired);
     }
     if let Some((key, hash, answer)) = &order.idempotency
         && !idempotency::claim(&mut tx, &order.member_id, key, hash, answer).await?
@@ -83,6 +99,7 @@ pub async fn write(db: &PgPool, order: &NewOrder) -> Result<Placement> {
         payer_name: order.payer_name.clone(),
         order_name: order.payment_method.is_prepaid().then(|| order_name(order)),
         order_number: Some(number),
+        table_label: order.table.as_ref().map(|t| t.label.clone()),
     };
     outbox::enqueue(&mut tx, OrderEvent::Created(created)).await?;
     tx.commit().await?;

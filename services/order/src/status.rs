@@ -98,6 +98,36 @@ impl<'r> Decode<'r, Postgres> for Status {
 /// with the payment service.
 pub use events::order::{PaymentMethod, PaymentStatus};
 
+/// Where the order is eaten: at the counter (`PICKUP`, every order before tables), or at a
+/// table it was placed from (`DINE_IN`). Stored as `TEXT`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Service {
+    #[default]
+    Pickup,
+    DineIn,
+}
+
+impl Service {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Pickup => "PICKUP",
+            Service::DineIn => "DINE_IN",
+        }
+    }
+}
+
+impl TryFrom<String> for Service {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "PICKUP" => Ok(Service::Pickup),
+            "DINE_IN" => Ok(Service::DineIn),
+            _ => Err(format!("unknown service {s:?}")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -143,7 +143,8 @@ pub(super) async fn create_order(
         payment_method: None,
         payer_name: None,
         special_requests: None,
-        bran_id: bran_id.clone(),
+        bran_id: Some(bran_id.clone()),
+        table_token: None,
         items: by_id
             .into_iter()
             .map(|(pizza_id, quantity)| place::NewOrderLine { pizza_id, quantity })
@@ -151,6 +152,7 @@ pub(super) async fn create_order(
     })?;
     let placing = place::Placing {
         bran_id: &bran_id,
+        table: None,
         lines: &lines,
         pay: crate::place::Payment::AT_PICKUP,
         special_requests: None,

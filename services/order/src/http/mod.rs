@@ -11,10 +11,15 @@ pub mod legacy;
 mod place;
 mod read;
 mod staff;
+mod tables;
 
 use std::collections::HashMap;
 
-use axum::{Router, response::IntoResponse, routing::get, routing::post};
+use axum::{
+    Router,
+    response::IntoResponse,
+    routing::{get, patch, post},
+};
 use chrono::FixedOffset;
 use httpkit::doc::BearerAuth;
 use httpkit::{Result, route_both};
@@ -25,7 +30,7 @@ use uuid::Uuid;
 use crate::{
     AppState, Shared,
     db::{self, LineRow, OrderRow},
-    status::{PaymentMethod, PaymentStatus, Status},
+    status::{PaymentMethod, PaymentStatus, Service, Status},
 };
 
 #[allow(deprecated)] // pizza_back's routes, served on purpose
@@ -39,6 +44,26 @@ pub fn router(state: AppState) -> Router {
     r = route_both(r, "/order/myorder/", get(read::my_orders));
     r = route_both(r, "/order/branch/", get(read::branches));
     r = route_both(r, "/order/ws/", get(crate::live::ws));
+    r = route_both(
+        r,
+        "/order/branch/{bran_id}/table/",
+        get(tables::list).post(tables::create),
+    );
+    r = route_both(
+        r,
+        "/order/branch/{bran_id}/table/sheet/",
+        get(tables::sheet),
+    );
+    r = route_both(
+        r,
+        "/order/branch/{bran_id}/table/{table_id}/",
+        patch(tables::rename).delete(tables::retire),
+    );
+    r = r.route(
+        "/order/branch/{bran_id}/table/{table_id}/{format}",
+        get(tables::qr),
+    );
+    r = route_both(r, "/order/table/{token}/", get(tables::by_token));
     r = route_both(r, "/order/{order_id}/", get(read::one_order));
     r = route_both(r, "/order/{order_id}/{action}/", post(staff::order_action));
     r = r.route("/order/openapi.json", get(openapi));
@@ -109,6 +134,12 @@ pub struct Order {
     /// What staff said when accepting it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accept_message: Option<String>,
+    /// `PICKUP` (the default) or `DINE_IN` (placed at a table, through its QR code).
+    #[serde(default)]
+    pub service: Service,
+    /// DINE_IN: the table's label when the order was placed ("7").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_label: Option<String>,
 }
 
 /// How to pay a transfer order: this amount, to this account, from this name (the deposit is
@@ -192,6 +223,8 @@ fn order_view(s: &Shared, row: &OrderRow, lines: Vec<OrderLine>) -> Order {
         order_number: row.order_number,
         special_requests: row.special_requests.clone(),
         accept_message: row.accept_message.clone(),
+        service: row.service,
+        table_label: row.table_label.clone(),
     }
 }
 
@@ -229,6 +262,13 @@ async fn with_lines(s: &AppState, rows: &[OrderRow]) -> Result<Vec<Order>> {
         read::branches,
         staff::staff_queue,
         staff::order_action,
+        tables::list,
+        tables::create,
+        tables::rename,
+        tables::retire,
+        tables::qr,
+        tables::sheet,
+        tables::by_token,
         legacy::create_order,
         legacy::my_orders,
         legacy::branches
@@ -238,6 +278,7 @@ async fn with_lines(s: &AppState, rows: &[OrderRow]) -> Result<Vec<Order>> {
     tags(
         (name = "order", description = "Place and read orders"),
         (name = "staff", description = "The staff queue and the status workflow"),
+        (name = "tables", description = "Dine-in tables and their QR codes"),
         (name = "legacy", description = "pizza_back's API under /api/order, for its old front end during the switch (deprecated)")
     )
 )]

@@ -21,8 +21,9 @@ use crate::{
     AppState,
     db::{self, LineRow, OrderRow},
     idempotency::{self, Key, Recorded},
-    place::{self, Payment, Placement},
-    status::{PaymentMethod, Status},
+    place::{self, Payment, Placement, Where},
+    status::{PaymentMethod, Service, Status},
+    tables::{self, AtTable},
 };
 
 pub const MAX_LINES: usize = 50;
@@ -30,8 +31,15 @@ pub const MAX_QUANTITY: i64 = 100;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewOrder {
+    /// The branch to pick the order up at; or give `table_token` instead.
+    #[serde(default)]
     #[schema(example = "gangnam", min_length = 1)]
-    pub bran_id: String,
+    pub bran_id: Option<String>,
+    /// A table's token, from its QR code, instead of `bran_id`: the order is DINE_IN at that
+    /// table, at its branch.
+    #[serde(default)]
+    #[schema(example = "q3J0c2kxZ2hWbG9vX2Zvcg")]
+    pub table_token: Option<String>,
     /// 1 to 50 lines, each pizza once.
     #[schema(min_items = 1, max_items = 50)]
     pub items: Vec<NewOrderLine>,
@@ -122,11 +130,42 @@ pub struct NewOrderLine {
     pub quantity: i64,
 }
 
+/// `bran_id` or `table_token`, exactly one; 400 otherwise.
+pub(super) fn where_to(req: &NewOrder) -> Result<Where> {
+    fn given(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    }
+    match (given(&req.bran_id), given(&req.table_token)) {
+        (Some(b), None) => Ok(Where::Branch(b.to_owned())),
+        (None, Some(t)) => Ok(Where::Table(t.to_owned())),
+        (None, None) => Err(Error::Validation(
+            "bran_id is required (or table_token, at a table)".into(),
+        )),
+        (Some(_), Some(_)) => Err(Error::Validation(
+            "give bran_id or table_token, not both: a table's branch is its own".into(),
+        )),
+    }
+}
+
+/// The branch, and the table when ordered at one; 422 for a token that is no table in use.
+pub(super) async fn resolve(s: &AppState, at: &Where) -> Result<(String, Option<AtTable>)> {
+    match at {
+        Where::Branch(b) => Ok((b.clone(), None)),
+        Where::Table(token) => match tables::by_token(&s.db, token).await? {
+            Some(t) => Ok((t.bran_id.clone(), Some(t))),
+            None => Err(table_gone()),
+        },
+    }
+}
+
+fn table_gone() -> Error {
+    Error::Unprocessable(
+        "this table's QR code is not in use (unknown or retired); ask the staff".into(),
+    )
+}
+
 /// The lines as (pizza id, quantity), each pizza once; 400 for anything else.
 pub(super) fn validate(req: &NewOrder) -> Result<Vec<(String, i64)>> {
-    if req.bran_id.trim().is_empty() {
-        return Err(Error::Validation("bran_id is required".into()));
-    }
     if req.items.is_empty() {
         return Err(Error::Validation("items must not be empty".into()));
     }
@@ -163,10 +202,10 @@ pub(super) fn validate(req: &NewOrder) -> Result<Vec<(String, i64)>> {
     params(("Idempotency-Key" = Option<String>, Header, pattern = "^[\\x21-\\x7E]{1,255}$", description = "1 to 255 visible ASCII characters. Same key and body: the first response again (also to a request sent while the first was being served); another body: 422. A request that failed wrote nothing, so the key may be used again. Kept 24 h, per member.")),
     responses(
         (status = 201, body = Order, description = "Placed, priced by the server: PENDING, or AWAITING_PAYMENT for CARD and TRANSFER (with `transfer`: where to send the money)"),
-        (status = 400, body = httpkit::doc::ErrorEnvelope, description = "Empty items, more than 50 lines, quantity outside 1..=100, an unknown payment method, TRANSFER without payer_name (or payer_name without TRANSFER), malformed"),
+        (status = 400, body = httpkit::doc::ErrorEnvelope, description = "Neither or both of bran_id and table_token, empty items, more than 50 lines, quantity outside 1..=100, an unknown payment method, TRANSFER without payer_name (or payer_name without TRANSFER), malformed"),
         (status = 401, body = httpkit::doc::ErrorEnvelope),
         (status = 409, body = httpkit::doc::ErrorEnvelope, description = "Rare: a request with the same Idempotency-Key was served at the same time and its answer could not be read back; try again"),
-        (status = 422, body = httpkit::doc::ErrorEnvelope, description = "Unknown or sold-out pizza, unknown branch, TRANSFER where the shop takes none, or a reused key with another body"),
+        (status = 422, body = httpkit::doc::ErrorEnvelope, description = "Unknown or sold-out pizza, unknown branch, a table token not in use (unknown or retired), TRANSFER where the shop takes none, or a reused key with another body"),
         (status = 503, body = httpkit::doc::ErrorEnvelope, description = "Prices or token checks unavailable; nothing written"),
     ))]
 pub(super) async fn create_order(
@@ -175,20 +214,22 @@ pub(super) async fn create_order(
     headers: HeaderMap,
     Json(req): Json<NewOrder>,
 ) -> Result<Response> {
+    let at = where_to(&req)?;
     let lines = validate(&req)?;
     let pay = payment(&s, &req)?;
     let requests = special_requests(&req)?;
-    let bran_id = req.bran_id.trim().to_owned();
     let key = Key::from_headers(&headers)?;
-    let hash = idempotency::request_hash(&bran_id, &lines, &pay, requests.as_deref());
+    let hash = idempotency::request_hash(&at, &lines, &pay, requests.as_deref());
     if let Some(key) = &key
         && let Some(recorded) = idempotency::recorded(&s.db, &caller.member_id, key, &hash).await?
     {
         return answer_recorded(recorded);
     }
     let key = key.map(|k| (k, hash));
+    let (bran_id, table) = resolve(&s, &at).await?;
     let placing = Placing {
         bran_id: &bran_id,
+        table,
         lines: &lines,
         pay,
         special_requests: requests,
@@ -236,6 +277,8 @@ fn answer_recorded(recorded: Recorded) -> Result<Response> {
 /// An order as asked for, checked: what [`price_and_write`] prices and writes.
 pub(super) struct Placing<'a> {
     pub bran_id: &'a str,
+    /// DINE_IN: the table (of `bran_id`).
+    pub table: Option<AtTable>,
     pub lines: &'a [(String, i64)],
     pub pay: Payment,
     pub special_requests: Option<String>,
@@ -251,6 +294,7 @@ pub(super) async fn price_and_write(
 ) -> Result<Option<Order>> {
     let Placing {
         bran_id,
+        table,
         lines,
         pay,
         special_requests,
@@ -314,6 +358,12 @@ pub(super) async fn price_and_write(
         order_number: None,
         special_requests: special_requests.clone(),
         accept_message: None,
+        service: if table.is_some() {
+            Service::DineIn
+        } else {
+            Service::Pickup
+        },
+        table_label: table.as_ref().map(|t| t.label.clone()),
     };
     let mut view = order_view(s, &row, rows.iter().cloned().map(line_view).collect());
     let order = db::NewOrder {
@@ -326,6 +376,7 @@ pub(super) async fn price_and_write(
         payment_method: pay.method,
         payer_name: pay.payer_name,
         special_requests,
+        table,
         lines: rows,
         idempotency: match key {
             Some((key, hash)) => Some((
@@ -356,6 +407,7 @@ pub(super) async fn price_and_write(
         Placement::UnknownBranch => {
             Err(Error::Unprocessable(format!("unknown branch '{bran_id}'")))
         }
+        Placement::TableRetired => Err(table_gone()),
         Placement::KeyTaken => Ok(None),
     }
 }

@@ -11,4 +11,5 @@ mod operations;
 mod payments;
 mod placing;
 mod reading;
+mod tables;
 mod workflow;
