@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -12,6 +12,7 @@ use uuid::Uuid;
 use httpkit::Result;
 
 use crate::{
+    hours::{self, Opening, Schedule},
     paging::Cursor,
     status::{PaymentMethod, PaymentStatus, Service, Status},
     tables::AtTable,
@@ -133,6 +134,151 @@ pub async fn branches(db: &PgPool) -> Result<Vec<(String, String)>> {
             .fetch_all(db)
             .await?,
     )
+}
+
+/// A branch with what decides when it takes orders.
+#[derive(Debug, Clone)]
+pub struct BranchRow {
+    pub bran_id: String,
+    pub bran_nm: String,
+    pub schedule: Schedule,
+}
+
+/// Branches (one, or all) with their hours and pause, in one query.
+async fn branch_rows<'c, E: sqlx::PgExecutor<'c>>(
+    conn: E,
+    bran_id: Option<&str>,
+) -> Result<Vec<BranchRow>> {
+    type Row = (
+        String,
+        String,
+        bool,
+        Option<DateTime<Utc>>,
+        Vec<i16>,
+        Vec<NaiveTime>,
+        Vec<NaiveTime>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT b.bran_id, b.bran_nm, b.paused, b.paused_until, \
+                COALESCE(array_agg(h.day ORDER BY h.day) FILTER (WHERE h.day IS NOT NULL), '{}'), \
+                COALESCE(array_agg(h.opens ORDER BY h.day) FILTER (WHERE h.day IS NOT NULL), '{}'), \
+                COALESCE(array_agg(h.closes ORDER BY h.day) FILTER (WHERE h.day IS NOT NULL), '{}') \
+         FROM branch b LEFT JOIN branch_hours h ON h.bran_id = b.bran_id \
+         WHERE $1::text IS NULL OR b.bran_id = $1 \
+         GROUP BY b.bran_id ORDER BY b.bran_id",
+    )
+    .bind(bran_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(bran_id, bran_nm, paused, paused_until, days, opens, closes)| {
+                let week = days
+                    .iter()
+                    .zip(opens.iter().zip(&closes))
+                    .filter_map(|(d, (o, c))| {
+                        Some(Opening {
+                            day: hours::from_day_number(*d)?,
+                            opens: *o,
+                            closes: *c,
+                        })
+                    })
+                    .collect();
+                BranchRow {
+                    bran_id,
+                    bran_nm,
+                    schedule: Schedule {
+                        week,
+                        paused,
+                        paused_until,
+                    },
+                }
+            },
+        )
+        .collect())
+}
+
+pub async fn branch_list(db: &PgPool) -> Result<Vec<BranchRow>> {
+    branch_rows(db, None).await
+}
+
+/// One branch, in the caller's transaction (an order reads its branch's hours there).
+pub async fn branch(conn: &mut PgConnection, bran_id: &str) -> Result<Option<BranchRow>> {
+    Ok(branch_rows(conn, Some(bran_id)).await?.pop())
+}
+
+/// Replaces the branch's week (empty: open around the clock).
+pub async fn set_hours(db: &PgPool, bran_id: &str, week: &[Opening]) -> Result<()> {
+    let mut tx = db.begin().await?;
+    // The branch row first: two staff saving at once save one after the other.
+    sqlx::query("SELECT 1 FROM branch WHERE bran_id = $1 FOR UPDATE")
+        .bind(bran_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM branch_hours WHERE bran_id = $1")
+        .bind(bran_id)
+        .execute(&mut *tx)
+        .await?;
+    let days: Vec<i16> = week.iter().map(|o| hours::day_number(o.day)).collect();
+    let opens: Vec<NaiveTime> = week.iter().map(|o| o.opens).collect();
+    let closes: Vec<NaiveTime> = week.iter().map(|o| o.closes).collect();
+    sqlx::query(
+        "INSERT INTO branch_hours (bran_id, day, opens, closes) \
+         SELECT $1, * FROM unnest($2::smallint[], $3::time[], $4::time[])",
+    )
+    .bind(bran_id)
+    .bind(&days)
+    .bind(&opens)
+    .bind(&closes)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Pauses new orders (until `until`, or until resumed), or resumes them.
+pub async fn set_pause(
+    db: &PgPool,
+    bran_id: &str,
+    paused: bool,
+    until: Option<DateTime<Utc>>,
+) -> Result<()> {
+    sqlx::query("UPDATE branch SET paused = $2, paused_until = $3 WHERE bran_id = $1")
+        .bind(bran_id)
+        .bind(paused)
+        .bind(until.filter(|_| paused))
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Cancels the branch's orders still PENDING that were placed before it closed at `closed`
+/// (at most `batch`), with the reason for the customer. Safe with several replicas, like
+/// [`cancel_overdue`].
+pub async fn cancel_at_close(
+    conn: &mut PgConnection,
+    bran_id: &str,
+    closed: DateTime<Utc>,
+    reason: &str,
+    batch: i64,
+) -> Result<Vec<Moved>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH before AS ( \
+            SELECT order_id, status, payment_status FROM orders \
+            WHERE status = 'PENDING' AND bran_id = $1 AND created_at < $2 \
+            ORDER BY created_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+         UPDATE orders o SET status = 'CANCELLED', version = o.version + 1, updated_at = now(), \
+                             reject_reason = $3 \
+         FROM before WHERE o.order_id = before.order_id \
+         RETURNING {MOVED_COLUMNS}"
+    )))
+    .bind(bran_id)
+    .bind(closed)
+    .bind(reason)
+    .bind(batch)
+    .fetch_all(conn)
+    .await?)
 }
 
 // ---------------------------------------------------------------------------------------

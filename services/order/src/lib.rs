@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod db;
+pub mod hours;
 pub mod http;
 pub mod idempotency;
 pub mod import;

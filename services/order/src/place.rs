@@ -9,6 +9,7 @@ use sqlx::PgPool;
 
 use crate::{
     db::{self, NewOrder},
+    hours::OpenState,
     idempotency,
     status::PaymentMethod,
     tables,
@@ -60,14 +61,21 @@ pub enum Placement {
     UnknownBranch,
     /// Nothing written: the table was retired after its token was read.
     TableRetired,
+    /// Nothing written: the branch is closed or paused.
+    Closed(OpenState),
     /// Nothing written: another request with the same key committed its order first.
     KeyTaken,
 }
 
 pub async fn write(db: &PgPool, order: &NewOrder) -> Result<Placement> {
     let mut tx = db.begin().await?;
-    if db::branch_name(&mut tx, &order.bran_id).await?.is_none() {
+    let Some(branch) = db::branch(&mut tx, &order.bran_id).await? else {
         return Ok(Placement::UnknownBranch);
+    };
+    // Its hours and pause as committed now: a pause saved a moment ago already holds.
+    let state = branch.schedule.state(order.created_at);
+    if !state.open_now {
+        return Ok(Placement::Closed(state));
     }
     if let Some(table) = &order.table
         && !tables::lock_live(&mut tx, table.table_id).await?

@@ -20,7 +20,7 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use events::{
     Envelope, OrderEvent, PaymentEvent,
     order::{PaymentChanged, StatusChanged},
@@ -199,8 +199,47 @@ pub async fn cancel_stale(
     Ok(cancelled.into_iter().map(|m| m.order.order_id).collect())
 }
 
-/// One sweep: [`cancel_stale`] in batches, for each timeout, until no full batch is left.
+/// Cancels what each branch's closing left PENDING: orders placed before its last closing
+/// time ([`crate::hours::Schedule::last_close`]), in batches of `batch`, with the reason for
+/// the customer. Safe with several replicas, like [`cancel_stale`]. How many it cancelled.
+pub async fn cancel_closed(db: &PgPool, now: DateTime<Utc>, batch: i64) -> Result<usize> {
+    let mut count = 0;
+    for branch in db::branch_list(db).await? {
+        let Some(closed) = branch.schedule.last_close(now) else {
+            continue;
+        };
+        let reason = format!(
+            "the shop closed at {}",
+            closed.with_timezone(&crate::http::seoul()).format("%H:%M")
+        );
+        loop {
+            let mut tx = db.begin().await?;
+            let cancelled =
+                db::cancel_at_close(&mut tx, &branch.bran_id, closed, &reason, batch).await?;
+            for moved in &cancelled {
+                record(&mut tx, moved, "system:closing", Some(&reason)).await?;
+            }
+            tx.commit().await?;
+            count += cancelled.len();
+            if (cancelled.len() as i64) < batch {
+                break;
+            }
+        }
+    }
+    Ok(count)
+}
+
+/// One sweep: [`cancel_stale`] in batches, for each timeout, until no full batch is left;
+/// then [`cancel_closed`].
 pub async fn sweep(db: PgPool, timeouts: Timeouts) {
+    let pool = db.clone();
+    match outbox::run_to_completion(async move { cancel_closed(&pool, Utc::now(), 100).await })
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(count = n, "cancelled orders left PENDING at closing time"),
+        Err(e) => tracing::warn!(error = %e, "closing-time cancel failed; will retry"),
+    }
     for (status, method, timeout, why) in timeouts.each() {
         loop {
             // On a task of its own: stopping the sweep never cuts a cancellation half-way.

@@ -7,6 +7,7 @@
 //! - [`legacy`] — pizza_back's `/api/order/…` for its old front end;
 //! - here: the routes, the answer types every part shares, and the OpenAPI document.
 
+mod branches;
 pub mod legacy;
 mod place;
 mod read;
@@ -18,7 +19,7 @@ use std::collections::HashMap;
 use axum::{
     Router,
     response::IntoResponse,
-    routing::{get, patch, post},
+    routing::{get, patch, post, put},
 };
 use chrono::FixedOffset;
 use httpkit::doc::BearerAuth;
@@ -26,6 +27,8 @@ use httpkit::{Result, route_both};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
+
+pub(crate) use branches::store_closed;
 
 use crate::{
     AppState, Shared,
@@ -42,7 +45,17 @@ pub fn router(state: AppState) -> Router {
         get(staff::staff_queue).post(place::create_order),
     );
     r = route_both(r, "/order/myorder/", get(read::my_orders));
-    r = route_both(r, "/order/branch/", get(read::branches));
+    r = route_both(r, "/order/branch/", get(branches::list));
+    r = route_both(
+        r,
+        "/order/branch/{bran_id}/hours/",
+        put(branches::set_hours),
+    );
+    r = route_both(
+        r,
+        "/order/branch/{bran_id}/pause/",
+        put(branches::set_pause),
+    );
     r = route_both(r, "/order/ws/", get(crate::live::ws));
     r = route_both(
         r,
@@ -259,7 +272,9 @@ async fn with_lines(s: &AppState, rows: &[OrderRow]) -> Result<Vec<Order>> {
         place::create_order,
         read::my_orders,
         read::one_order,
-        read::branches,
+        branches::list,
+        branches::set_hours,
+        branches::set_pause,
         staff::staff_queue,
         staff::order_action,
         tables::list,

@@ -205,7 +205,7 @@ pub(super) fn validate(req: &NewOrder) -> Result<Vec<(String, i64)>> {
         (status = 400, body = httpkit::doc::ErrorEnvelope, description = "Neither or both of bran_id and table_token, empty items, more than 50 lines, quantity outside 1..=100, an unknown payment method, TRANSFER without payer_name (or payer_name without TRANSFER), malformed"),
         (status = 401, body = httpkit::doc::ErrorEnvelope),
         (status = 409, body = httpkit::doc::ErrorEnvelope, description = "Rare: a request with the same Idempotency-Key was served at the same time and its answer could not be read back; try again"),
-        (status = 422, body = httpkit::doc::ErrorEnvelope, description = "Unknown or sold-out pizza, unknown branch, a table token not in use (unknown or retired), TRANSFER where the shop takes none, or a reused key with another body"),
+        (status = 422, body = httpkit::doc::ErrorEnvelope, description = "STORE_CLOSED: the branch is closed or paused (`details.opens_at`: when it takes orders again, if known); unknown or sold-out pizza, unknown branch, a table token not in use (unknown or retired), TRANSFER where the shop takes none, or a reused key with another body"),
         (status = 503, body = httpkit::doc::ErrorEnvelope, description = "Prices or token checks unavailable; nothing written"),
     ))]
 pub(super) async fn create_order(
@@ -408,6 +408,7 @@ pub(super) async fn price_and_write(
             Err(Error::Unprocessable(format!("unknown branch '{bran_id}'")))
         }
         Placement::TableRetired => Err(table_gone()),
+        Placement::Closed(state) => Err(super::store_closed(&state)),
         Placement::KeyTaken => Ok(None),
     }
 }

@@ -77,12 +77,6 @@ pub(super) async fn one_order(
     Ok(Json(orders.remove(0)))
 }
 
-#[utoipa::path(get, path = "/order/branch/", tag = "order",
-    responses((status = 200, body = Vec<Branch>)))]
-pub(super) async fn branches(State(s): State<AppState>) -> Result<Json<Vec<Branch>>> {
-    Ok(Json(all_branches(&s).await?))
-}
-
 pub(super) async fn all_branches(s: &AppState) -> Result<Vec<Branch>> {
     Ok(db::branches(&s.db)
         .await?

@@ -56,7 +56,7 @@ pub struct TableInfo {
 
 /// 403 unless the caller is ADMIN, or STAFF not bound to another branch; 404 for a branch
 /// that is not there. The branch's name.
-async fn manage(s: &AppState, caller: &Caller, bran_id: &str) -> Result<String> {
+pub(super) async fn manage(s: &AppState, caller: &Caller, bran_id: &str) -> Result<String> {
     caller.require(&[Role::Staff, Role::Admin])?;
     if let Some(bound) = caller.bound_branch()
         && bound != bran_id

@@ -2,6 +2,7 @@
 //! pizza-menu over real gRPC.
 
 mod helpers;
+mod hours;
 mod idempotency;
 mod legacy;
 mod live;

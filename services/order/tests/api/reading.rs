@@ -146,5 +146,9 @@ async fn branches_are_listed_without_a_token() {
         .await
         .unwrap();
     assert_eq!(b.len(), 5);
-    assert!(b.contains(&json!({"bran_id": "gangnam", "bran_nm": "강남점"})));
+    // Without hours set, a branch is open around the clock, as before hours existed.
+    assert!(b.contains(
+        &json!({"bran_id": "gangnam", "bran_nm": "강남점", "open_now": true,
+                               "paused": false, "hours": []})
+    ));
 }
