@@ -34,6 +34,9 @@ pub struct CatalogUpdated {
     /// The pizzas whose price or availability changed, or that were added (empty when only a
     /// type was added).
     pub pizza_ids: Vec<String>,
+    /// Set when the change was to one branch only (a pizza sold out there, or back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bran_id: Option<String>,
 }
 
 #[cfg(test)]
@@ -41,5 +44,6 @@ pub(crate) fn examples() -> Vec<CatalogEvent> {
     vec![CatalogEvent::Updated(CatalogUpdated {
         catalog_version: 42,
         pizza_ids: vec!["hawaiian_l".into(), "bbq_ckn_m".into()],
+        bran_id: None,
     })]
 }

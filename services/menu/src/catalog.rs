@@ -10,7 +10,7 @@
 //! that, a slow load racing a change could put the old catalog back for a whole TTL.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc, LazyLock,
         atomic::{AtomicU64, Ordering},
@@ -102,10 +102,17 @@ pub struct Catalog {
     menu_all: Rendered,
     menu_by_category: HashMap<&'static str, Rendered>,
     types_rendered: Rendered,
+    /// Per branch, the pizzas sold out there.
+    sold_out: HashMap<String, HashSet<String>>,
 }
 
 impl Catalog {
-    pub fn new(version: i64, mut items: Vec<MenuItem>, types: Vec<PizzaType>) -> Self {
+    pub fn new(
+        version: i64,
+        mut items: Vec<MenuItem>,
+        types: Vec<PizzaType>,
+        sold_out: Vec<(String, String)>,
+    ) -> Self {
         let size_rank = |s: &str| SIZES.iter().position(|x| *x == s).unwrap_or(SIZES.len());
         items.sort_by(|a, b| {
             (
@@ -145,7 +152,27 @@ impl Catalog {
             by_name_size,
             items,
             types,
+            sold_out: sold_out.into_iter().fold(HashMap::new(), |mut m, (b, p)| {
+                m.entry(b).or_insert_with(HashSet::new).insert(p);
+                m
+            }),
         }
+    }
+
+    /// `GET /menu/?bran_id=`: the menu as that branch sells it, rendered on demand (a
+    /// branch with nothing sold out is the shared rendering).
+    pub fn menu_at(&self, category: Option<&'static str>, bran_id: &str) -> Option<Rendered> {
+        let gone = self.sold_out.get(bran_id).filter(|s| !s.is_empty())?;
+        let items: Vec<MenuItem> = self
+            .items
+            .iter()
+            .filter(|p| category.is_none_or(|c| p.pizza_categ == c))
+            .map(|p| MenuItem {
+                available: p.available && !gone.contains(&p.pizza_id),
+                ..p.clone()
+            })
+            .collect();
+        Some(Rendered::of(&items))
     }
 
     /// `GET /menu/` (all, or one category).
@@ -213,7 +240,12 @@ impl CatalogCache {
             .try_get_with(generation, async move {
                 LOADS.inc();
                 let rows = db::load_catalog(&db).await?;
-                Ok::<_, sqlx::Error>(Arc::new(Catalog::new(rows.version, rows.items, rows.types)))
+                Ok::<_, sqlx::Error>(Arc::new(Catalog::new(
+                    rows.version,
+                    rows.items,
+                    rows.types,
+                    rows.sold_out,
+                )))
             })
             .await?;
         Ok(c)

@@ -13,6 +13,8 @@ pub struct CatalogRows {
     pub version: i64,
     pub items: Vec<MenuItem>,
     pub types: Vec<PizzaType>,
+    /// (branch, pizza) sold out at that branch.
+    pub sold_out: Vec<(String, String)>,
 }
 
 /// The whole catalog, in one round trip (the version from the same snapshot).
@@ -38,12 +40,103 @@ pub async fn load_catalog(db: &PgPool) -> Result<CatalogRows, sqlx::Error> {
     )
     .fetch_all(&mut *tx)
     .await?;
+    let sold_out = sqlx::query_as("SELECT bran_id, pizza_id FROM branch_sold_out")
+        .fetch_all(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(CatalogRows {
         version,
         items,
         types,
+        sold_out,
     })
+}
+
+/// Whether the pizza is sold out at the branch.
+pub async fn sold_out_at(conn: &mut PgConnection, bran_id: &str, pizza_id: &str) -> Result<bool> {
+    Ok(sqlx::query_scalar::<_, bool>(
+        "SELECT EXISTS (SELECT 1 FROM branch_sold_out WHERE bran_id = $1 AND pizza_id = $2)",
+    )
+    .bind(bran_id)
+    .bind(pizza_id)
+    .fetch_one(conn)
+    .await?)
+}
+
+pub async fn set_sold_out_at(
+    conn: &mut PgConnection,
+    bran_id: &str,
+    pizza_id: &str,
+    sold_out: bool,
+    who: &str,
+) -> Result<()> {
+    let sql = if sold_out {
+        "INSERT INTO branch_sold_out (bran_id, pizza_id, changed_by) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING"
+    } else {
+        "DELETE FROM branch_sold_out WHERE bran_id = $1 AND pizza_id = $2 AND $3::text IS NOT NULL"
+    };
+    sqlx::query(sql)
+        .bind(bran_id)
+        .bind(pizza_id)
+        .bind(who)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A pizza as `GetPrices` answers it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct PriceRow {
+    pub pizza_id: String,
+    pub price: i64,
+    pub available: bool,
+    pub pizza_nm: String,
+    pub size: String,
+}
+
+/// The pizzas `ids` as committed now, available only if so everywhere and (with a branch) not
+/// sold out there, with the catalog version of the same snapshot: what an order is priced
+/// with, never a cached copy, so a change the menu has acknowledged prices every order asked
+/// after it.
+pub async fn prices(
+    db: &PgPool,
+    ids: &[String],
+    bran_id: Option<&str>,
+) -> Result<(i64, Vec<PriceRow>)> {
+    let rows: Vec<(i64, String, i64, bool, String, String)> = sqlx::query_as(
+        "SELECT (SELECT version FROM catalog_version), p.pizza_id, p.price, \
+                p.available AND NOT EXISTS ( \
+                    SELECT 1 FROM branch_sold_out s WHERE s.bran_id = $2 AND s.pizza_id = p.pizza_id), \
+                t.pizza_nm, p.size \
+         FROM pizza p JOIN pizza_types t ON t.pizza_type_id = p.pizza_type_id \
+         WHERE p.pizza_id = ANY($1)",
+    )
+    .bind(ids)
+    .bind(bran_id)
+    .fetch_all(db)
+    .await?;
+    let version = match rows.first() {
+        Some(r) => r.0,
+        // Only unknown ids: the version alone.
+        None => {
+            sqlx::query_scalar("SELECT version FROM catalog_version")
+                .fetch_one(db)
+                .await?
+        }
+    };
+    Ok((
+        version,
+        rows.into_iter()
+            .map(|(_, pizza_id, price, available, pizza_nm, size)| PriceRow {
+                pizza_id,
+                price,
+                available,
+                pizza_nm,
+                size,
+            })
+            .collect(),
+    ))
 }
 
 /// Bumps the catalog version (this also serialises catalog writes, which are rare, so

@@ -14,9 +14,19 @@ use crate::{
 
 /// Writes `catalog.updated` in the caller's transaction.
 async fn announce(conn: &mut PgConnection, version: i64, pizza_ids: &[&str]) -> Result<()> {
+    announce_at(conn, version, pizza_ids, None).await
+}
+
+async fn announce_at(
+    conn: &mut PgConnection,
+    version: i64,
+    pizza_ids: &[&str],
+    bran_id: Option<&str>,
+) -> Result<()> {
     let updated = CatalogUpdated {
         catalog_version: version,
         pizza_ids: pizza_ids.iter().map(|s| (*s).to_owned()).collect(),
+        bran_id: bran_id.map(str::to_owned),
     };
     outbox::enqueue(conn, CatalogEvent::Updated(updated)).await?;
     Ok(())
@@ -53,6 +63,41 @@ pub async fn update_pizza(
     };
     db::record_change(&mut tx, change).await?;
     announce(&mut tx, version, &[pizza_id]).await?;
+    tx.commit().await?;
+    Ok(Some(version))
+}
+
+/// Marks a pizza sold out at one branch (`available: false`) or back; the new catalog
+/// version, or `None` when it was so already. 404 for a pizza that is not there.
+pub async fn set_branch_availability(
+    db: &PgPool,
+    who: &str,
+    pizza_id: &str,
+    bran_id: &str,
+    available: bool,
+) -> Result<Option<i64>> {
+    let mut tx = db.begin().await?;
+    // The pizza's row first: changes to one pizza happen one after the other.
+    db::pizza_for_update(&mut tx, pizza_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no pizza '{pizza_id}'")))?;
+    let was_available = !db::sold_out_at(&mut tx, bran_id, pizza_id).await?;
+    if was_available == available {
+        return Ok(None);
+    }
+    let version = db::next_version(&mut tx).await?;
+    db::set_sold_out_at(&mut tx, bran_id, pizza_id, !available, who).await?;
+    let change = Change {
+        version,
+        who,
+        kind: "branch_availability",
+        pizza_type_id: None,
+        pizza_id: Some(pizza_id),
+        old: Some(json!({"bran_id": bran_id, "available": was_available})),
+        new: json!({"bran_id": bran_id, "available": available}),
+    };
+    db::record_change(&mut tx, change).await?;
+    announce_at(&mut tx, version, &[pizza_id], Some(bran_id)).await?;
     tx.commit().await?;
     Ok(Some(version))
 }

@@ -1,6 +1,8 @@
 //! `pizza.menu.v1.MenuService` — exact prices for the order service (`GetPrices`,
-//! docs/contract.md §4) and pizzas by name and size (`FindPizzas`, for pizza_back's
-//! clients), answered from the cached catalog snapshot.
+//! docs/contract.md §4), read from the database as committed (one indexed query), so that a
+//! price or a sold-out the menu has acknowledged prices every order asked after it, on every
+//! replica; and pizzas by name and size (`FindPizzas`, for pizza_back's clients), answered
+//! from the cached catalog snapshot.
 
 use proto::menu::v1::{
     FindPizzasRequest, FindPizzasResponse, GetPricesRequest, GetPricesResponse, PizzaPrice,
@@ -8,18 +10,21 @@ use proto::menu::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::catalog::CatalogCache;
+use sqlx::PgPool;
+
+use crate::{catalog::CatalogCache, db};
 
 /// More ids than any order can hold (50 lines); a bigger batch is a mistake.
 const MAX_IDS: usize = 500;
 
 pub struct MenuGrpc {
     catalog: CatalogCache,
+    db: PgPool,
 }
 
 impl MenuGrpc {
-    pub fn new(catalog: CatalogCache) -> Self {
-        Self { catalog }
+    pub fn new(catalog: CatalogCache, db: PgPool) -> Self {
+        Self { catalog, db }
     }
 }
 
@@ -30,32 +35,35 @@ impl MenuService for MenuGrpc {
         &self,
         request: Request<GetPricesRequest>,
     ) -> Result<Response<GetPricesResponse>, Status> {
-        let ids = request.into_inner().pizza_ids;
-        if ids.len() > MAX_IDS {
+        let GetPricesRequest { pizza_ids, bran_id } = request.into_inner();
+        if pizza_ids.len() > MAX_IDS {
             return Err(Status::invalid_argument(format!(
                 "at most {MAX_IDS} ids per call"
             )));
         }
-        let catalog = self.catalog.get().await.map_err(grpckit::status)?;
-        let mut prices = Vec::with_capacity(ids.len());
-        let mut unknown_ids = Vec::new();
-        for id in ids {
-            match catalog.item(&id) {
-                Some(p) => prices.push(PizzaPrice {
-                    pizza_id: p.pizza_id.clone(),
-                    price: p.price,
-                    available: p.available,
-                    pizza_nm: p.pizza_nm.clone(),
-                    size: p.size.clone(),
-                    catalog_version: catalog.version,
-                }),
-                None => unknown_ids.push(id),
-            }
-        }
+        let bran_id = Some(bran_id.trim()).filter(|b| !b.is_empty());
+        let (version, rows) = db::prices(&self.db, &pizza_ids, bran_id)
+            .await
+            .map_err(grpckit::status)?;
+        let prices: Vec<PizzaPrice> = rows
+            .into_iter()
+            .map(|p| PizzaPrice {
+                pizza_id: p.pizza_id,
+                price: p.price,
+                available: p.available,
+                pizza_nm: p.pizza_nm,
+                size: p.size,
+                catalog_version: version,
+            })
+            .collect();
+        let unknown_ids = pizza_ids
+            .into_iter()
+            .filter(|id| !prices.iter().any(|p| p.pizza_id == *id))
+            .collect();
         Ok(Response::new(GetPricesResponse {
             prices,
             unknown_ids,
-            catalog_version: catalog.version,
+            catalog_version: version,
         }))
     }
 

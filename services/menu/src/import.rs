@@ -205,6 +205,7 @@ pub async fn catalog(
         let updated = CatalogUpdated {
             catalog_version: version,
             pizza_ids: added_ids,
+            bran_id: None,
         };
         outbox::enqueue(&mut tx, CatalogEvent::Updated(updated)).await?;
     }

@@ -77,6 +77,7 @@ pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> 
         catalog: catalog.clone(),
         auth: auth.clone(),
     }));
+    let pool = db.clone();
     let mut life = Lifecycle::new("menu", db, nats, shutdown);
     life.subscribe(catalog.subscription());
     life.subscribe(auth.subscription());
@@ -86,7 +87,7 @@ pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> 
     let grpc = grpckit::GrpcService {
         routes: tonic::service::Routes::new(
             proto::menu::v1::menu_service_server::MenuServiceServer::new(grpc::MenuGrpc::new(
-                catalog,
+                catalog, pool,
             )),
         ),
         names: vec!["pizza.menu.v1.MenuService"],

@@ -1,14 +1,17 @@
-//! Prices come from the menu, never from the client: `MenuService/GetPrices` over gRPC,
-//! cached per pizza in `moka`.
+//! Prices come from the menu, never from the client: `MenuService/GetPrices` over gRPC, for
+//! the order's branch, asked for every order (the menu answers from its database, as
+//! committed), so no order is priced, or sold something sold out, from a copy older than a
+//! change the menu has acknowledged.
 //!
-//! Every `catalog.updated` (from any menu replica) drops the cached prices on every order
+//! The answers are kept in `moka` per branch and pizza for one case only: the menu cannot be
+//! reached. Every `catalog.updated` (from any menu replica) drops them on every order
 //! replica — a broadcast subscription per process. As in the menu, the cache key carries a
 //! generation bumped by each invalidation, so an answer fetched before a change and stored
-//! after it is never served. A reconnect to NATS drops everything; `PRICE_CACHE_TTL` bounds
-//! staleness should an event be lost.
+//! after it is never used. A reconnect to NATS drops everything; `PRICE_CACHE_TTL` bounds
+//! their age should an event be lost.
 //!
-//! Calls have a deadline: with the menu down, an order whose prices are not cached fails
-//! fast with 503 and writes nothing.
+//! Calls have a deadline: with the menu down, an order whose prices were never answered
+//! fails fast with 503 and writes nothing.
 
 use std::{
     collections::HashMap,
@@ -77,8 +80,9 @@ static STALE_REPLIES: LazyLock<IntCounter> = LazyLock::new(|| {
 #[derive(Clone)]
 pub struct Prices {
     grpc: MenuServiceClient<Channel>,
-    /// `None` records an id the menu does not know.
-    cache: Cache<(u64, String), Option<Arc<Price>>>,
+    /// The last answers, per branch and pizza, for when the menu cannot be reached; `None`
+    /// records an id the menu does not know.
+    cache: Cache<(u64, String, String), Option<Arc<Price>>>,
     generation: Arc<AtomicU64>,
     /// The newest catalog version `catalog.updated` has announced. A reply older than that
     /// came from a menu replica that has not taken the change in yet (the event reaches the
@@ -107,30 +111,23 @@ impl Prices {
         })
     }
 
-    /// The current price of each id (`None` for ids the menu does not know), asking the menu
-    /// once, in one batch, for those not cached.
-    pub async fn lookup(&self, ids: &[&str]) -> Result<HashMap<String, Option<Arc<Price>>>> {
+    /// The price of each id at `bran_id` (`None` for ids the menu does not know), asked of the
+    /// menu every time, in one batch: the menu answers as committed, so a price or a sold-out
+    /// it has acknowledged prices every order asked after it (the race with a change is
+    /// decided by when the lookup happens, never by a cache). Only when the menu cannot be
+    /// reached are the last answers used — kept per branch, dropped on every
+    /// `catalog.updated` — and then only if every id has one.
+    pub async fn lookup(
+        &self,
+        ids: &[&str],
+        bran_id: &str,
+    ) -> Result<HashMap<String, Option<Arc<Price>>>> {
         let generation = self.generation.load(Ordering::Acquire);
-        let mut found = HashMap::with_capacity(ids.len());
-        let mut missing = Vec::new();
-        for id in ids {
-            match self.cache.get(&(generation, (*id).to_owned())).await {
-                Some(p) => {
-                    PRICE_HITS.inc();
-                    found.insert((*id).to_owned(), p);
-                }
-                None => {
-                    PRICE_MISSES.inc();
-                    missing.push((*id).to_owned());
-                }
-            }
-        }
-        if missing.is_empty() {
-            return Ok(found);
-        }
+        let key = |id: &str| (generation, bran_id.to_owned(), id.to_owned());
         let started = Instant::now();
         let mut req = tonic::Request::new(GetPricesRequest {
-            pizza_ids: missing.clone(),
+            pizza_ids: ids.iter().map(|id| (*id).to_owned()).collect(),
+            bran_id: bran_id.to_owned(),
         });
         req.set_timeout(self.timeout);
         let result = self.grpc.clone().get_prices(req).await;
@@ -140,13 +137,28 @@ impl Prices {
         GRPC_LATENCY
             .with_label_values(&[&format!("{code:?}")])
             .observe(started.elapsed().as_secs_f64());
-        let reply = result
-            .map_err(|s| {
+        let reply = match result {
+            Ok(reply) => reply.into_inner(),
+            Err(s) => {
                 tracing::warn!(code = ?s.code(), message = s.message(), "GetPrices failed");
-                Error::DependencyDown("prices are unavailable right now; try again")
-            })?
-            .into_inner();
+                let mut found = HashMap::with_capacity(ids.len());
+                for id in ids {
+                    match self.cache.get(&key(id)).await {
+                        Some(p) => found.insert((*id).to_owned(), p),
+                        None => {
+                            PRICE_MISSES.inc();
+                            return Err(Error::DependencyDown(
+                                "prices are unavailable right now; try again",
+                            ));
+                        }
+                    };
+                }
+                PRICE_HITS.inc();
+                return Ok(found);
+            }
+        };
         let announced = self.announced.load(Ordering::Acquire);
+        let mut found = HashMap::with_capacity(ids.len());
         for p in reply.prices {
             let stale = p.catalog_version < announced;
             let price = Some(Arc::new(Price {
@@ -160,14 +172,12 @@ impl Prices {
             if stale {
                 STALE_REPLIES.inc();
             } else {
-                self.cache
-                    .insert((generation, p.pizza_id.clone()), price.clone())
-                    .await;
+                self.cache.insert(key(&p.pizza_id), price.clone()).await;
             }
             found.insert(p.pizza_id, price);
         }
         for id in reply.unknown_ids {
-            self.cache.insert((generation, id.clone()), None).await;
+            self.cache.insert(key(&id), None).await;
             found.insert(id, None);
         }
         Ok(found)

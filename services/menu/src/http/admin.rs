@@ -182,3 +182,71 @@ pub(super) async fn add_type(
     tracing::info!(pizza_type.id = %t.pizza_type_id, by = %caller.member_id, "pizza type added");
     Ok((StatusCode::CREATED, Json(t)))
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BranchAvailability {
+    /// `false`: sold out at this branch; `true`: on sale there again.
+    pub available: bool,
+}
+
+/// A pizza at one branch.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct AtBranch {
+    pub pizza_id: String,
+    pub bran_id: String,
+    /// On sale at this branch: available everywhere and not sold out here.
+    pub available: bool,
+    /// Sold out at this branch (whatever the ADMIN set for every branch).
+    pub sold_out_here: bool,
+}
+
+/// A branch id as the order service writes them.
+fn branch_id(raw: &str) -> Result<&str> {
+    let ok = (1..=40).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    ok.then_some(raw)
+        .ok_or_else(|| Error::NotFound(format!("no branch '{raw}'")))
+}
+
+#[utoipa::path(put, path = "/menu/pizzas/{pizza_id}/branches/{bran_id}/", tag = "admin",
+    security(("bearer" = [])),
+    params(("pizza_id" = String, Path), ("bran_id" = String, Path)),
+    request_body = BranchAvailability,
+    responses(
+        (status = 200, body = AtBranch, description = "The pizza at that branch, as orders there are now priced"),
+        (status = 400, body = httpkit::doc::ErrorEnvelope),
+        (status = 401, body = httpkit::doc::ErrorEnvelope),
+        (status = 403, body = httpkit::doc::ErrorEnvelope, description = "Not STAFF/ADMIN, or STAFF bound to another branch"),
+        (status = 404, body = httpkit::doc::ErrorEnvelope, description = "No such pizza"),
+    ))]
+pub(super) async fn set_branch_availability(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((pizza_id, bran_id)): Path<(String, String)>,
+    Json(req): Json<BranchAvailability>,
+) -> Result<Json<AtBranch>> {
+    caller.require(&[Role::Staff, Role::Admin])?;
+    let bran_id = branch_id(&bran_id)?;
+    if let Some(bound) = caller.bound_branch()
+        && bound != bran_id
+    {
+        return Err(
+            httpkit::ApiError::forbidden(format!("you are bound to branch '{bound}'")).into(),
+        );
+    }
+    let changed =
+        edit::set_branch_availability(&s.db, &caller.member_id, &pizza_id, bran_id, req.available)
+            .await?;
+    if let Some(version) = changed {
+        tracing::info!(pizza.id = %pizza_id, bran.id = %bran_id, available = req.available, catalog_version = version, by = %caller.member_id, "branch availability changed");
+    }
+    let item = fresh_item(&s, &pizza_id).await?;
+    Ok(Json(AtBranch {
+        available: item.available && req.available,
+        sold_out_here: !req.available,
+        pizza_id,
+        bran_id: bran_id.to_owned(),
+    }))
+}

@@ -15,7 +15,7 @@ use axum::{
     body::Body,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{get, patch, post},
+    routing::{get, patch, post, put},
 };
 use httpkit::doc::BearerAuth;
 use httpkit::route_both;
@@ -31,6 +31,11 @@ pub fn router(state: AppState) -> Router {
     r = route_both(r, "/menu/get_pizza_id/", post(read::get_pizza_id));
     r = route_both(r, "/menu/pizzas/", post(admin::add_pizza));
     r = route_both(r, "/menu/pizzas/{pizza_id}/", patch(admin::update_pizza));
+    r = route_both(
+        r,
+        "/menu/pizzas/{pizza_id}/branches/{bran_id}/",
+        put(admin::set_branch_availability),
+    );
     r = r.route("/menu/images/{file}", get(read::image));
     r = r.route("/menu/openapi.json", get(openapi));
 
@@ -118,6 +123,7 @@ pub(super) fn conditional(
         read::get_pizza_id,
         read::image,
         admin::update_pizza,
+        admin::set_branch_availability,
         admin::add_pizza,
         admin::add_type,
         legacy::menu,

@@ -25,6 +25,9 @@ pub struct MenuQuery {
         pattern = "^\\s*([Cc][Ll][Aa][Ss][Ss][Ii][Cc]|[Cc][Hh][Ii][Cc][Kk][Ee][Nn]|[Ss][Uu][Pp][Rr][Ee][Mm][Ee]|[Vv][Ee][Gg][Gg][Ii][Ee]|)\\s*$"
     )]
     categ: Option<String>,
+    /// As this branch sells it: `available` is false for what is sold out there too.
+    #[param(example = "gangnam")]
+    bran_id: Option<String>,
 }
 
 #[utoipa::path(get, path = "/menu/", tag = "menu", params(MenuQuery),
@@ -49,6 +52,14 @@ pub(super) async fn menu(
         })?),
     };
     let c = s.catalog.get().await?;
+    let at = q
+        .bran_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|b| !b.is_empty());
+    if let Some(rendered) = at.and_then(|b| c.menu_at(category, b)) {
+        return Ok(conditional(&rendered, &headers, "application/json"));
+    }
     Ok(conditional(c.menu(category), &headers, "application/json"))
 }
 

@@ -208,6 +208,7 @@ async fn get_prices_returns_the_exact_price_just_set_and_marks_unknown_ids() {
         .await
         .unwrap();
     let ask = |ids: Vec<&str>| GetPricesRequest {
+        bran_id: String::new(),
         pizza_ids: ids.into_iter().map(String::from).collect(),
     };
     let before = grpc
@@ -265,8 +266,13 @@ async fn warm_reads_do_not_touch_the_database() {
             .send()
             .await
             .unwrap();
+    }
+    // GetPrices reads the database on purpose (prices as committed), not the snapshot: it
+    // loads no catalog either.
+    for _ in 0..5 {
         grpc.get_prices(GetPricesRequest {
             pizza_ids: vec!["hawaiian_l".into()],
+            bran_id: "gangnam".into(),
         })
         .await
         .unwrap();
@@ -279,5 +285,5 @@ async fn warm_reads_do_not_touch_the_database() {
     let hits = app
         .metric(0, "cache_requests_total{cache=\"menu\",result=\"hit\"}")
         .await;
-    assert!(hits >= 80.0, "{hits}");
+    assert!(hits >= 60.0, "{hits}");
 }

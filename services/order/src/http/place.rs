@@ -300,7 +300,7 @@ pub(super) async fn price_and_write(
         special_requests,
     } = placing;
     let ids: Vec<&str> = lines.iter().map(|(id, _)| id.as_str()).collect();
-    let prices = s.prices.lookup(&ids).await?;
+    let prices = s.prices.lookup(&ids, bran_id).await?;
     let order_id = Uuid::now_v7();
     let mut rows = Vec::with_capacity(lines.len());
     let mut total: i64 = 0;

@@ -12,5 +12,6 @@ mod operations;
 mod payments;
 mod placing;
 mod reading;
+mod sold_out;
 mod tables;
 mod workflow;

@@ -111,8 +111,8 @@ async fn after_a_price_change_the_next_order_on_either_replica_pays_the_new_pric
 
 /// `catalog.updated` reaches the replicas in no particular order: an order replica can hear
 /// of a change before the menu replica it asks has. Announcing a version no menu serves yet
-/// stands for that moment: the older prices still price the order but are never cached, so
-/// the next order asks again instead of keeping the old price for a whole PRICE_CACHE_TTL.
+/// stands for that moment: the older prices still price the order but are never kept, so
+/// they never stand in for the menu should it go down.
 #[tokio::test]
 async fn prices_older_than_the_announced_catalog_version_are_not_cached() {
     let app = spawn(1).await;
@@ -143,6 +143,7 @@ async fn prices_older_than_the_announced_catalog_version_are_not_cached() {
     let event = Envelope::new(CatalogEvent::Updated(CatalogUpdated {
         catalog_version: 1_000_000,
         pizza_ids: vec![],
+        bran_id: None,
     }));
     let payload = serde_json::to_vec(&event).unwrap();
     js.publish(event.subject(), payload.into())
