@@ -8,6 +8,8 @@
 //! | `ORDERS` | [`OrderEvent`] | `order.created` | [`order::OrderCreated`] | order | live sockets, notifications (order); what is to be paid (payment) |
 //! | | | `order.status_changed` | [`order::StatusChanged`] | order | live sockets, notifications (order); refunds (payment) |
 //! | | | `order.payment_changed` | [`order::PaymentChanged`] | order | live sockets (order) |
+//! | `BRANCHES` | [`BranchEvent`] | `branch.updated` | [`branch::BranchUpdated`] | order | branch lists (order) |
+//! | | | `branch.table_changed` | [`branch::TableChanged`] | order | tables by token (order) |
 //! | `PAYMENTS` | [`PaymentEvent`] | `payment.completed` | [`payment::PaymentCompleted`] | payment | the order's payment status (order) |
 //! | | | `payment.failed` | [`payment::PaymentFailed`] | payment | logs (order) |
 //! | | | `payment.refunded` | [`payment::PaymentRefunded`] | payment | the order's payment status (order) |
@@ -28,11 +30,13 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
 pub mod auth;
+pub mod branch;
 pub mod catalog;
 pub mod order;
 pub mod payment;
 
 pub use auth::AuthEvent;
+pub use branch::BranchEvent;
 pub use catalog::CatalogEvent;
 pub use order::OrderEvent;
 pub use payment::PaymentEvent;
@@ -119,6 +123,7 @@ mod tests {
     #[test]
     fn every_subject_round_trips_in_its_stream() {
         round_trip(auth::examples());
+        round_trip(branch::examples());
         round_trip(catalog::examples());
         round_trip(order::examples());
         round_trip(payment::examples());
@@ -161,6 +166,7 @@ mod tests {
     fn the_streams_do_not_overlap() {
         let streams = [
             AuthEvent::STREAM,
+            BranchEvent::STREAM,
             CatalogEvent::STREAM,
             OrderEvent::STREAM,
             PaymentEvent::STREAM,

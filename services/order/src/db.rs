@@ -9,6 +9,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use events::{BranchEvent, branch::BranchUpdated};
 use httpkit::Result;
 
 use crate::{
@@ -212,10 +213,11 @@ pub async fn branch(conn: &mut PgConnection, bran_id: &str) -> Result<Option<Bra
 pub async fn set_hours(db: &PgPool, bran_id: &str, week: &[Opening]) -> Result<()> {
     let mut tx = db.begin().await?;
     // The branch row first: two staff saving at once save one after the other.
-    sqlx::query("SELECT 1 FROM branch WHERE bran_id = $1 FOR UPDATE")
-        .bind(bran_id)
-        .execute(&mut *tx)
-        .await?;
+    let (paused, paused_until): (bool, Option<DateTime<Utc>>) =
+        sqlx::query_as("SELECT paused, paused_until FROM branch WHERE bran_id = $1 FOR UPDATE")
+            .bind(bran_id)
+            .fetch_one(&mut *tx)
+            .await?;
     sqlx::query("DELETE FROM branch_hours WHERE bran_id = $1")
         .bind(bran_id)
         .execute(&mut *tx)
@@ -233,7 +235,24 @@ pub async fn set_hours(db: &PgPool, bran_id: &str, week: &[Opening]) -> Result<(
     .bind(&closes)
     .execute(&mut *tx)
     .await?;
+    announce_branch(&mut tx, bran_id, paused, paused_until).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Announces a change of the branch's hours or pause in the caller's transaction.
+async fn announce_branch(
+    conn: &mut PgConnection,
+    bran_id: &str,
+    paused: bool,
+    paused_until: Option<DateTime<Utc>>,
+) -> Result<()> {
+    let updated = BranchUpdated {
+        bran_id: bran_id.to_owned(),
+        paused,
+        paused_until,
+    };
+    outbox::enqueue(conn, BranchEvent::Updated(updated)).await?;
     Ok(())
 }
 
@@ -244,12 +263,16 @@ pub async fn set_pause(
     paused: bool,
     until: Option<DateTime<Utc>>,
 ) -> Result<()> {
+    let until = until.filter(|_| paused);
+    let mut tx = db.begin().await?;
     sqlx::query("UPDATE branch SET paused = $2, paused_until = $3 WHERE bran_id = $1")
         .bind(bran_id)
         .bind(paused)
-        .bind(until.filter(|_| paused))
-        .execute(db)
+        .bind(until)
+        .execute(&mut *tx)
         .await?;
+    announce_branch(&mut tx, bran_id, paused, until).await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -9,11 +9,13 @@
 //! - [`workflow`] — the status machine (staff, customer, auto-cancel, payments), each change
 //!   with its `order.status_changed`; the payment service's `payment.*` events move prepaid
 //!   orders from AWAITING_PAYMENT and set their payment status.
-//! - [`tables`] — dine-in tables, their tokens and QR codes.
+//! - [`tables`] — dine-in tables, their tokens and QR codes; [`hours`] — when a branch takes
+//!   orders; [`branch_cache`] — both as the public reads serve them, following `branch.*`.
 //! - [`live`] — order changes pushed to WebSockets; [`notify`] — the webhook notifications.
 //!
 //! [`run`] takes an already-bound listener and a [`Shutdown`], so tests bind port 0.
 
+pub mod branch_cache;
 pub mod config;
 pub mod db;
 pub mod hours;
@@ -33,7 +35,7 @@ use std::{sync::Arc, time::Duration};
 
 use authclient::AuthClient;
 use axum::extract::FromRef;
-use events::{Event, OrderEvent};
+use events::{BranchEvent, Event, OrderEvent};
 use httpkit::Shutdown;
 use lifecycle::Lifecycle;
 use sqlx::PgPool;
@@ -59,6 +61,8 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     pub db: PgPool,
     pub prices: Prices,
+    /// The branch list and tables by token, as the public reads serve them.
+    pub branches: branch_cache::BranchCache,
     pub auth: AuthClient,
     pub hub: live::Hub,
     pub shutdown: Shutdown,
@@ -99,9 +103,11 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
     )
     .map_err(|e| anyhow::anyhow!(e))?;
     let hub = live::Hub::default();
+    let branches = branch_cache::BranchCache::new(db.clone());
     let state = AppState(Arc::new(Shared {
         db: db.clone(),
         prices: prices.clone(),
+        branches: branches.clone(),
         auth: auth.clone(),
         hub: hub.clone(),
         shutdown: shutdown.clone(),
@@ -114,7 +120,8 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
     life.subscribe(prices.subscription());
     life.subscribe(auth.subscription());
     life.subscribe(hub.subscription());
-    life.relay(vec![OrderEvent::STREAM]);
+    life.subscribe(branches.subscription());
+    life.relay(vec![OrderEvent::STREAM, BranchEvent::STREAM]);
     let pruned = db.clone();
     life.every(Duration::from_secs(600), move || prune(pruned.clone()));
     let timeouts = cfg.timeouts();

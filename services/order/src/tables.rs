@@ -9,6 +9,7 @@
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use events::{BranchEvent, branch::TableChanged};
 use httpkit::Result;
 use qrcode::{EcLevel, QrCode, render::svg};
 use rand::RngCore;
@@ -89,7 +90,21 @@ fn label_taken(e: &sqlx::Error) -> bool {
         .is_some_and(|d| d.constraint() == Some("dining_table_label"))
 }
 
+/// Announces a table's change in the caller's transaction (every replica's copies of what
+/// its token names are dropped).
+async fn announce(conn: &mut PgConnection, row: &TableRow, retired: bool) -> Result<()> {
+    let changed = TableChanged {
+        bran_id: row.bran_id.clone(),
+        table_id: row.table_id,
+        label: row.label.clone(),
+        retired,
+    };
+    outbox::enqueue(conn, BranchEvent::TableChanged(changed)).await?;
+    Ok(())
+}
+
 pub async fn create(db: &PgPool, bran_id: &str, label: &str) -> Result<Written> {
+    let mut tx = db.begin().await?;
     let res = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO dining_table (table_id, bran_id, label, token) VALUES ($1, $2, $3, $4) \
          RETURNING {COLUMNS}"
@@ -98,16 +113,21 @@ pub async fn create(db: &PgPool, bran_id: &str, label: &str) -> Result<Written> 
     .bind(bran_id)
     .bind(label)
     .bind(new_token())
-    .fetch_one(db)
+    .fetch_one(&mut *tx)
     .await;
     match res {
-        Ok(row) => Ok(Written::Done(row)),
+        Ok(row) => {
+            announce(&mut tx, &row, false).await?;
+            tx.commit().await?;
+            Ok(Written::Done(row))
+        }
         Err(e) if label_taken(&e) => Ok(Written::LabelTaken),
         Err(e) => Err(e.into()),
     }
 }
 
 pub async fn rename(db: &PgPool, bran_id: &str, table_id: Uuid, label: &str) -> Result<Written> {
+    let mut tx = db.begin().await?;
     let res = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE dining_table SET label = $3 \
          WHERE table_id = $1 AND bran_id = $2 AND retired_at IS NULL RETURNING {COLUMNS}"
@@ -115,10 +135,14 @@ pub async fn rename(db: &PgPool, bran_id: &str, table_id: Uuid, label: &str) -> 
     .bind(table_id)
     .bind(bran_id)
     .bind(label)
-    .fetch_optional(db)
+    .fetch_optional(&mut *tx)
     .await;
     match res {
-        Ok(Some(row)) => Ok(Written::Done(row)),
+        Ok(Some(row)) => {
+            announce(&mut tx, &row, false).await?;
+            tx.commit().await?;
+            Ok(Written::Done(row))
+        }
         Ok(None) => Ok(Written::Missing),
         Err(e) if label_taken(&e) => Ok(Written::LabelTaken),
         Err(e) => Err(e.into()),
@@ -127,16 +151,21 @@ pub async fn rename(db: &PgPool, bran_id: &str, table_id: Uuid, label: &str) -> 
 
 /// Retires the table: its token orders nothing from now on. `false` if there was none in use.
 pub async fn retire(db: &PgPool, bran_id: &str, table_id: Uuid) -> Result<bool> {
-    Ok(sqlx::query(
+    let mut tx = db.begin().await?;
+    let row: Option<TableRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE dining_table SET retired_at = now() \
-         WHERE table_id = $1 AND bran_id = $2 AND retired_at IS NULL",
-    )
+         WHERE table_id = $1 AND bran_id = $2 AND retired_at IS NULL RETURNING {COLUMNS}"
+    )))
     .bind(table_id)
     .bind(bran_id)
-    .execute(db)
-    .await?
-    .rows_affected()
-        == 1)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    announce(&mut tx, &row, true).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// The table in use that `token` belongs to.

@@ -60,11 +60,11 @@ fn hhmm(t: NaiveTime) -> String {
     t.format("%H:%M").to_string()
 }
 
-pub(super) fn info(row: BranchRow, now: DateTime<Utc>) -> BranchInfo {
+pub(super) fn info(row: &BranchRow, now: DateTime<Utc>) -> BranchInfo {
     let state = row.schedule.state(now);
     BranchInfo {
-        bran_id: row.bran_id,
-        bran_nm: row.bran_nm,
+        bran_id: row.bran_id.clone(),
+        bran_nm: row.bran_nm.clone(),
         open_now: state.open_now,
         paused: state.paused,
         paused_until: row
@@ -121,9 +121,10 @@ pub(crate) fn store_closed(state: &OpenState) -> Error {
 pub(super) async fn list(State(s): State<AppState>) -> Result<Json<Vec<BranchInfo>>> {
     let now = Utc::now();
     Ok(Json(
-        db::branch_list(&s.db)
+        s.branches
+            .list()
             .await?
-            .into_iter()
+            .iter()
             .map(|b| info(b, now))
             .collect(),
     ))
@@ -134,7 +135,7 @@ async fn one(s: &AppState, bran_id: &str) -> Result<Json<BranchInfo>> {
     let row = db::branch(&mut conn, bran_id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no branch '{bran_id}'")))?;
-    Ok(Json(info(row, Utc::now())))
+    Ok(Json(info(&row, Utc::now())))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -191,6 +192,8 @@ pub(super) async fn set_hours(
     manage(&s, &caller, &bran_id).await?;
     let week = week(&body)?;
     db::set_hours(&s.db, &bran_id, &week).await?;
+    // This replica's own copies at once; the others' on the event.
+    s.branches.invalidate();
     tracing::info!(bran.id = %bran_id, days = week.len(), by = %caller.member_id, "opening hours set");
     one(&s, &bran_id).await
 }
@@ -246,6 +249,7 @@ pub(super) async fn set_pause(
         }
     };
     db::set_pause(&s.db, &bran_id, body.paused, until).await?;
+    s.branches.invalidate();
     tracing::info!(bran.id = %bran_id, paused = body.paused, until = ?until, by = %caller.member_id, "pause set");
     one(&s, &bran_id).await
 }

@@ -23,7 +23,7 @@ use crate::{
     idempotency::{self, Key, Recorded},
     place::{self, Payment, Placement, Where},
     status::{PaymentMethod, Service, Status},
-    tables::{self, AtTable},
+    tables::AtTable,
 };
 
 pub const MAX_LINES: usize = 50;
@@ -151,8 +151,10 @@ pub(super) fn where_to(req: &NewOrder) -> Result<Where> {
 pub(super) async fn resolve(s: &AppState, at: &Where) -> Result<(String, Option<AtTable>)> {
     match at {
         Where::Branch(b) => Ok((b.clone(), None)),
-        Where::Table(token) => match tables::by_token(&s.db, token).await? {
-            Some(t) => Ok((t.bran_id.clone(), Some(t))),
+        // Possibly a copy: the order locks the table in its transaction and refuses if it was
+        // retired meanwhile.
+        Where::Table(token) => match s.branches.table(token).await? {
+            Some(t) => Ok((t.0.bran_id.clone(), Some(t.0.clone()))),
             None => Err(table_gone()),
         },
     }

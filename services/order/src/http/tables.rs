@@ -208,6 +208,7 @@ pub(super) async fn rename(
     let label = label(&body)?;
     let base = web_base(&s, &headers)?;
     let w = tables::rename(&s.db, &bran_id, id, &label).await?;
+    s.branches.invalidate();
     Ok(Json(written(w, &base, &label)?))
 }
 
@@ -230,6 +231,8 @@ pub(super) async fn retire(
     if !tables::retire(&s.db, &bran_id, id).await? {
         return Err(Error::NotFound("no such table".into()));
     }
+    // This replica's own copies at once; the others' on the event.
+    s.branches.invalidate();
     tracing::info!(table.id = %id, bran.id = %bran_id, by = %caller.member_id, "table retired");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -341,17 +344,15 @@ pub(super) async fn by_token(
     State(s): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Json<TableInfo>> {
-    let not_found = || Error::NotFound("no such table: ask the staff for a new code".into());
-    let table = tables::by_token(&s.db, &token)
+    let found = s
+        .branches
+        .table(&token)
         .await?
-        .ok_or_else(not_found)?;
-    let mut conn = s.db.acquire().await?;
-    let bran_nm = db::branch_name(&mut conn, &table.bran_id)
-        .await?
-        .ok_or_else(not_found)?;
+        .ok_or_else(|| Error::NotFound("no such table: ask the staff for a new code".into()))?;
+    let (table, bran_nm) = &*found;
     Ok(Json(TableInfo {
-        bran_id: table.bran_id,
-        bran_nm,
-        table_label: table.label,
+        bran_id: table.bran_id.clone(),
+        bran_nm: bran_nm.clone(),
+        table_label: table.label.clone(),
     }))
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use events::{AuthEvent, CatalogEvent, Event, OrderEvent};
+use events::{AuthEvent, BranchEvent, CatalogEvent, Event, OrderEvent};
 use serde_json::{Value, json};
 use testkit::{NatsServer, TestDb};
 
@@ -63,7 +63,8 @@ pub async fn spawn(replicas: usize) -> TestApp {
         orders,
         client: testkit::http(),
     };
-    app.wait_live(&app.menu).await;
+    let menu_streams = [CatalogEvent::STREAM.name, AuthEvent::STREAM.name];
+    harness::wait_live(&app.client, &app.menu, &menu_streams).await;
     for o in &app.orders {
         app.wait_live(o).await;
     }
@@ -71,9 +72,13 @@ pub async fn spawn(replicas: usize) -> TestApp {
 }
 
 impl TestApp {
-    /// Ready, with its catalog and auth subscriptions live.
+    /// An order replica ready, with its catalog, auth and branch subscriptions live.
     pub async fn wait_live(&self, r: &Replica) {
-        let streams = [CatalogEvent::STREAM.name, AuthEvent::STREAM.name];
+        let streams = [
+            CatalogEvent::STREAM.name,
+            AuthEvent::STREAM.name,
+            BranchEvent::STREAM.name,
+        ];
         harness::wait_live(&self.client, r, &streams).await;
     }
 

@@ -1,6 +1,7 @@
 //! pizza-order against real PostgreSQL, a private NATS server, and real pizza-login and
 //! pizza-menu over real gRPC.
 
+mod branch_events;
 mod helpers;
 mod hours;
 mod idempotency;
