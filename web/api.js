@@ -141,6 +141,16 @@ export async function call(method, path, { body, headers = {}, auth = true, retr
   return data;
 }
 
+/** A page the API serves (not JSON), fetched with the session's token. */
+export async function text(path) {
+  const res = await fetch(API + path, { headers: session ? { authorization: `Bearer ${session.token}` } : {} })
+    .catch(() => {
+      throw new ApiError("Cannot reach the service. Check your connection and try again.", 0, "NETWORK");
+    });
+  if (!res.ok) throw new ApiError(sentence(res.status, null, null), res.status);
+  return res.text();
+}
+
 export async function register(member_id, member_nm, member_pwd) {
   await call("POST", "/login/register/", { body: { member_id, member_nm, member_pwd }, auth: false });
 }

@@ -1,6 +1,7 @@
-// The page: log in or register, then the customer's menu, cart and orders, or the staff
-// board — by the member's role. Plain DOM; every change from the server arrives over the
-// live status socket and is drawn without a reload.
+// The page: the menu and a cart for anyone (logging in or registering is asked for at "Place
+// order", and the cart survives it), opened from a table's QR code at that table; then the
+// customer's orders, or the staff board — by the member's role. Plain DOM; every change from
+// the server arrives over the live status socket and is drawn without a reload.
 
 import * as api from "./api.js";
 
@@ -136,7 +137,18 @@ function render(make) {
 // ---------------------------------------------------------------------------------------
 // Log in / register
 
-function authView() {
+// The cart and the table outlive a login (and the card checkout's round trip): they are kept
+// in this tab's sessionStorage.
+const CART_KEY = "pizza.cart";
+const TABLE_KEY = "pizza.table";
+const tableToken = (() => {
+  const t = new URLSearchParams(location.search).get("table");
+  if (t) sessionStorage.setItem(TABLE_KEY, t);
+  return t ?? sessionStorage.getItem(TABLE_KEY);
+})();
+
+/** The log in and register forms; `note` says why they are asked for. */
+function authView(note) {
   const id = h("input", { name: "member_id", autocomplete: "username", required: true, minlength: 3, maxlength: 20 });
   const pwd = h("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
   const loginForm = h(
@@ -175,15 +187,25 @@ function authView() {
       say("Welcome! You are registered and logged in.");
     });
   });
-  return h("div", { class: "auth" }, loginForm, regForm);
+  const back = h("button", { type: "button", onclick: () => render(() => customerView(null)) }, "Back to the menu");
+  const view = h("div", { class: "auth" }, note ? h("p", { class: "card note" }, note) : null, loginForm, regForm, back);
+  queueMicrotask(() => id.focus());
+  return view;
 }
 
 // ---------------------------------------------------------------------------------------
 // Customer: menu, cart, my orders
 
+/** The menu and the cart; with `member`, also placing orders and "My orders" (a visitor is
+ * asked to log in or register at "Place order"). */
 function customerView(member) {
-  const state = { menu: [], category: null, cart: new Map(), key: null, orders: new Map() };
+  const state = { menu: [], category: null, cart: new Map(), key: null, orders: new Map(), table: null };
+  // Read before the first draw (which keeps the cart as it is: empty until the menu is in).
+  const kept = JSON.parse(sessionStorage.getItem(CART_KEY) ?? "[]");
   const branch = h("select", { name: "branch", required: true });
+  const branchField = field("Branch", branch);
+  // Opened from a table's QR code: its branch and table, fixed.
+  const here = h("p", { class: "table-here", hidden: true });
   const categories = h("div", { class: "tabs", role: "group", "aria-label": "Categories" });
   const grid = h("ul", { class: "menu", "aria-label": "Pizzas" });
   const cartList = h("ul", { class: "cart-lines", "aria-label": "Cart" });
@@ -214,7 +236,7 @@ function customerView(member) {
     name: "payer_name",
     autocomplete: "name",
     maxlength: 20,
-    value: (member.member_nm ?? "").slice(0, 20),
+    value: (member?.member_nm ?? "").slice(0, 20),
     "aria-describedby": "payer-hint",
   });
   const payerField = field("Name the transfer comes from", payer);
@@ -345,18 +367,47 @@ function customerView(member) {
     const count = [...state.cart.values()].reduce((n, l) => n + l.quantity, 0);
     cartJump.textContent = `Your order: ${count} · ${won(sum)} — review and order`;
     cartJump.hidden = state.cart.size === 0;
+    sessionStorage.setItem(CART_KEY, JSON.stringify([...state.cart.values()].map((l) => [l.pizza.pizza_id, l.quantity])));
   }
 
-  // Another branch is another order, too.
+  /** The cart kept from before (a login, the checkout), with today's prices. */
+  function restoreCart() {
+    for (const [id, quantity] of kept) {
+      const pizza = state.menu.find((p) => p.pizza_id === id);
+      if (pizza?.available) state.cart.set(id, { pizza, quantity });
+    }
+    drawCart();
+  }
+
+  /** The menu as the chosen branch sells it (sold out there shows so). */
+  async function loadMenu() {
+    const at = state.table?.bran_id ?? branch.value;
+    state.menu = await api.call("GET", at ? `/menu/?bran_id=${encodeURIComponent(at)}` : "/menu/", { auth: false });
+    for (const [id, l] of state.cart) {
+      const now = state.menu.find((p) => p.pizza_id === id);
+      if (now) l.pizza = now;
+    }
+    drawCategories();
+    drawMenu();
+    drawCart();
+  }
+
+  // Another branch is another order, too, with its own sold-outs.
   branch.addEventListener("change", () => {
     state.key = null;
+    act(null, loadMenu);
   });
 
   place.addEventListener("click", async () => {
+    if (!member) {
+      drawCart();
+      render(() => authView("Log in or register to place your order. Your cart is kept."));
+      return;
+    }
     await act(place, async () => {
       const how = method();
       const body = {
-        bran_id: branch.value,
+        ...(state.table ? { table_token: tableToken } : { bran_id: branch.value }),
         items: [...state.cart.values()].map((l) => ({ pizza_id: l.pizza.pizza_id, quantity: l.quantity })),
         payment_method: how,
       };
@@ -382,7 +433,8 @@ function customerView(member) {
       drawCart();
       keep(order);
       drawOrders();
-      const no = order.order_number == null ? "" : ` Your order number is ${order.order_number}.`;
+      const at = order.table_label ? ` at table ${order.table_label}` : "";
+      const no = order.order_number == null ? "" : ` Your order number is ${order.order_number}${at}.`;
       if (how === "CARD") {
         say(`Order placed: ${won(order.total_price)}.${no} Taking you to the card payment…`);
         await payByCard(order.order_id);
@@ -487,7 +539,7 @@ function customerView(member) {
     return h(
       "li",
       { class: "order", dataset: { orderId: o.order_id, status: o.status, payment: o.payment_status ?? "AT_PICKUP" } },
-      numbered(o, "Order ") && h("p", { class: "order-no" }, numbered(o, "Order ")),
+      numbered(o, "Order ") && h("p", { class: "order-no" }, numbered(o, "Order "), o.table_label ? ` · Table ${o.table_label}` : null),
       h("p", {},
         h("strong", { class: `badge s-${o.status.toLowerCase()}` }, status),
         " ",
@@ -526,16 +578,19 @@ function customerView(member) {
     cartJump,
     h("aside", { id: "cart", "aria-labelledby": "cart-title", class: "card", tabindex: -1 },
       h("h2", { id: "cart-title" }, "Your order"),
-      field("Branch", branch),
+      here,
+      branchField,
       cartList,
       total,
       requestsField,
       payChoice,
       payerField,
       place),
-    h("section", { "aria-labelledby": "orders-title", class: "card" },
-      h("h2", { id: "orders-title" }, "My orders ", liveState),
-      ordersList),
+    member
+      ? h("section", { "aria-labelledby": "orders-title", class: "card" },
+        h("h2", { id: "orders-title" }, "My orders ", liveState),
+        ordersList)
+      : null,
   );
 
   // Back from the card checkout (?payment=…): confirm what it sent back, or say why not.
@@ -584,22 +639,33 @@ function customerView(member) {
 
   drawCart();
   async function loadOrders() {
+    if (!member) return;
     const mine = await api.call("GET", "/order/myorder/?limit=10");
     for (const o of mine) keep(o);
     drawOrders();
   }
   act(null, async () => {
-    const [menu, branches] = await Promise.all([
-      api.call("GET", "/menu/", { auth: false }),
-      api.call("GET", "/order/branch/", { auth: false }),
-    ]);
-    state.menu = menu;
+    if (tableToken) {
+      try {
+        state.table = await api.call("GET", `/order/table/${encodeURIComponent(tableToken)}/`, { auth: false });
+      } catch {
+        sessionStorage.removeItem(TABLE_KEY);
+        showError("This table's QR code is not in use any more: please ask the staff. You can still order for pickup.");
+      }
+    }
+    if (state.table) {
+      here.textContent = `Table ${state.table.table_label} · ${state.table.bran_nm}`;
+      here.hidden = false;
+      branchField.hidden = true;
+    }
+    const branches = await api.call("GET", "/order/branch/", { auth: false });
     branch.replaceChildren(...branches.map((b) => h("option", { value: b.bran_id }, b.bran_nm)));
-    drawCategories();
-    drawMenu();
+    await loadMenu();
+    restoreCart();
     await loadOrders();
   }).then(finishCheckout);
 
+  if (!member) return view;
   const socket = api.live("", async (event) => {
     const known = state.orders.get(event.order_id);
     const change = event.type === "order.status_changed" || event.type === "order.payment_changed";
@@ -692,6 +758,7 @@ function staffView(member) {
     const head = h("p", {},
       no ? h("strong", { class: "order-no" }, no) : null,
       no ? " " : null,
+      o.table_label ? h("strong", { class: "table-no" }, `Table ${o.table_label} `) : null,
       h("strong", {}, `${o.time}`), ` · ${o.bran_id} · ${won(o.total_price)} `, paymentBadge(o));
     const request = o.special_requests
       ? h("p", { class: "request" }, h("strong", {}, "Request: "), o.special_requests)
@@ -866,6 +933,7 @@ function staffView(member) {
       h("div", { class: "money" },
         h("div", { class: "column" }, h("h3", {}, "Deposits to match"), deposits),
         h("div", { class: "column" }, h("h3", {}, "Refunds to do"), refunds))),
+    storeConsole(member),
   );
   // Background refreshes show their own failure but leave an error the person is reading.
   // An order paid at last (AWAITING_PAYMENT → PENDING) comes as an event like any other.
@@ -893,12 +961,120 @@ function staffView(member) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Staff: the shop — what is sold out at a branch, pausing new orders, its tables' QR codes
+
+function storeConsole(member) {
+  const bound = member.role === "STAFF" ? member.bran_id : null;
+  const branch = h("select", { name: "console-branch" });
+  const pauseState = h("p", { class: "pause-state" });
+  const pauseButton = h("button", { type: "button" });
+  const soldOut = h("ul", { class: "sold-out", "aria-label": "Pizzas at this branch" });
+  const tableList = h("ul", { class: "tables", "aria-label": "Tables" });
+  const label = h("input", { name: "table_label", maxlength: 20, required: true });
+  const sheet = h("button", { type: "button" }, "Print the QR codes");
+  let info = null;
+  const at = () => bound ?? branch.value;
+
+  async function loadBranch() {
+    const all = await api.call("GET", "/order/branch/", { auth: false });
+    if (!branch.options.length) {
+      branch.replaceChildren(...all.filter((b) => !bound || b.bran_id === bound).map((b) => h("option", { value: b.bran_id }, b.bran_nm)));
+    }
+    info = all.find((b) => b.bran_id === at());
+    pauseState.textContent = info.open_now
+      ? "Taking orders."
+      : info.paused
+        ? `New orders are paused${info.opens_at ? ` until ${clock(info.opens_at)}` : ""}.`
+        : `Closed${info.opens_at ? `; opens ${when(info.opens_at)}` : ""}.`;
+    pauseButton.textContent = info.paused ? "Take orders again" : "Pause new orders";
+  }
+
+  // A toggle per pizza: pressed, it is sold out at this branch.
+  async function loadMenu() {
+    const menu = await api.call("GET", `/menu/?bran_id=${encodeURIComponent(at())}`, { auth: false });
+    soldOut.replaceChildren(...menu.map((p) =>
+      h("li", {},
+        h("span", {}, `${p.pizza_nm} (${p.size})`),
+        h("button", {
+          type: "button",
+          "aria-pressed": String(!p.available),
+          "aria-label": `Sold out: ${p.pizza_nm} (${p.size})`,
+          onclick: (ev) => act(ev.currentTarget, async () => {
+            const r = await api.call("PUT", `/menu/pizzas/${encodeURIComponent(p.pizza_id)}/branches/${encodeURIComponent(at())}/`, { body: { available: !p.available } });
+            say(r.available ? `${p.pizza_nm} (${p.size}) is on sale again at ${info?.bran_nm ?? at()}.` : `${p.pizza_nm} (${p.size}) is sold out at ${info?.bran_nm ?? at()}.`);
+            await loadMenu();
+          }),
+        }, "Sold out"))));
+  }
+
+  async function loadTables() {
+    const tables = await api.call("GET", `/order/branch/${encodeURIComponent(at())}/table/`);
+    tableList.replaceChildren(...tables.map((t) =>
+      h("li", { dataset: { tableId: t.table_id } },
+        h("span", {}, `Table ${t.label}`),
+        h("button", {
+          type: "button",
+          "aria-label": `Retire table ${t.label}`,
+          onclick: (ev) => {
+            if (!window.confirm(`Retire table ${t.label}? Its QR code will order nothing any more.`)) return;
+            act(ev.currentTarget, async () => {
+              await api.call("DELETE", `/order/branch/${encodeURIComponent(at())}/table/${t.table_id}/`);
+              say(`Table ${t.label} is retired.`);
+              await loadTables();
+            });
+          },
+        }, "Retire"))));
+    if (!tables.length) tableList.append(h("li", { class: "empty" }, "No tables yet."));
+  }
+
+  pauseButton.addEventListener("click", (ev) => act(ev.currentTarget, async () => {
+    await api.call("PUT", `/order/branch/${encodeURIComponent(at())}/pause/`, { body: { paused: !info?.paused } });
+    await loadBranch();
+    say(pauseState.textContent);
+  }));
+  const addForm = h("form", { class: "add-table" }, field("New table's label", label), h("button", { type: "submit" }, "Add table"));
+  addForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    act(addForm.querySelector("button"), async () => {
+      const t = await api.call("POST", `/order/branch/${encodeURIComponent(at())}/table/`, { body: { label: plain(label.value) } });
+      label.value = "";
+      say(`Table ${t.label} is added.`);
+      await loadTables();
+    });
+  });
+  // The sheet is the API's own printable page; it needs the token, so it is fetched and
+  // opened from memory.
+  sheet.addEventListener("click", (ev) => act(ev.currentTarget, async () => {
+    const html = await api.text(`/order/branch/${encodeURIComponent(at())}/table/sheet/`);
+    const w = window.open("", "_blank");
+    if (!w) throw new Error("The browser blocked the new window: allow pop-ups for this page to print.");
+    w.document.write(html);
+    w.document.close();
+  }));
+  branch.addEventListener("change", () => act(null, () => Promise.all([loadBranch(), loadMenu(), loadTables()])));
+  act(null, async () => {
+    await loadBranch();
+    await Promise.all([loadMenu(), loadTables()]);
+  });
+
+  return h("section", { "aria-labelledby": "shop-title", class: "console" },
+    h("h2", { id: "shop-title" }, "The shop"),
+    bound ? null : field("Branch", branch),
+    h("div", { class: "console-grid" },
+      h("div", { class: "card" }, h("h3", {}, "New orders"), pauseState, pauseButton),
+      h("div", { class: "card" }, h("h3", {}, "Sold out here"), soldOut),
+      h("div", { class: "card" }, h("h3", {}, "Tables"), tableList, addForm, sheet)));
+}
+
+// ---------------------------------------------------------------------------------------
 
 function route(session) {
   const who = document.getElementById("who");
+  const loginOpen = document.getElementById("login-open");
+  loginOpen.hidden = Boolean(session);
   if (!session) {
     who.hidden = true;
-    render(authView);
+    render(() => customerView(null));
     return;
   }
   who.hidden = false;
@@ -917,6 +1093,7 @@ api.onSession((s) => {
     route(s);
   }
 });
+document.getElementById("login-open").addEventListener("click", () => render(() => authView()));
 document.getElementById("logout").addEventListener("click", (ev) =>
   act(ev.currentTarget, async () => {
     await api.logout();

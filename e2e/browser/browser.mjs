@@ -6,14 +6,19 @@
 //                 CORS_ALLOWED_ORIGINS; THIRD_PORT one that is not allowed
 //   STAFF_ID, PASSWORD, CHROMIUM, PLAYWRIGHT_DIR, SHOTS (where screenshots go)
 //
-// A customer registers and orders two pizzas with a request for the kitchen (double-clicking
+// A visitor sees the menu without an account, fills a cart, and registers only at "Place
+// order", the cart kept. A customer registers and orders two pizzas with a request for the kitchen (double-clicking
 // "Place order"); a staff member in a second browser context sees its number and the request,
 // accepts the order with a message and marks it ready; the customer's page shows the number,
 // the message and both changes without reloading. Then the customer pays an order by card on the provider's
 // page (the sandbox, wherever the checkout answer points): cancelled there once, paid the
 // second time; the page confirms it and shows it paid, and the staff board gets it only then.
 // A bank transfer order shows the account and the Toss link. Then the same client from the
-// second origin works through CORS, and from the third it is refused. Exits non-zero on the
+// second origin works through CORS, and from the third it is refused. A guest opens a
+// table's QR code (TABLE_URL, read from the code's SVG by the Rust side), registers at
+// checkout and orders to that table; staff see "Table 7" and the number; staff mark a pizza
+// sold out at their branch in the shop console: the table's menu can't add it, another
+// branch's can. Exits non-zero on the
 // first failed expectation.
 
 import { createServer } from "node:http";
@@ -58,6 +63,12 @@ function serveWeb(port) {
 
 const step = (s) => console.log(`browser: ${s}`);
 
+/** From the menu every visitor lands on, to the log in and register forms. */
+async function openLogin(page) {
+  await page.getByRole("button", { name: "Log in or register" }).click();
+  await page.getByLabel("Member ID", { exact: true }).waitFor();
+}
+
 /** axe-core's WCAG 2.1 A/AA rules find nothing, and nothing is wider than the screen. */
 async function accessible(page, what) {
   await page.addScriptTag({ path: AXE });
@@ -99,19 +110,30 @@ try {
   customer.on("pageerror", (e) => errors.push(String(e)));
   watch(customer, "customer");
 
-  step("customer registers and logs in");
+  step("a visitor sees the menu at / without an account and fills a cart");
   await customer.goto(BASE + "/");
+  await customer.getByRole("heading", { name: "Menu" }).waitFor();
+  await customer.getByRole("button", { name: "Classic", exact: true }).click();
+  await customer.getByRole("heading", { name: "The Hawaiian Pizza" }).waitFor();
+  await customer.getByRole("button", { name: /^Add The Hawaiian Pizza, size M/ }).click();
+  await customer.screenshot({ path: path.join(SHOTS, "visitor-menu-phone.png") });
+
+  step("asked to log in or register only at Place order; registers; the cart is still there");
+  await customer.getByRole("button", { name: "Place order" }).click();
+  await customer.getByText("Log in or register to place your order. Your cart is kept.").waitFor();
   await customer.getByLabel("Member ID (letters, digits, _)").fill(CUSTOMER);
   await customer.getByLabel("Your name").fill("김웹");
   await customer.getByLabel("Password (8 characters or more)").fill(PASSWORD);
   await customer.getByRole("button", { name: "Register and log in" }).click();
   await customer.getByRole("heading", { name: "Menu" }).waitFor();
   await customer.getByText("김웹 (customer)").waitFor();
+  await customer.getByText("Total 18,600원").waitFor();
 
   step("a wrong password is told in words");
   const probe = await browser.newContext(phone);
   const p2 = await probe.newPage();
   await p2.goto(BASE + "/");
+  await openLogin(p2);
   await p2.getByLabel("Member ID", { exact: true }).fill(CUSTOMER);
   await p2.getByLabel("Password", { exact: true }).fill("not the password");
   await p2.getByRole("button", { name: "Log in", exact: true }).click();
@@ -122,8 +144,7 @@ try {
   const first = customer.getByRole("button", { name: /^Add The Barbecue Chicken Pizza, size L/ });
   await customer.getByRole("button", { name: "Chicken", exact: true }).click();
   await first.click();
-  await customer.getByRole("button", { name: "Classic", exact: true }).click();
-  await customer.getByRole("button", { name: /^Add The Hawaiian Pizza, size M/ }).click();
+  // The Hawaiian (M) is in the cart from before the login.
   // On the phone the cart is below the menu; the bar at the bottom of the screen leads there.
   await customer.screenshot({ path: path.join(SHOTS, "customer-menu-phone.png") });
   await customer.getByRole("link", { name: /^Your order: 2 · 47,600원/ }).click();
@@ -213,6 +234,7 @@ try {
   staff.on("pageerror", (e) => errors.push(String(e)));
   watch(staff, "staff");
   await staff.goto(BASE + "/");
+  await openLogin(staff);
   await staff.getByLabel("Member ID", { exact: true }).fill(env("STAFF_ID"));
   await staff.getByLabel("Password", { exact: true }).fill(PASSWORD);
   await staff.getByRole("button", { name: "Log in", exact: true }).click();
@@ -338,6 +360,65 @@ try {
   await mine.first().getByText("Not paid yet (bank transfer)").waitFor();
   await customer.screenshot({ path: path.join(SHOTS, "customer-transfer.png") });
 
+  step("a guest opens table 7's QR code (its URL read from the SVG), orders, registering at checkout");
+  // axe is injected into this context's pages too (it bypasses the CSP; the customer's does not).
+  const guestCtx = await browser.newContext({ ...phone, bypassCSP: true });
+  const guest = await guestCtx.newPage();
+  guest.on("pageerror", (e) => errors.push(String(e)));
+  watch(guest, "guest");
+  await guest.goto(env("TABLE_URL"));
+  await guest.getByText("Table 7 · 강남점").waitFor();
+  assert.ok(await guest.getByLabel("Branch").isHidden(), "the table's branch is fixed");
+  await guest.getByRole("button", { name: "Classic", exact: true }).click();
+  await guest.getByRole("button", { name: /^Add The Hawaiian Pizza, size M/ }).click();
+  await accessible(guest, "a table's menu, before logging in");
+  await guest.getByRole("button", { name: "Place order" }).click();
+  await guest.getByText("Log in or register to place your order. Your cart is kept.").waitFor();
+  await accessible(guest, "log in or register, asked at Place order");
+  await guest.getByLabel("Member ID (letters, digits, _)").fill(`${CUSTOMER}_t`);
+  await guest.getByLabel("Your name").fill("이손님");
+  await guest.getByLabel("Password (8 characters or more)").fill(PASSWORD);
+  await guest.getByRole("button", { name: "Register and log in" }).click();
+  await guest.getByText("이손님 (customer)").waitFor();
+  await guest.getByText("Table 7 · 강남점").waitFor();
+  await guest.getByText("Total 18,600원").waitFor();
+  await guest.getByRole("button", { name: "Place order" }).click();
+  const atTable = guest.locator(".orders .order").first();
+  await atTable.getByText(/^Order \d+ · Table 7$/).waitFor();
+  await atTable.getByText("Waiting for the shop").waitFor();
+  await guest.getByText(/at table 7\./).waitFor();
+  const tableOrder = await atTable.getAttribute("data-order-id");
+  await guest.screenshot({ path: path.join(SHOTS, "table-order-phone.png") });
+
+  step("staff see the table and the number on the board; the guest's page follows the accept");
+  const tableCard = onBoard(tableOrder, "PENDING");
+  await tableCard.getByText("Table 7").waitFor();
+  await tableCard.getByText(/^#\d+$/).waitFor();
+  await tableCard.getByRole("button", { name: "Accept" }).click();
+  await atTable.getByText("Being made").waitFor({ timeout: 10_000 });
+  await accessible(guest, "a table's order, accepted");
+
+  step("staff mark The Hawaiian Pizza (L) sold out at gangnam: not at the table, still elsewhere");
+  const soldOutButton = staff.getByRole("button", { name: "Sold out: The Hawaiian Pizza (L)" });
+  await soldOutButton.click();
+  await staff.getByRole("button", { name: "Sold out: The Hawaiian Pizza (L)", pressed: true }).waitFor();
+  await staff.screenshot({ path: path.join(SHOTS, "staff-console.png") });
+  await guest.reload();
+  await guest.getByText("Table 7 · 강남점").waitFor();
+  await guest.getByRole("button", { name: "Classic", exact: true }).click();
+  const hawaiianL = guest.getByRole("button", { name: /^Add The Hawaiian Pizza, size L/ });
+  await guest.getByRole("button", { name: /^Add The Hawaiian Pizza, size L, .*\(sold out\)$/ }).waitFor();
+  assert.ok(await hawaiianL.isDisabled(), "sold out at the table's branch");
+  await customer.getByLabel("Branch").selectOption("hongdae");
+  await customer.getByRole("button", { name: "Classic", exact: true }).click();
+  await customer.getByRole("button", { name: /^Add The Hawaiian Pizza, size L, [\d,]+원$/ }).waitFor();
+  assert.ok(await customer.getByRole("button", { name: /^Add The Hawaiian Pizza, size L/ }).isEnabled(), "on sale at hongdae");
+  await customer.getByLabel("Branch").selectOption("gangnam");
+  await customer.getByRole("button", { name: /^Add The Hawaiian Pizza, size L, .*\(sold out\)$/ }).waitFor();
+  await soldOutButton.click();
+  await staff.getByRole("button", { name: "Sold out: The Hawaiian Pizza (L)", pressed: false }).waitFor();
+  await guestCtx.close();
+
   step("the client from a second origin, allowed by CORS_ALLOWED_ORIGINS");
   servers.push(await serveWeb(env("SECOND_PORT")));
   servers.push(await serveWeb(env("THIRD_PORT")));
@@ -345,6 +426,7 @@ try {
   const o = await other.newPage();
   o.on("pageerror", (e) => errors.push(String(e)));
   await o.goto(`http://127.0.0.1:${env("SECOND_PORT")}/?api=${encodeURIComponent(BASE)}`);
+  await openLogin(o);
   await o.getByLabel("Member ID", { exact: true }).fill(CUSTOMER);
   await o.getByLabel("Password", { exact: true }).fill(PASSWORD);
   await o.getByRole("button", { name: "Log in", exact: true }).click();
@@ -358,6 +440,8 @@ try {
   const third = await browser.newContext(phone);
   const t = await third.newPage();
   await t.goto(`http://127.0.0.1:${env("THIRD_PORT")}/?api=${encodeURIComponent(BASE)}`);
+  // The menu cannot even be read from there: the forms are one click away all the same.
+  await openLogin(t);
   await t.getByLabel("Member ID", { exact: true }).fill(CUSTOMER);
   await t.getByLabel("Password", { exact: true }).fill(PASSWORD);
   await t.getByRole("button", { name: "Log in", exact: true }).click();
@@ -370,11 +454,16 @@ try {
   const a = await a11y.newPage();
   a.on("pageerror", (e) => errors.push(String(e)));
   await a.goto(BASE + "/");
-  await accessible(a, "login page");
-  await a.screenshot({ path: path.join(SHOTS, "login-phone.png") });
+  await a.locator(".pizza").first().waitFor();
+  await accessible(a, "the visitor's menu");
   await a.keyboard.press("Tab");
   assert.equal(await a.evaluate(() => document.activeElement.textContent), "Skip to content");
   await a.keyboard.press("Tab");
+  assert.equal(await a.evaluate(() => document.activeElement.textContent), "Log in or register");
+  await a.keyboard.press("Enter");
+  await a.getByLabel("Member ID", { exact: true }).waitFor();
+  await accessible(a, "login page");
+  await a.screenshot({ path: path.join(SHOTS, "login-phone.png") });
   assert.equal(await a.evaluate(() => document.activeElement.labels?.[0]?.textContent ?? document.activeElement.outerHTML), "Member ID");
   await a.keyboard.type(CUSTOMER);
   await a.keyboard.press("Tab");
@@ -395,6 +484,7 @@ try {
   assert.equal(await a.evaluate(() => document.activeElement.labels?.[0]?.textContent), "Name the transfer comes from");
   await accessible(a, "customer page, paying by transfer");
   await a.getByRole("button", { name: "Log out" }).click();
+  await openLogin(a);
   await a.getByLabel("Member ID", { exact: true }).fill(env("STAFF_ID"));
   await a.getByLabel("Password", { exact: true }).fill(PASSWORD);
   await a.getByRole("button", { name: "Log in", exact: true }).click();
@@ -409,6 +499,7 @@ try {
   const c = await a11y.newPage();
   c.on("pageerror", (e) => errors.push(String(e)));
   await c.goto(BASE + "/");
+  await openLogin(c);
   await c.getByLabel("Member ID", { exact: true }).fill(CUSTOMER);
   await c.getByLabel("Password", { exact: true }).fill(PASSWORD);
   await c.getByRole("button", { name: "Log in", exact: true }).click();

@@ -31,10 +31,35 @@ async fn a_customer_orders_and_watches_staff_accept_and_ready_it_in_a_real_brows
         &[("CORS_ALLOWED_ORIGINS", &allowed)],
     )
     .await;
-    stack.member("web_staff", "STAFF", Some("gangnam")).await;
+    let staff = stack.member("web_staff", "STAFF", Some("gangnam")).await;
+
+    // Table 7 at gangnam, and the URL its QR code opens, read back from the SVG as a phone
+    // would (the browser goes there; it scans nothing).
+    let http = testkit::http();
+    let table: serde_json::Value = http
+        .post(stack.url("/order/branch/gangnam/table/"))
+        .bearer_auth(&staff)
+        .json(&serde_json::json!({"label": "7"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let svg = http
+        .get(stack.url(table["qr_svg"].as_str().expect("a table")))
+        .bearer_auth(&staff)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let table_url = testkit::qr::from_svg(&svg).expect("the QR code reads");
+    assert_eq!(table_url, table["url"].as_str().unwrap());
+    assert!(table_url.starts_with(&stack.url("/?table=")), "{table_url}");
 
     // CORS as the browser will ask: a preflight for a JSON POST with a token.
-    let http = testkit::http();
     for (origin, allowed_here) in [
         (allowed.clone(), true),
         (format!("http://127.0.0.1:{third}"), false),
@@ -93,6 +118,7 @@ async fn a_customer_orders_and_watches_staff_accept_and_ready_it_in_a_real_brows
         .env("SECOND_PORT", second.to_string())
         .env("THIRD_PORT", third.to_string())
         .env("STAFF_ID", "web_staff")
+        .env("TABLE_URL", &table_url)
         .env("PASSWORD", PASSWORD)
         .env("CHROMIUM", chromium)
         .env("PLAYWRIGHT_DIR", playwright)
@@ -111,6 +137,9 @@ async fn a_customer_orders_and_watches_staff_accept_and_ready_it_in_a_real_brows
         "customer-pay.png",
         "customer-paid.png",
         "staff-board-paid.png",
+        "visitor-menu-phone.png",
+        "table-order-phone.png",
+        "staff-console.png",
     ] {
         assert!(shots.join(shot).exists(), "{shot} saved");
     }

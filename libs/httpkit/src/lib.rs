@@ -48,7 +48,7 @@ use tracing::Span;
 pub use error::{ApiError, Error, Result, code_for, current_request_id, db_unavailable, not_found};
 pub use json::{Json, refuse_escaped_nul};
 pub use legacy::{LegacyRoutes, legacy};
-pub use origin::origin_allowed;
+pub use origin::{origin_allowed, reached_at};
 pub use probes::{NatsState, Probes};
 pub use shutdown::Shutdown;
 

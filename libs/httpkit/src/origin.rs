@@ -35,6 +35,30 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     })
 }
 
+/// The address the caller reached us at, `http(s)://host[:port]/`: behind the ingress its
+/// `X-Forwarded-Host` and `X-Forwarded-Proto`, directly the `Host`. `None` without a host, or
+/// with one that is not a host name.
+pub fn reached_at(headers: &HeaderMap) -> Option<String> {
+    let host = ["x-forwarded-host", "host"]
+        .iter()
+        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+        .and_then(|h| h.split(',').next())
+        .map(str::trim)
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })?;
+    let proto = match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    Some(format!("{proto}://{host}/"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

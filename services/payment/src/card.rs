@@ -205,25 +205,8 @@ pub fn return_base(s: &AppState, headers: &HeaderMap) -> Result<String> {
         }
         return Ok(format!("{}/", origin.trim_end_matches('/')));
     }
-    let host = ["x-forwarded-host", "host"]
-        .iter()
-        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
-        .and_then(|h| h.split(',').next())
-        .map(str::trim)
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .ok_or_else(|| Error::Validation("no Host to send the browser back to".into()))?;
-    let proto = match headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some("https") => "https",
-        _ => "http",
-    };
-    Ok(format!("{proto}://{host}/"))
+    httpkit::reached_at(headers)
+        .ok_or_else(|| Error::Validation("no Host to send the browser back to".into()))
 }
 
 fn with_query(base: &str, query: &str) -> String {

@@ -87,21 +87,9 @@ fn web_base(s: &AppState, headers: &HeaderMap) -> Result<url::Url> {
     if let Some(base) = &s.public_web_url {
         return Ok(base.clone());
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .ok_or_else(|| Error::Validation("a Host header is needed to make QR codes".into()))?;
-    let https = headers
-        .get("x-forwarded-proto")
-        .is_some_and(|p| p.as_bytes() == b"https");
-    let scheme = if https { "https" } else { "http" };
-    url::Url::parse(&format!("{scheme}://{host}/"))
-        .map_err(|_| Error::Validation("the Host header is not a host name".into()))
+    httpkit::reached_at(headers)
+        .and_then(|base| url::Url::parse(&base).ok())
+        .ok_or_else(|| Error::Validation("a Host header is needed to make QR codes".into()))
 }
 
 fn view(row: TableRow, base: &url::Url) -> Table {
