@@ -5,6 +5,8 @@
 // Same origin by default (the ingress serves this page); `?api=http://host:port` points the page
 // at an API on another origin, which must allow this one in CORS_ALLOWED_ORIGINS. Back from the
 // card checkout (`?payment=…`) the address has lost `?api=`: the checkout kept it.
+import { t } from "./i18n.js";
+
 const CHECKOUT = "pizza.checkout";
 const query = new URLSearchParams(location.search);
 const started = JSON.parse(sessionStorage.getItem(CHECKOUT) ?? "null");
@@ -70,25 +72,33 @@ function sentence(status, envelope, retryAfter) {
   switch (status) {
     case 401:
       return e.code === "UNAUTHORIZED" && /password|credential/i.test(e.message ?? "")
-        ? "That member ID and password do not match."
-        : "Your session has ended. Please log in again.";
+        ? t("That member ID and password do not match.")
+        : t("Your session has ended. Please log in again.");
     case 403:
-      return "You are not allowed to do that.";
+      return t("You are not allowed to do that.");
     case 404:
-      return "That could not be found. It may have been removed.";
+      return t("That could not be found. It may have been removed.");
     case 409:
-      return `That changed in the meantime: ${e.message ?? "please reload and try again"}.`;
+      return t("That changed in the meantime: {0}.", e.message ?? t("please reload and try again"));
     case 413:
-      return "That is too large to send.";
+      return t("That is too large to send.");
     case 429:
-      return `Too many attempts. Please wait ${retryAfter ?? "a few"} seconds and try again.`;
+      return t("Too many attempts. Please wait {0} seconds and try again.", retryAfter ?? t("a few"));
     case 502:
     case 503:
     case 504:
-      return "The service is unavailable right now. Please try again in a moment.";
+      return t("The service is unavailable right now. Please try again in a moment.");
     default:
-      if (status >= 500) return "Something went wrong on our side. Please try again.";
-      return e.message ? capitalise(e.message) + "." : `The request was refused (${status}).`;
+      if (status >= 500) return t("Something went wrong on our side. Please try again.");
+      if (e.code === "STORE_CLOSED") {
+        const at = e.details?.opens_at;
+        return at
+          ? t("The shop is closed now; it takes orders again at {0}.", new Date(at).toLocaleString("ko-KR", {
+            timeZone: "Asia/Seoul", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+          }))
+          : t("The shop is not taking orders now.");
+      }
+      return e.message ? capitalise(e.message) + "." : t("The request was refused ({0}).", status);
   }
 }
 
@@ -112,7 +122,7 @@ export async function call(method, path, { body, headers = {}, auth = true, retr
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
-    throw new ApiError("Cannot reach the service. Check your connection and try again.", 0, "NETWORK");
+    throw new ApiError(t("Cannot reach the service. Check your connection and try again."), 0, "NETWORK");
   }
   if (res.status === 401 && auth && session && !retried && path !== "/login/refresh/") {
     if (await refresh().then(() => true, () => false)) {
@@ -145,7 +155,7 @@ export async function call(method, path, { body, headers = {}, auth = true, retr
 export async function text(path) {
   const res = await fetch(API + path, { headers: session ? { authorization: `Bearer ${session.token}` } : {} })
     .catch(() => {
-      throw new ApiError("Cannot reach the service. Check your connection and try again.", 0, "NETWORK");
+      throw new ApiError(t("Cannot reach the service. Check your connection and try again."), 0, "NETWORK");
     });
   if (!res.ok) throw new ApiError(sentence(res.status, null, null), res.status);
   return res.text();
@@ -341,7 +351,7 @@ export async function checkout(order_id) {
   );
   if (c.checkout_url) {
     // Locally (and in the tests): the sandbox's page runs the whole checkout.
-    if (!/^https?:\/\//.test(c.checkout_url)) throw new ApiError("The payment page could not be opened.", 0, "CHECKOUT");
+    if (!/^https?:\/\//.test(c.checkout_url)) throw new ApiError(t("The payment page could not be opened."), 0, "CHECKOUT");
     location.assign(c.checkout_url);
     return;
   }
@@ -360,7 +370,7 @@ async function tossWindow(c) {
     s.onload = () => ok(window.TossPayments);
     s.onerror = () => {
       sdk = null;
-      fail(new ApiError("The card payment window could not be loaded. Please try again.", 0, "CHECKOUT"));
+      fail(new ApiError(t("The card payment window could not be loaded. Please try again."), 0, "CHECKOUT"));
     };
     document.head.append(s);
   });

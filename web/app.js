@@ -4,6 +4,9 @@
 // the server arrives over the live status socket and is drawn without a reload.
 
 import * as api from "./api.js";
+import { t, translatePage } from "./i18n.js";
+
+translatePage();
 
 const main = document.getElementById("main");
 const alertBox = document.getElementById("alert");
@@ -18,27 +21,27 @@ const when = (iso) =>
     timeZone: "Asia/Seoul", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
   });
 const STATUS_WORDS = {
-  AWAITING_PAYMENT: "Waiting for payment",
-  PENDING: "Waiting for the shop",
-  ACCEPTED: "Being made",
-  READY: "Ready for pickup",
-  COMPLETED: "Picked up",
-  REJECTED: "Rejected",
-  CANCELLED: "Cancelled",
+  AWAITING_PAYMENT: t("Waiting for payment"),
+  PENDING: t("Waiting for the shop"),
+  ACCEPTED: t("Being made"),
+  READY: t("Ready for pickup"),
+  COMPLETED: t("Picked up"),
+  REJECTED: t("Rejected"),
+  CANCELLED: t("Cancelled"),
 };
-const HOW = { CARD: "card", TRANSFER: "bank transfer" };
+const HOW = { CARD: t("card"), TRANSFER: t("bank transfer") };
 
 /** How an order is paid, in words: "Paid by card", "Pay at pickup", … */
 function paymentWords(o) {
   const how = HOW[o.payment_method];
-  if (!how || o.payment_status === "AT_PICKUP") return o.status === "COMPLETED" ? "Paid at pickup" : "Pay at pickup";
+  if (!how || o.payment_status === "AT_PICKUP") return o.status === "COMPLETED" ? t("Paid at pickup") : t("Pay at pickup");
   switch (o.payment_status) {
     case "PAID":
-      return `Paid by ${how}`;
+      return t("Paid by {0}", how);
     case "REFUNDED":
-      return `Refunded (${how})`;
+      return t("Refunded ({0})", how);
     default:
-      return ["CANCELLED", "REJECTED"].includes(o.status) ? `Not paid (${how})` : `Not paid yet (${how})`;
+      return ["CANCELLED", "REJECTED"].includes(o.status) ? t("Not paid ({0})", how) : t("Not paid yet ({0})", how);
   }
 }
 
@@ -154,16 +157,16 @@ function authView(note) {
   const loginForm = h(
     "form",
     { class: "card", "aria-labelledby": "login-title" },
-    h("h2", { id: "login-title" }, "Log in"),
-    field("Member ID", id),
-    field("Password", pwd),
-    h("button", { type: "submit" }, "Log in"),
+    h("h2", { id: "login-title" }, t("Log in")),
+    field(t("Member ID"), id),
+    field(t("Password"), pwd),
+    h("button", { type: "submit" }, t("Log in")),
   );
   loginForm.addEventListener("submit", (ev) => {
     ev.preventDefault();
     act(loginForm.querySelector("button"), async () => {
       await api.login(id.value.trim(), pwd.value);
-      say("Logged in.");
+      say(t("Logged in."));
     });
   });
 
@@ -173,21 +176,21 @@ function authView(note) {
   const regForm = h(
     "form",
     { class: "card", "aria-labelledby": "reg-title" },
-    h("h2", { id: "reg-title" }, "New here? Register"),
-    field("Member ID (letters, digits, _)", rid),
-    field("Your name", rname),
-    field("Password (8 characters or more)", rpwd),
-    h("button", { type: "submit" }, "Register and log in"),
+    h("h2", { id: "reg-title" }, t("New here? Register")),
+    field(t("Member ID (letters, digits, _)"), rid),
+    field(t("Your name"), rname),
+    field(t("Password (8 characters or more)"), rpwd),
+    h("button", { type: "submit" }, t("Register and log in")),
   );
   regForm.addEventListener("submit", (ev) => {
     ev.preventDefault();
     act(regForm.querySelector("button"), async () => {
       await api.register(rid.value.trim(), rname.value.trim(), rpwd.value);
       await api.login(rid.value.trim(), rpwd.value);
-      say("Welcome! You are registered and logged in.");
+      say(t("Welcome! You are registered and logged in."));
     });
   });
-  const back = h("button", { type: "button", onclick: () => render(() => customerView(null)) }, "Back to the menu");
+  const back = h("button", { type: "button", onclick: () => render(() => customerView(null)) }, t("Back to the menu"));
   const view = h("div", { class: "auth" }, note ? h("p", { class: "card note" }, note) : null, loginForm, regForm, back);
   queueMicrotask(() => id.focus());
   return view;
@@ -203,25 +206,25 @@ function customerView(member) {
   // Read before the first draw (which keeps the cart as it is: empty until the menu is in).
   const kept = JSON.parse(sessionStorage.getItem(CART_KEY) ?? "[]");
   const branch = h("select", { name: "branch", required: true });
-  const branchField = field("Branch", branch);
+  const branchField = field(t("Branch"), branch);
   // Opened from a table's QR code: its branch and table, fixed.
   const here = h("p", { class: "table-here", hidden: true });
-  const categories = h("div", { class: "tabs", role: "group", "aria-label": "Categories" });
-  const grid = h("ul", { class: "menu", "aria-label": "Pizzas" });
-  const cartList = h("ul", { class: "cart-lines", "aria-label": "Cart" });
+  const categories = h("div", { class: "tabs", role: "group", "aria-label": t("Categories") });
+  const grid = h("ul", { class: "menu", "aria-label": t("Pizzas") });
+  const cartList = h("ul", { class: "cart-lines", "aria-label": t("Cart") });
   const total = h("p", { class: "total" });
-  const place = h("button", { type: "button", class: "primary" }, "Place order");
-  const ordersList = h("ul", { class: "orders", "aria-label": "My orders" });
+  const place = h("button", { type: "button", class: "primary" }, t("Place order"));
+  const ordersList = h("ul", { class: "orders", "aria-label": t("My orders") });
   // On a phone the cart is below the menu: a bar at the bottom of the screen leads to it.
   const cartJump = h("a", { href: "#cart", class: "cart-jump", hidden: true });
-  const liveState = h("span", { class: "live" }, "connecting…");
+  const liveState = h("span", { class: "live" }, t("connecting…"));
 
   // How to pay: at pickup (the default), by card now, or by bank transfer now (which needs
   // the name the transfer will come from: the shop matches the deposit by it).
   const PAY = [
-    ["AT_PICKUP", "Pay at pickup", "Place order"],
-    ["CARD", "Card, now", "Place order and pay by card"],
-    ["TRANSFER", "Bank transfer, now", "Place order and pay by transfer"],
+    ["AT_PICKUP", t("Pay at pickup"), t("Place order")],
+    ["CARD", t("Card, now"), t("Place order and pay by card")],
+    ["TRANSFER", t("Bank transfer, now"), t("Place order and pay by transfer")],
   ];
   const payInputs = PAY.map(([value]) =>
     h("input", { type: "radio", name: "payment_method", value, checked: value === "AT_PICKUP" }),
@@ -229,7 +232,7 @@ function customerView(member) {
   const payChoice = h(
     "fieldset",
     { class: "pay-choice" },
-    h("legend", {}, "How will you pay?"),
+    h("legend", {}, t("How will you pay?")),
     ...PAY.map(([, label], i) => h("label", { class: "choice" }, payInputs[i], h("span", {}, label))),
   );
   const payer = h("input", {
@@ -239,8 +242,8 @@ function customerView(member) {
     value: (member?.member_nm ?? "").slice(0, 20),
     "aria-describedby": "payer-hint",
   });
-  const payerField = field("Name the transfer comes from", payer);
-  payerField.append(h("span", { class: "hint", id: "payer-hint" }, "As your bank shows it, up to 20 characters."));
+  const payerField = field(t("Name the transfer comes from"), payer);
+  payerField.append(h("span", { class: "hint", id: "payer-hint" }, t("As your bank shows it, up to 20 characters.")));
   payerField.hidden = true;
   const method = () => payInputs.find((i) => i.checked)?.value ?? "AT_PICKUP";
   payChoice.addEventListener("change", () => {
@@ -262,11 +265,11 @@ function customerView(member) {
     "aria-describedby": "requests-count",
   });
   const requestsCount = h("span", { class: "hint counter", id: "requests-count" });
-  const requestsField = field("Requests for the kitchen (optional)", requests);
+  const requestsField = field(t("Requests for the kitchen (optional)"), requests);
   requestsField.append(requestsCount);
   const countRequests = () => {
     const n = requests.value.length;
-    requestsCount.textContent = `${n} / ${REQUESTS_MAX} characters`;
+    requestsCount.textContent = t("{0} / {1} characters", n, REQUESTS_MAX);
     requestsCount.classList.toggle("full", n >= REQUESTS_MAX);
   };
   countRequests();
@@ -288,7 +291,7 @@ function customerView(member) {
             drawCategories();
             drawMenu();
           },
-        }, c),
+        }, t(c)),
       ),
     );
   }
@@ -314,7 +317,7 @@ function customerView(member) {
               h("button", {
                 type: "button",
                 disabled: !p.available,
-                "aria-label": `Add ${first.pizza_nm}, size ${p.size}, ${won(p.price)}${p.available ? "" : " (sold out)"}`,
+                "aria-label": t(p.available ? "Add {0}, size {1}, {2}" : "Add {0}, size {1}, {2} (sold out)", first.pizza_nm, p.size, won(p.price)),
                 onclick: () => add(p),
               }, `${p.size} · ${won(p.price)}`),
             ),
@@ -330,7 +333,7 @@ function customerView(member) {
     state.cart.set(p.pizza_id, line);
     state.key = null; // another cart is another order
     drawCart();
-    say(`Added ${p.pizza_nm} (${p.size}). ${state.cart.size} in the cart.`);
+    say(t("Added {0} ({1}). {2} in the cart.", p.pizza_nm, p.size, state.cart.size));
   }
 
   function drawCart() {
@@ -348,24 +351,24 @@ function customerView(member) {
           "li",
           {},
           h("span", {}, `${l.pizza.pizza_nm} (${l.pizza.size})`),
-          field("Quantity", qty),
+          field(t("Quantity"), qty),
           h("button", {
             type: "button",
-            "aria-label": `Remove ${l.pizza.pizza_nm} (${l.pizza.size})`,
+            "aria-label": t("Remove {0} ({1})", l.pizza.pizza_nm, l.pizza.size),
             onclick: () => {
               state.cart.delete(l.pizza.pizza_id);
               state.key = null;
               drawCart();
             },
-          }, "Remove"),
+          }, t("Remove")),
         );
       }),
     );
-    if (!state.cart.size) cartList.append(h("li", { class: "empty" }, "Your cart is empty."));
-    total.textContent = `Total ${won(sum)}`;
+    if (!state.cart.size) cartList.append(h("li", { class: "empty" }, t("Your cart is empty.")));
+    total.textContent = t("Total {0}", won(sum));
     place.disabled = state.cart.size === 0;
     const count = [...state.cart.values()].reduce((n, l) => n + l.quantity, 0);
-    cartJump.textContent = `Your order: ${count} · ${won(sum)} — review and order`;
+    cartJump.textContent = t("Your order: {0} · {1} — review and order", count, won(sum));
     cartJump.hidden = state.cart.size === 0;
     sessionStorage.setItem(CART_KEY, JSON.stringify([...state.cart.values()].map((l) => [l.pizza.pizza_id, l.quantity])));
   }
@@ -401,7 +404,7 @@ function customerView(member) {
   place.addEventListener("click", async () => {
     if (!member) {
       drawCart();
-      render(() => authView("Log in or register to place your order. Your cart is kept."));
+      render(() => authView(t("Log in or register to place your order. Your cart is kept.")));
       return;
     }
     await act(place, async () => {
@@ -417,7 +420,7 @@ function customerView(member) {
         body.payer_name = payer.value.trim();
         if (!body.payer_name) {
           payer.focus();
-          throw new Error("Please give the name the bank transfer will come from (up to 20 characters).");
+          throw new Error(t("Please give the name the bank transfer will come from (up to 20 characters)."));
         }
       }
       // One key per cart: a double click or a retry after an error is the same order.
@@ -433,16 +436,17 @@ function customerView(member) {
       drawCart();
       keep(order);
       drawOrders();
-      const at = order.table_label ? ` at table ${order.table_label}` : "";
-      const no = order.order_number == null ? "" : ` Your order number is ${order.order_number}${at}.`;
+      const no = order.order_number == null
+        ? ""
+        : " " + (order.table_label ? t("Your order number is {0} at table {1}.", order.order_number, order.table_label) : t("Your order number is {0}.", order.order_number));
       if (how === "CARD") {
-        say(`Order placed: ${won(order.total_price)}.${no} Taking you to the card payment…`);
+        say(t("Order placed: {0}.", won(order.total_price)) + no + " " + t("Taking you to the card payment…"));
         await payByCard(order.order_id);
       } else if (how === "TRANSFER") {
-        say(`Order placed: ${won(order.total_price)}.${no} Send it by bank transfer by ${clock(order.payment_due_at)}: the account is below.`);
+        say(t("Order placed: {0}.", won(order.total_price)) + no + " " + t("Send it by bank transfer by {0}: the account is below.", clock(order.payment_due_at)));
         document.getElementById(`pay-${order.order_id}`)?.focus();
       } else {
-        say(`Order placed: ${won(order.total_price)}.${no} We will show its status here as it changes.`);
+        say(t("Order placed: {0}.", won(order.total_price)) + no + " " + t("We will show its status here as it changes."));
       }
     });
     // act() gives the button back; an empty cart takes it away again.
@@ -464,47 +468,47 @@ function customerView(member) {
   }
 
   async function cancel(o, button) {
-    const paid = o.payment_status === "PAID" ? " What you paid is refunded." : "";
-    if (!window.confirm(`Cancel your order of ${o.time.slice(0, 5)} (${won(o.total_price)})?${paid}`)) return;
+    const paid = o.payment_status === "PAID" ? " " + t("What you paid is refunded.") : "";
+    if (!window.confirm(t("Cancel your order of {0} ({1})?", o.time.slice(0, 5), won(o.total_price)) + paid)) return;
     await act(button, async () => {
       keep(await api.call("POST", `/order/${o.order_id}/cancel/`, { body: {} }));
       drawOrders();
-      say("Your order is cancelled.");
+      say(t("Your order is cancelled."));
     });
   }
 
   function transferBox(o) {
-    const t = o.transfer;
-    const account = h("span", { class: "account" }, t.account_no);
+    const tr = o.transfer;
+    const account = h("span", { class: "account" }, tr.account_no);
     const copy = h("button", {
       type: "button",
-      "aria-label": `Copy the account number ${t.account_no}`,
+      "aria-label": t("Copy the account number {0}", tr.account_no),
       onclick: async () => {
         try {
-          await navigator.clipboard.writeText(t.account_no);
-          say("The account number is copied.");
+          await navigator.clipboard.writeText(tr.account_no);
+          say(t("The account number is copied."));
         } catch {
           const r = document.createRange();
           r.selectNodeContents(account);
           getSelection().removeAllRanges();
           getSelection().addRange(r);
-          say("The account number is selected: copy it from there.");
+          say(t("The account number is selected: copy it from there."));
         }
       },
-    }, "Copy");
+    }, t("Copy"));
     // Only the provider's app link (or a web page) is followed, whatever else comes back.
-    const link = /^(supertoss|https):\/\//.test(t.deep_link ?? "")
-      ? h("a", { class: "button primary", href: t.deep_link }, "Open Toss to send it")
+    const link = /^(supertoss|https):\/\//.test(tr.deep_link ?? "")
+      ? h("a", { class: "button primary", href: tr.deep_link }, t("Open Toss to send it"))
       : null;
     return h(
       "div",
-      { class: "transfer", id: `pay-${o.order_id}`, tabindex: -1, role: "group", "aria-label": "How to pay by bank transfer" },
-      h("p", {}, `Send exactly ${won(t.amount)} by ${clock(o.payment_due_at)}, from an account in the name ${t.payer_name}. Unpaid by then, the order is cancelled.`),
+      { class: "transfer", id: `pay-${o.order_id}`, tabindex: -1, role: "group", "aria-label": t("How to pay by bank transfer") },
+      h("p", {}, t("Send exactly {0} by {1}, from an account in the name {2}. Unpaid by then, the order is cancelled.", won(tr.amount), clock(o.payment_due_at), tr.payer_name)),
       h("dl", {},
-        h("dt", {}, "Bank"), h("dd", {}, t.bank),
-        h("dt", {}, "Account number"), h("dd", {}, account, " ", copy),
-        h("dt", {}, "Amount"), h("dd", {}, won(t.amount)),
-        h("dt", {}, "Sender's name"), h("dd", {}, t.payer_name)),
+        h("dt", {}, t("Bank")), h("dd", {}, tr.bank),
+        h("dt", {}, t("Account number")), h("dd", {}, account, " ", copy),
+        h("dt", {}, t("Amount")), h("dd", {}, won(tr.amount)),
+        h("dt", {}, t("Sender's name")), h("dd", {}, tr.payer_name)),
       link,
     );
   }
@@ -518,39 +522,39 @@ function customerView(member) {
       actions.append(h("button", {
         type: "button",
         class: "primary",
-        "aria-label": `Pay by card for the order of ${which}`,
+        "aria-label": t("Pay by card for the order of {0}", which),
         onclick: (ev) => act(ev.currentTarget, () => payByCard(o.order_id)),
-      }, "Pay by card"));
+      }, t("Pay by card")));
     }
     if (o.status === "AWAITING_PAYMENT" || o.status === "PENDING") {
       actions.append(h("button", {
         type: "button",
-        "aria-label": `Cancel order of ${which}`,
+        "aria-label": t("Cancel order of {0}", which),
         onclick: (ev) => cancel(o, ev.currentTarget),
-      }, "Cancel order"));
+      }, t("Cancel order")));
     }
-    const status = o.status === "AWAITING_PAYMENT" && o.payment_status === "PAID" ? "Payment received" : STATUS_WORDS[o.status] ?? o.status;
+    const status = o.status === "AWAITING_PAYMENT" && o.payment_status === "PAID" ? t("Payment received") : STATUS_WORDS[o.status] ?? o.status;
     // What the shop said when accepting it, next to when it will be ready (and still there
     // once it is ready).
     const said = o.accept_message && ["ACCEPTED", "READY"].includes(o.status)
-      ? h("span", { class: "said" }, "The shop says: ", h("span", { class: "quote" }, `“${o.accept_message}”`))
+      ? h("span", { class: "said" }, t("The shop says: "), h("span", { class: "quote" }, `“${o.accept_message}”`))
       : null;
-    const eta = o.estimated_ready_at && o.status === "ACCEPTED" ? `Ready at about ${clock(o.estimated_ready_at)}` : null;
+    const eta = o.estimated_ready_at && o.status === "ACCEPTED" ? t("Ready at about {0}", clock(o.estimated_ready_at)) : null;
     return h(
       "li",
       { class: "order", dataset: { orderId: o.order_id, status: o.status, payment: o.payment_status ?? "AT_PICKUP" } },
-      numbered(o, "Order ") && h("p", { class: "order-no" }, numbered(o, "Order "), o.table_label ? ` · Table ${o.table_label}` : null),
+      numbered(o, t("Order ")) && h("p", { class: "order-no" }, numbered(o, t("Order ")), o.table_label ? " · " + t("Table {0}", o.table_label) : null),
       h("p", {},
         h("strong", { class: `badge s-${o.status.toLowerCase()}` }, status),
         " ",
         paymentBadge(o),
         ` ${o.date} ${o.time} · ${won(o.total_price)}`),
       h("p", { class: "lines" }, o.items.map((i) => `${i.pizza_nm} (${i.size}) × ${i.quantity}`).join(", ")),
-      o.special_requests ? h("p", { class: "request" }, h("strong", {}, "Your request: "), o.special_requests) : null,
+      o.special_requests ? h("p", { class: "request" }, h("strong", {}, t("Your request: ")), o.special_requests) : null,
       eta || said ? h("p", { class: "eta" }, eta, eta && said ? " · " : null, said) : null,
-      o.reject_reason ? h("p", {}, `Reason: ${o.reject_reason}`) : null,
+      o.reject_reason ? h("p", {}, t("Reason: {0}", o.reject_reason)) : null,
       unpaid && o.payment_method === "CARD" && o.payment_due_at
-        ? h("p", {}, `Pay by ${clock(o.payment_due_at)}, or the order is cancelled.`)
+        ? h("p", {}, t("Pay by {0}, or the order is cancelled.", clock(o.payment_due_at)))
         : null,
       unpaid && o.payment_method === "TRANSFER" && o.transfer ? transferBox(o) : null,
       actions.childElementCount ? actions : null,
@@ -564,7 +568,7 @@ function customerView(member) {
     const again = active?.id ? `#${CSS.escape(active.id)}` : label ? `[aria-label="${CSS.escape(label)}"]` : null;
     const sorted = [...state.orders.values()].sort((a, b) => b.created_at.localeCompare(a.created_at));
     ordersList.replaceChildren(...sorted.map(orderItem));
-    if (!sorted.length) ordersList.append(h("li", { class: "empty" }, "No orders yet."));
+    if (!sorted.length) ordersList.append(h("li", { class: "empty" }, t("No orders yet.")));
     if (again) ordersList.querySelector(again)?.focus();
   }
 
@@ -572,12 +576,12 @@ function customerView(member) {
     "div",
     { class: "customer" },
     h("section", { "aria-labelledby": "menu-title" },
-      h("h2", { id: "menu-title" }, "Menu"),
+      h("h2", { id: "menu-title" }, t("Menu")),
       categories,
       grid),
     cartJump,
     h("aside", { id: "cart", "aria-labelledby": "cart-title", class: "card", tabindex: -1 },
-      h("h2", { id: "cart-title" }, "Your order"),
+      h("h2", { id: "cart-title" }, t("Your order")),
       here,
       branchField,
       cartList,
@@ -588,7 +592,7 @@ function customerView(member) {
       place),
     member
       ? h("section", { "aria-labelledby": "orders-title", class: "card" },
-        h("h2", { id: "orders-title" }, "My orders ", liveState),
+        h("h2", { id: "orders-title" }, t("My orders") + " ", liveState),
         ordersList)
       : null,
   );
@@ -600,16 +604,16 @@ function customerView(member) {
     const back = api.paymentReturn();
     if (!back) return;
     const o = state.orders.get(back.order_id ?? back.orderId);
-    const until = o?.payment_due_at ? ` until ${clock(o.payment_due_at)}` : "";
+    const until = o?.payment_due_at ? t(" until {0}", clock(o.payment_due_at)) : "";
     if (back.outcome === "fail") {
       const why = back.code === "PAY_PROCESS_CANCELED"
-        ? "The card payment was cancelled on the payment page"
-        : `The card payment did not go through${back.message ? ` (the card company says: “${back.message}”)` : ""}`;
-      showError(`${why}. Nothing was charged. Your order is kept: you can pay it with “Pay by card” under My orders${until}.`);
+        ? t("The card payment was cancelled on the payment page")
+        : back.message ? t("The card payment did not go through (the card company says: “{0}”)", back.message) : t("The card payment did not go through");
+      showError(t("{0}. Nothing was charged. Your order is kept: you can pay it with “Pay by card” under My orders{1}.", why, until));
       return;
     }
     confirming = true;
-    say("Confirming your card payment…");
+    say(t("Confirming your card payment…"));
     try {
       const paid = await api.confirmPayment(back);
       api.confirmed();
@@ -617,17 +621,17 @@ function customerView(member) {
       if (known) keep({ ...known, payment_status: paid.payment_status });
       else await act(null, async () => keep(await api.call("GET", `/order/${paid.order_id}/`)));
       drawOrders();
-      say(`Paid by card: ${won(paid.amount)}. Your order goes to the shop now.`);
+      say(t("Paid by card: {0}. Your order goes to the shop now.", won(paid.amount)));
     } catch (e) {
       // Not heard by the service (or the session ended first): tried again when the
       // connection (or the customer) is back. The confirm is safe to repeat.
       if ([0, 401, 502, 504].includes(e.status)) {
-        showError(`Your card payment is not confirmed yet: ${e.message} It is tried again by itself.`);
+        showError(t("Your card payment is not confirmed yet: {0} It is tried again by itself.", e.message));
         return;
       }
       api.confirmed();
       if (e.status === 503) {
-        say("The card company has not answered yet; the payment is being checked. Your order will show as paid here by itself.");
+        say(t("The card company has not answered yet; the payment is being checked. Your order will show as paid here by itself."));
       } else {
         showError(payFailure(e));
         await act(null, loadOrders).catch(() => {});
@@ -650,11 +654,11 @@ function customerView(member) {
         state.table = await api.call("GET", `/order/table/${encodeURIComponent(tableToken)}/`, { auth: false });
       } catch {
         sessionStorage.removeItem(TABLE_KEY);
-        showError("This table's QR code is not in use any more: please ask the staff. You can still order for pickup.");
+        showError(t("This table's QR code is not in use any more: please ask the staff. You can still order for pickup."));
       }
     }
     if (state.table) {
-      here.textContent = `Table ${state.table.table_label} · ${state.table.bran_nm}`;
+      here.textContent = `${t("Table {0}", state.table.table_label)} · ${state.table.bran_nm}`;
       here.hidden = false;
       branchField.hidden = true;
     }
@@ -682,14 +686,14 @@ function customerView(member) {
       drawOrders();
       if (next.payment_status !== known.payment_status) {
         say(next.payment_status === "REFUNDED"
-          ? `What you paid for your order (${won(next.total_price)}) is refunded.`
+          ? t("What you paid for your order ({0}) is refunded.", won(next.total_price))
           : next.payment_status === "PAID"
-            ? `Your payment of ${won(next.total_price)} went through: the shop has your order.`
-            : `Your order's payment: ${paymentWords(next)}.`);
+            ? t("Your payment of {0} went through: the shop has your order.", won(next.total_price))
+            : t("Your order's payment: {0}.", paymentWords(next)));
       } else if (next.status !== known.status) {
         const no = next.order_number == null ? "" : ` ${next.order_number}`;
-        const words = next.status === "ACCEPTED" && next.accept_message ? ` The shop says: “${next.accept_message}”` : "";
-        say(`Your order${no} is now: ${STATUS_WORDS[next.status] ?? next.status}.${words}`);
+        const words = next.status === "ACCEPTED" && next.accept_message ? " " + t("The shop says: “{0}”", next.accept_message) : "";
+        say(t("Your order{0} is now: {1}.", no, STATUS_WORDS[next.status] ?? next.status) + words);
       }
     } else if (!known || event.status === "REJECTED") {
       // Placed elsewhere (another tab), or rejected (the event has no reason): fetch it.
@@ -697,11 +701,11 @@ function customerView(member) {
         const o = await api.call("GET", `/order/${event.order_id}/`);
         keep(o);
         drawOrders();
-        if (o.status === "REJECTED") say(`Your order was rejected: ${o.reject_reason ?? ""}`);
+        if (o.status === "REJECTED") say(t("Your order was rejected: {0}", o.reject_reason ?? ""));
       });
     }
   }, (s) => {
-    liveState.textContent = s === "live" ? "● live" : "reconnecting…";
+    liveState.textContent = s === "live" ? t("● live") : t("reconnecting…");
     // Whatever changed while the socket was down (a token expired, a replica restarted), and
     // a card payment whose confirm could not be sent.
     if (s === "live") act(null, loadOrders).then(finishCheckout);
@@ -715,14 +719,16 @@ function payFailure(e) {
   const d = e.details ?? {};
   switch (e.status) {
     case 402:
-      return `The card company refused the payment${d.provider_message ? ` (“${d.provider_message}”)` : ""}. Nothing was charged; you can try again with “Pay by card”.`;
+      return d.provider_message
+        ? t("The card company refused the payment (“{0}”). Nothing was charged; you can try again with “Pay by card”.", d.provider_message)
+        : t("The card company refused the payment. Nothing was charged; you can try again with “Pay by card”.");
     case 409:
-      if (d.state === "VOID") return "This order was cancelled, so it cannot be paid. Nothing was charged.";
-      if (d.state === "CONFIRMING") return "A payment of this order is being confirmed; it will show here when it is done.";
-      if (d.state && d.state !== "UNPAID") return "This order is paid already.";
+      if (d.state === "VOID") return t("This order was cancelled, so it cannot be paid. Nothing was charged.");
+      if (d.state === "CONFIRMING") return t("A payment of this order is being confirmed; it will show here when it is done.");
+      if (d.state && d.state !== "UNPAID") return t("This order is paid already.");
       return e.message;
     case 422:
-      return "The payment page sent back another amount than the order's, so nothing was charged. Please try paying again.";
+      return t("The payment page sent back another amount than the order's, so nothing was charged. Please try paying again.");
     default:
       return e.message;
   }
@@ -732,14 +738,14 @@ function payFailure(e) {
 // Staff: the board
 
 const COLUMNS = [
-  ["PENDING", "New"],
-  ["ACCEPTED", "Being made"],
-  ["READY", "Ready for pickup"],
+  ["PENDING", t("New")],
+  ["ACCEPTED", t("Being made")],
+  ["READY", t("Ready for pickup")],
 ];
 
 function staffView(member) {
   const columns = new Map(COLUMNS.map(([s]) => [s, h("ul", { class: "board-col", "aria-label": s })]));
-  const liveState = h("span", { class: "live" }, "connecting…");
+  const liveState = h("span", { class: "live" }, t("connecting…"));
 
   // What is typed into a card (minutes, a reason, a message) outlives the redraws that every
   // event brings; the focus stays in its input.
@@ -758,10 +764,10 @@ function staffView(member) {
     const head = h("p", {},
       no ? h("strong", { class: "order-no" }, no) : null,
       no ? " " : null,
-      o.table_label ? h("strong", { class: "table-no" }, `Table ${o.table_label} `) : null,
+      o.table_label ? h("strong", { class: "table-no" }, t("Table {0}", o.table_label) + " ") : null,
       h("strong", {}, `${o.time}`), ` · ${o.bran_id} · ${won(o.total_price)} `, paymentBadge(o));
     const request = o.special_requests
-      ? h("p", { class: "request" }, h("strong", {}, "Request: "), o.special_requests)
+      ? h("p", { class: "request" }, h("strong", {}, t("Request: ")), o.special_requests)
       : null;
     const actions = h("div", { class: "actions" });
     const post = (action, body) => (ev) =>
@@ -772,34 +778,34 @@ function staffView(member) {
       });
     if (o.status === "PENDING") {
       const minutes = drafted(o, "minutes", h("input", { type: "number", min: 1, max: 180, value: 20, class: "qty" }));
-      const message = drafted(o, "message", h("input", { type: "text", maxlength: 200, placeholder: "e.g. Extra pickles for you" }));
-      const reason = drafted(o, "reason", h("input", { type: "text", maxlength: 200, placeholder: "e.g. out of dough" }));
+      const message = drafted(o, "message", h("input", { type: "text", maxlength: 200, placeholder: t("e.g. Extra pickles for you") }));
+      const reason = drafted(o, "reason", h("input", { type: "text", maxlength: 200, placeholder: t("e.g. out of dough") }));
       const accept = (ev) => {
         const body = { estimated_time_minutes: Number(minutes.value) };
         const words = plain(message.value);
         if (words) body.message = words;
         return post("accept", body)(ev);
       };
-      const messageField = field("Message to the customer (optional)", message);
+      const messageField = field(t("Message to the customer (optional)"), message);
       messageField.classList.add("wide");
       actions.append(
         messageField,
-        field("Minutes", minutes),
-        h("button", { type: "button", class: "primary", onclick: accept }, "Accept"),
-        field("Reason", reason),
-        h("button", { type: "button", onclick: (ev) => post("reject", { reason: plain(reason.value) || "unavailable" })(ev) }, "Reject"),
+        field(t("Minutes"), minutes),
+        h("button", { type: "button", class: "primary", onclick: accept }, t("Accept")),
+        field(t("Reason"), reason),
+        h("button", { type: "button", onclick: (ev) => post("reject", { reason: plain(reason.value) || "unavailable" })(ev) }, t("Reject")),
       );
     } else if (o.status === "ACCEPTED") {
-      if (o.estimated_ready_at) actions.append(h("p", {}, `Due ${clock(o.estimated_ready_at)}`));
-      actions.append(h("button", { type: "button", class: "primary", onclick: post("ready") }, "Mark ready"));
+      if (o.estimated_ready_at) actions.append(h("p", {}, t("Due {0}", clock(o.estimated_ready_at))));
+      actions.append(h("button", { type: "button", class: "primary", onclick: post("ready") }, t("Mark ready")));
     } else if (o.status === "READY") {
-      actions.append(h("button", { type: "button", class: "primary", onclick: post("complete") }, "Complete"));
+      actions.append(h("button", { type: "button", class: "primary", onclick: post("complete") }, t("Complete")));
     }
     return h(
       "li",
       { class: "order", dataset: { orderId: o.order_id, status: o.status, payment: o.payment_status ?? "AT_PICKUP" } },
       head, lines, request,
-      o.accept_message && o.status !== "PENDING" ? h("p", { class: "said" }, "Told the customer: ", h("span", { class: "quote" }, `“${o.accept_message}”`)) : null,
+      o.accept_message && o.status !== "PENDING" ? h("p", { class: "said" }, t("Told the customer: "), h("span", { class: "quote" }, `“${o.accept_message}”`)) : null,
       actions,
     );
   }
@@ -807,8 +813,8 @@ function staffView(member) {
   // Money the board settles by hand: deposits no order matched exactly, transfers to send
   // back for cancelled paid orders, and card refunds the provider refused. No events tell of these: they are
   // read with the board, after each action, and every 15 s while the page is visible.
-  const deposits = h("ul", { class: "money-list", "aria-label": "Deposits to match" });
-  const refunds = h("ul", { class: "money-list", "aria-label": "Refunds to do" });
+  const deposits = h("ul", { class: "money-list", "aria-label": t("Deposits to match") });
+  const refunds = h("ul", { class: "money-list", "aria-label": t("Refunds to do") });
   const details = new Map(); // order id → the order (who to send a refund to), read once
 
   function deposit(d) {
@@ -819,26 +825,26 @@ function staffView(member) {
         await Promise.all([loadMoney(), load()]);
       });
     const back = (ev) => {
-      if (window.confirm(`Mark ${won(d.amount)} from ${d.payer_name} as sent back to them?`)) {
-        settle(null, `The deposit of ${won(d.amount)} from ${d.payer_name} is marked sent back.`)(ev);
+      if (window.confirm(t("Mark {0} from {1} as sent back to them?", won(d.amount), d.payer_name))) {
+        settle(null, t("The deposit of {0} from {1} is marked sent back.", won(d.amount), d.payer_name))(ev);
       }
     };
     return h(
       "li",
       { class: "money-item", dataset: { txId: d.tx_id } },
-      h("p", {}, h("strong", {}, `${won(d.amount)} from ${d.payer_name}`), ` · ${when(d.deposited_at)}`),
+      h("p", {}, h("strong", {}, t("{0} from {1}", won(d.amount), d.payer_name)), ` · ${when(d.deposited_at)}`),
       h("p", { class: "lines" }, d.candidates.length
-        ? "No unpaid order of this name and amount. Unpaid transfer orders of this name or this amount:"
-        : "No unpaid order of this name or amount."),
+        ? t("No unpaid order of this name and amount. Unpaid transfer orders of this name or this amount:")
+        : t("No unpaid order of this name or amount.")),
       h("div", { class: "actions" },
         ...d.candidates.map((c) =>
           h("button", {
             type: "button",
             class: c.amount === d.amount ? "primary" : null,
-            onclick: settle(c.order_id, `The deposit from ${d.payer_name} pays the order of ${when(c.created_at)}.`),
-          }, `Pays the order of ${when(c.created_at)} · ${c.bran_id} · ${won(c.amount)}`)),
+            onclick: settle(c.order_id, t("The deposit from {0} pays the order of {1}.", d.payer_name, when(c.created_at))),
+          }, t("Pays the order of {0}", when(c.created_at)) + ` · ${c.bran_id} · ${won(c.amount)}`)),
         // Staff of one branch may not: the deposit may be meant for another branch's order.
-        member.bran_id ? null : h("button", { type: "button", onclick: back }, "Sent back to the payer")),
+        member.bran_id ? null : h("button", { type: "button", onclick: back }, t("Sent back to the payer"))),
     );
   }
 
@@ -849,12 +855,12 @@ function staffView(member) {
     const card = r.method === "CARD";
     const done = (ev) => {
       const asked = card
-        ? `Have you refunded ${won(r.amount)} at the card provider's dashboard?`
-        : `Have you sent ${won(r.amount)} back${to ? ` to ${to}` : ""}?`;
+        ? t("Have you refunded {0} at the card provider's dashboard?", won(r.amount))
+        : to ? t("Have you sent {0} back to {1}?", won(r.amount), to) : t("Have you sent {0} back?", won(r.amount));
       if (!window.confirm(asked)) return;
       act(ev.currentTarget, async () => {
         await api.call("POST", `/payment/refunds/${r.order_id}/done/`, { body: {} });
-        say(`The refund of ${won(r.amount)}${to ? ` to ${to}` : ""} is done.`);
+        say(to ? t("The refund of {0} to {1} is done.", won(r.amount), to) : t("The refund of {0} is done.", won(r.amount)));
         await loadMoney();
       });
     };
@@ -862,13 +868,13 @@ function staffView(member) {
       "li",
       { class: "money-item", dataset: { orderId: r.order_id } },
       h("p", {}, h("strong", {}, card
-        ? `Refund ${won(r.amount)} by card at the provider's dashboard (it refused: ${r.failure?.code ?? "?"})`
-        : `Send ${won(r.amount)} back${to ? ` to ${to}` : ""}`)),
+        ? t("Refund {0} by card at the provider's dashboard (it refused: {1})", won(r.amount), r.failure?.code ?? "?")
+        : to ? t("Send {0} back to {1}", won(r.amount), to) : t("Send {0} back", won(r.amount)))),
       h("p", { class: "lines" }, o
-        ? `For the cancelled order of ${o.date} ${o.time} (${o.items.map((i) => `${i.pizza_nm} ${i.size} × ${i.quantity}`).join(", ")})`
-        : `For the cancelled order ${r.order_id}`),
+        ? t("For the cancelled order of {0} ({1})", `${o.date} ${o.time}`, o.items.map((i) => `${i.pizza_nm} ${i.size} × ${i.quantity}`).join(", "))
+        : t("For the cancelled order {0}", r.order_id)),
       h("div", { class: "actions" },
-        h("button", { type: "button", class: "primary", onclick: done }, card ? "Done: refunded" : "Done: sent back")),
+        h("button", { type: "button", class: "primary", onclick: done }, card ? t("Done: refunded") : t("Done: sent back"))),
     );
   }
 
@@ -884,9 +890,9 @@ function staffView(member) {
       api.call("GET", `/order/${r.order_id}/`).then((o) => details.set(r.order_id, o), () => {})));
     if (mine !== moneyLoads) return;
     deposits.replaceChildren(...open.map(deposit));
-    if (!open.length) deposits.append(h("li", { class: "empty" }, "No deposits to match."));
+    if (!open.length) deposits.append(h("li", { class: "empty" }, t("No deposits to match.")));
     refunds.replaceChildren(...due.map(refund));
-    if (!due.length) refunds.append(h("li", { class: "empty" }, "No refunds to do."));
+    if (!due.length) refunds.append(h("li", { class: "empty" }, t("No refunds to do.")));
   }
 
   // Events can come in bursts: only the newest load draws (an older one answering late
@@ -906,7 +912,7 @@ function staffView(member) {
     COLUMNS.forEach(([s], i) => {
       const col = columns.get(s);
       col.replaceChildren(...lists[i].map(card));
-      if (!lists[i].length) col.append(h("li", { class: "empty" }, "Nothing here."));
+      if (!lists[i].length) col.append(h("li", { class: "empty" }, t("Nothing here.")));
     });
     // Drafts of orders no longer new are gone with them.
     const open = new Set(lists[0].map((o) => o.order_id));
@@ -924,15 +930,15 @@ function staffView(member) {
     "div",
     { class: "staff" },
     h("section", { "aria-labelledby": "board-title" },
-      h("h2", { id: "board-title" }, `Orders${member.bran_id ? ` — ${member.bran_id}` : ""} `, liveState),
+      h("h2", { id: "board-title" }, `${t("Orders")}${member.bran_id ? ` — ${member.bran_id}` : ""} `, liveState),
       h("div", { class: "board" },
         ...COLUMNS.map(([s, title]) =>
           h("div", { class: "column" }, h("h3", {}, title), columns.get(s))))),
     h("section", { "aria-labelledby": "money-title" },
-      h("h2", { id: "money-title" }, "Payments to settle"),
+      h("h2", { id: "money-title" }, t("Payments to settle")),
       h("div", { class: "money" },
-        h("div", { class: "column" }, h("h3", {}, "Deposits to match"), deposits),
-        h("div", { class: "column" }, h("h3", {}, "Refunds to do"), refunds))),
+        h("div", { class: "column" }, h("h3", {}, t("Deposits to match")), deposits),
+        h("div", { class: "column" }, h("h3", {}, t("Refunds to do")), refunds))),
     storeConsole(member),
   );
   // Background refreshes show their own failure but leave an error the person is reading.
@@ -945,7 +951,7 @@ function staffView(member) {
     quietly();
     money(); // a cancelled paid transfer order is a refund to do
   }, (s) => {
-    liveState.textContent = s === "live" ? "● live" : "reconnecting…";
+    liveState.textContent = s === "live" ? t("● live") : t("reconnecting…");
     if (s === "live") quietly();
   });
   const visible = () => document.visibilityState === "visible";
@@ -963,17 +969,94 @@ function staffView(member) {
 // ---------------------------------------------------------------------------------------
 // Staff: the shop — what is sold out at a branch, pausing new orders, its tables' QR codes
 
+const DAYS = [["MON", t("Monday")], ["TUE", t("Tuesday")], ["WED", t("Wednesday")], ["THU", t("Thursday")], ["FRI", t("Friday")], ["SAT", t("Saturday")], ["SUN", t("Sunday")]];
+const CATEGORIES = ["Classic", "Chicken", "Supreme", "Veggie"];
+const SIZES = ["S", "M", "L", "XL", "XXL"];
+
+/** The week's opening hours of a branch, as a form: a day unticked is closed; "around the
+ * clock" keeps no hours at all. */
+function hoursForm(at, onSaved) {
+  const always = h("input", { type: "checkbox", name: "around_the_clock" });
+  const rows = DAYS.map(([day, name]) => ({
+    day,
+    open: h("input", { type: "checkbox", name: `open_${day}`, "aria-label": t("Open on {0}", name) }),
+    opens: h("input", { type: "time", name: `opens_${day}`, value: "11:00", "aria-label": t("{0} opens at", name) }),
+    closes: h("input", { type: "time", name: `closes_${day}`, value: "22:00", "aria-label": t("{0} closes at", name) }),
+    name,
+  }));
+  const form = h("form", { class: "hours" },
+    h("label", { class: "choice" }, always, h("span", {}, t("Open around the clock (no hours)"))),
+    h("p", { class: "hint" }, t("A day not ticked is closed; a closing time before the opening runs past midnight.")),
+    h("table", {},
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("Day")), h("th", { scope: "col" }, t("Opens")), h("th", { scope: "col" }, t("Closes")))),
+      h("tbody", {}, ...rows.map((r) => h("tr", {},
+        h("th", { scope: "row" }, h("label", { class: "choice" }, r.open, h("span", {}, r.name))),
+        h("td", {}, r.opens), h("td", {}, r.closes))))),
+    h("button", { type: "submit" }, t("Save hours")));
+  const sync = () => rows.forEach((r) => {
+    r.open.disabled = always.checked;
+    r.opens.disabled = r.closes.disabled = always.checked || !r.open.checked;
+  });
+  form.addEventListener("change", sync);
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    act(form.querySelector("button[type=submit]"), async () => {
+      const hours = always.checked ? [] : rows.filter((r) => r.open.checked).map((r) => ({ day: r.day, opens: r.opens.value, closes: r.closes.value }));
+      await api.call("PUT", `/order/branch/${encodeURIComponent(at())}/hours/`, { body: { hours } });
+      say(t("The opening hours are saved."));
+      await onSaved();
+    });
+  });
+  /** Shows the branch's week as saved. */
+  form.show = (info) => {
+    always.checked = info.hours.length === 0;
+    for (const r of rows) {
+      const saved = info.hours.find((x) => x.day === r.day);
+      r.open.checked = Boolean(saved);
+      if (saved) [r.opens.value, r.closes.value] = [saved.opens, saved.closes];
+    }
+    sync();
+  };
+  return form;
+}
+
+/** ADMIN: a new pizza — a new type with its first size (more sizes: the API). */
+function newPizzaForm(onSaved) {
+  const id = h("input", { name: "pizza_type_id", required: true, pattern: "[a-z0-9_]{2,40}", maxlength: 40 });
+  const name = h("input", { name: "pizza_nm", required: true, maxlength: 100 });
+  const categ = h("select", { name: "pizza_categ" }, ...CATEGORIES.map((c) => h("option", { value: c }, c)));
+  const size = h("select", { name: "size" }, ...SIZES.map((z) => h("option", { value: z }, z)));
+  const price = h("input", { name: "price", type: "number", min: 1, max: 1_000_000, required: true });
+  const form = h("form", { class: "new-pizza" },
+    field(t("Id (a-z, 0-9, _)"), id), field(t("Name"), name), field(t("Category"), categ), field(t("Size"), size), field(t("Price (won)"), price),
+    h("button", { type: "submit" }, t("Add the pizza")));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    act(form.querySelector("button"), async () => {
+      const type = { pizza_type_id: id.value.trim(), pizza_nm: plain(name.value), pizza_categ: categ.value };
+      await api.call("POST", "/menu/types/", { body: type });
+      await api.call("POST", "/menu/pizzas/", { body: { pizza_type_id: type.pizza_type_id, size: size.value, price: Number(price.value) } });
+      say(t("{0} ({1}) is on the menu at {2}.", type.pizza_nm, size.value, won(Number(price.value))));
+      form.reset();
+      await onSaved();
+    });
+  });
+  return form;
+}
+
 function storeConsole(member) {
+  const admin = member.role === "ADMIN";
   const bound = member.role === "STAFF" ? member.bran_id : null;
   const branch = h("select", { name: "console-branch" });
   const pauseState = h("p", { class: "pause-state" });
   const pauseButton = h("button", { type: "button" });
-  const soldOut = h("ul", { class: "sold-out", "aria-label": "Pizzas at this branch" });
-  const tableList = h("ul", { class: "tables", "aria-label": "Tables" });
+  const soldOut = h("ul", { class: "sold-out", "aria-label": t("Pizzas at this branch") });
+  const tableList = h("ul", { class: "tables", "aria-label": t("Tables") });
   const label = h("input", { name: "table_label", maxlength: 20, required: true });
-  const sheet = h("button", { type: "button" }, "Print the QR codes");
+  const sheet = h("button", { type: "button" }, t("Print the QR codes"));
   let info = null;
   const at = () => bound ?? branch.value;
+  const hours = hoursForm(at, () => loadBranch());
 
   async function loadBranch() {
     const all = await api.call("GET", "/order/branch/", { auth: false });
@@ -981,12 +1064,13 @@ function storeConsole(member) {
       branch.replaceChildren(...all.filter((b) => !bound || b.bran_id === bound).map((b) => h("option", { value: b.bran_id }, b.bran_nm)));
     }
     info = all.find((b) => b.bran_id === at());
+    hours.show(info);
     pauseState.textContent = info.open_now
-      ? "Taking orders."
+      ? t("Taking orders.")
       : info.paused
-        ? `New orders are paused${info.opens_at ? ` until ${clock(info.opens_at)}` : ""}.`
-        : `Closed${info.opens_at ? `; opens ${when(info.opens_at)}` : ""}.`;
-    pauseButton.textContent = info.paused ? "Take orders again" : "Pause new orders";
+        ? (info.opens_at ? t("New orders are paused until {0}.", clock(info.opens_at)) : t("New orders are paused."))
+        : (info.opens_at ? t("Closed; opens {0}.", when(info.opens_at)) : t("Closed."));
+    pauseButton.textContent = info.paused ? t("Take orders again") : t("Pause new orders");
   }
 
   // A toggle per pizza: pressed, it is sold out at this branch.
@@ -995,36 +1079,52 @@ function storeConsole(member) {
     soldOut.replaceChildren(...menu.map((p) =>
       h("li", {},
         h("span", {}, `${p.pizza_nm} (${p.size})`),
+        admin ? priceEditor(p) : null,
         h("button", {
           type: "button",
           "aria-pressed": String(!p.available),
-          "aria-label": `Sold out: ${p.pizza_nm} (${p.size})`,
+          "aria-label": t("Sold out: {0} ({1})", p.pizza_nm, p.size),
           onclick: (ev) => act(ev.currentTarget, async () => {
             const r = await api.call("PUT", `/menu/pizzas/${encodeURIComponent(p.pizza_id)}/branches/${encodeURIComponent(at())}/`, { body: { available: !p.available } });
-            say(r.available ? `${p.pizza_nm} (${p.size}) is on sale again at ${info?.bran_nm ?? at()}.` : `${p.pizza_nm} (${p.size}) is sold out at ${info?.bran_nm ?? at()}.`);
+            say(t(r.available ? "{0} ({1}) is on sale again at {2}." : "{0} ({1}) is sold out at {2}.", p.pizza_nm, p.size, info?.bran_nm ?? at()));
             await loadMenu();
           }),
-        }, "Sold out"))));
+        }, t("Sold out")))));
+  }
+
+  /** ADMIN: the pizza's price, for every branch. */
+  function priceEditor(p) {
+    const price = h("input", { type: "number", min: 1, max: 1_000_000, value: p.price, class: "qty price", "aria-label": t("Price: {0} ({1})", p.pizza_nm, p.size) });
+    return h("span", { class: "price-edit" }, price,
+      h("button", {
+        type: "button",
+        "aria-label": t("Save price: {0} ({1})", p.pizza_nm, p.size),
+        onclick: (ev) => act(ev.currentTarget, async () => {
+          const r = await api.call("PATCH", `/menu/pizzas/${encodeURIComponent(p.pizza_id)}/`, { body: { price: Number(price.value) } });
+          say(t("{0} ({1}) costs {2} now.", p.pizza_nm, p.size, won(r.price)));
+          await loadMenu();
+        }),
+      }, t("Save")));
   }
 
   async function loadTables() {
     const tables = await api.call("GET", `/order/branch/${encodeURIComponent(at())}/table/`);
-    tableList.replaceChildren(...tables.map((t) =>
-      h("li", { dataset: { tableId: t.table_id } },
-        h("span", {}, `Table ${t.label}`),
+    tableList.replaceChildren(...tables.map((tb) =>
+      h("li", { dataset: { tableId: tb.table_id } },
+        h("span", {}, t("Table {0}", tb.label)),
         h("button", {
           type: "button",
-          "aria-label": `Retire table ${t.label}`,
+          "aria-label": t("Retire table {0}", tb.label),
           onclick: (ev) => {
-            if (!window.confirm(`Retire table ${t.label}? Its QR code will order nothing any more.`)) return;
+            if (!window.confirm(t("Retire table {0}? Its QR code will order nothing any more.", tb.label))) return;
             act(ev.currentTarget, async () => {
-              await api.call("DELETE", `/order/branch/${encodeURIComponent(at())}/table/${t.table_id}/`);
-              say(`Table ${t.label} is retired.`);
+              await api.call("DELETE", `/order/branch/${encodeURIComponent(at())}/table/${tb.table_id}/`);
+              say(t("Table {0} is retired.", tb.label));
               await loadTables();
             });
           },
-        }, "Retire"))));
-    if (!tables.length) tableList.append(h("li", { class: "empty" }, "No tables yet."));
+        }, t("Retire")))));
+    if (!tables.length) tableList.append(h("li", { class: "empty" }, t("No tables yet.")));
   }
 
   pauseButton.addEventListener("click", (ev) => act(ev.currentTarget, async () => {
@@ -1032,13 +1132,13 @@ function storeConsole(member) {
     await loadBranch();
     say(pauseState.textContent);
   }));
-  const addForm = h("form", { class: "add-table" }, field("New table's label", label), h("button", { type: "submit" }, "Add table"));
+  const addForm = h("form", { class: "add-table" }, field(t("New table's label"), label), h("button", { type: "submit" }, t("Add table")));
   addForm.addEventListener("submit", (ev) => {
     ev.preventDefault();
     act(addForm.querySelector("button"), async () => {
-      const t = await api.call("POST", `/order/branch/${encodeURIComponent(at())}/table/`, { body: { label: plain(label.value) } });
+      const tb = await api.call("POST", `/order/branch/${encodeURIComponent(at())}/table/`, { body: { label: plain(label.value) } });
       label.value = "";
-      say(`Table ${t.label} is added.`);
+      say(t("Table {0} is added.", tb.label));
       await loadTables();
     });
   });
@@ -1047,23 +1147,28 @@ function storeConsole(member) {
   sheet.addEventListener("click", (ev) => act(ev.currentTarget, async () => {
     const html = await api.text(`/order/branch/${encodeURIComponent(at())}/table/sheet/`);
     const w = window.open("", "_blank");
-    if (!w) throw new Error("The browser blocked the new window: allow pop-ups for this page to print.");
+    if (!w) throw new Error(t("The browser blocked the new window: allow pop-ups for this page to print."));
     w.document.write(html);
     w.document.close();
   }));
-  branch.addEventListener("change", () => act(null, () => Promise.all([loadBranch(), loadMenu(), loadTables()])));
-  act(null, async () => {
+  // `data-loaded` says which branch the console shows, once all of it is in.
+  const show = async () => {
+    view.dataset.loaded = "";
     await loadBranch();
     await Promise.all([loadMenu(), loadTables()]);
-  });
-
-  return h("section", { "aria-labelledby": "shop-title", class: "console" },
-    h("h2", { id: "shop-title" }, "The shop"),
-    bound ? null : field("Branch", branch),
+    view.dataset.loaded = at();
+  };
+  const view = h("section", { "aria-labelledby": "shop-title", class: "console" },
+    h("h2", { id: "shop-title" }, t("The shop")),
+    bound ? null : field(t("Branch"), branch),
     h("div", { class: "console-grid" },
-      h("div", { class: "card" }, h("h3", {}, "New orders"), pauseState, pauseButton),
-      h("div", { class: "card" }, h("h3", {}, "Sold out here"), soldOut),
-      h("div", { class: "card" }, h("h3", {}, "Tables"), tableList, addForm, sheet)));
+      h("div", { class: "card" }, h("h3", {}, t("New orders")), pauseState, pauseButton, h("h3", {}, t("Opening hours")), hours),
+      h("div", { class: "card" }, h("h3", {}, admin ? t("Prices and sold out here") : t("Sold out here")), soldOut,
+        admin ? h("h3", {}, t("A new pizza")) : null, admin ? newPizzaForm(() => loadMenu()) : null),
+      h("div", { class: "card" }, h("h3", {}, t("Tables")), tableList, addForm, sheet)));
+  branch.addEventListener("change", () => act(null, show));
+  act(null, show);
+  return view;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1079,7 +1184,7 @@ function route(session) {
   }
   who.hidden = false;
   const m = session.member;
-  document.getElementById("who-name").textContent = `${m.member_nm} (${m.role.toLowerCase()})`;
+  document.getElementById("who-name").textContent = `${m.member_nm} (${t(m.role.toLowerCase())})`;
   render(m.role === "CUSTOMER" ? () => customerView(m) : () => staffView(m));
   main.focus();
 }
@@ -1097,7 +1202,7 @@ document.getElementById("login-open").addEventListener("click", () => render(() 
 document.getElementById("logout").addEventListener("click", (ev) =>
   act(ev.currentTarget, async () => {
     await api.logout();
-    say("Logged out.");
+    say(t("Logged out."));
   }),
 );
 api.resume().then(() => {

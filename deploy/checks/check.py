@@ -156,7 +156,7 @@ def check_web(label: str, d: dict, docs: list[dict]) -> None:
             fail(f"{where}: {probe} must be GET /healthz")
     cms = {m["metadata"]["name"]: m.get("data", {}) for m in by_kind(docs, "ConfigMap")}
     files, conf = web_configmaps(spec, cms)
-    for f in ("index.html", "app.js", "api.js", "style.css"):
+    for f in ("index.html", "app.js", "api.js", "i18n.js", "style.css"):
         if not files.get(f):
             fail(f"{where}: the web ConfigMap lacks {f}")
     if "nginx.conf" in files:

@@ -32,6 +32,7 @@ async fn a_customer_orders_and_watches_staff_accept_and_ready_it_in_a_real_brows
     )
     .await;
     let staff = stack.member("web_staff", "STAFF", Some("gangnam")).await;
+    stack.member("web_admin", "ADMIN", None).await;
 
     // Table 7 at gangnam, and the URL its QR code opens, read back from the SVG as a phone
     // would (the browser goes there; it scans nothing).
@@ -119,6 +120,7 @@ async fn a_customer_orders_and_watches_staff_accept_and_ready_it_in_a_real_brows
         .env("THIRD_PORT", third.to_string())
         .env("STAFF_ID", "web_staff")
         .env("TABLE_URL", &table_url)
+        .env("ADMIN_ID", "web_admin")
         .env("PASSWORD", PASSWORD)
         .env("CHROMIUM", chromium)
         .env("PLAYWRIGHT_DIR", playwright)
@@ -140,6 +142,7 @@ async fn a_customer_orders_and_watches_staff_accept_and_ready_it_in_a_real_brows
         "visitor-menu-phone.png",
         "table-order-phone.png",
         "staff-console.png",
+        "staff-console-ko-phone.png",
     ] {
         assert!(shots.join(shot).exists(), "{shot} saved");
     }
