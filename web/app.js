@@ -1142,14 +1142,20 @@ function storeConsole(member) {
       await loadTables();
     });
   });
-  // The sheet is the API's own printable page; it needs the token, so it is fetched and
-  // opened from memory.
+  // The sheet is the API's own printable page; it needs the token, so it is fetched and its
+  // codes and labels are shown in a new window styled by this page's own style.css (the
+  // page's CSP, which the window inherits, allows no inline style).
   sheet.addEventListener("click", (ev) => act(ev.currentTarget, async () => {
     const html = await api.text(`/order/branch/${encodeURIComponent(at())}/table/sheet/`);
+    // Its own <style> is for opening it alone; here style.css does that job.
+    const page = new DOMParser().parseFromString(html.replace(/<style>[\s\S]*?<\/style>/, ""), "text/html");
     const w = window.open("", "_blank");
     if (!w) throw new Error(t("The browser blocked the new window: allow pop-ups for this page to print."));
-    w.document.write(html);
+    w.document.write(`<!doctype html><html lang="${document.documentElement.lang}"><head><meta charset="utf-8">`
+      + `<link rel="stylesheet" href="${new URL("style.css", location.href)}"></head><body class="qr-sheet"></body></html>`);
     w.document.close();
+    w.document.title = page.title;
+    w.document.body.replaceChildren(...[...page.body.childNodes].map((n) => w.document.importNode(n, true)));
   }));
   // `data-loaded` says which branch the console shows, once all of it is in.
   const show = async () => {

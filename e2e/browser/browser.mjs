@@ -419,6 +419,21 @@ try {
   await staff.getByRole("button", { name: "Sold out: The Hawaiian Pizza (L)", pressed: false }).waitFor();
   await guestCtx.close();
 
+  step("the printable sheet of the branch's QR codes, from the shop console");
+  const [sheetPage] = await Promise.all([
+    staff.waitForEvent("popup"),
+    staff.getByRole("button", { name: "Print the QR codes" }).click(),
+  ]);
+  await sheetPage.locator("figure svg").first().waitFor();
+  assert.equal(await sheetPage.locator("figure").filter({ hasText: "7" }).count(), 1, "table 7 on the sheet");
+  assert.equal(
+    await sheetPage.locator("main").evaluate((m) => getComputedStyle(m).display),
+    "grid",
+    "laid out by the page's own stylesheet",
+  );
+  await sheetPage.screenshot({ path: path.join(SHOTS, "qr-sheet.png") });
+  await sheetPage.close();
+
   step("the client from a second origin, allowed by CORS_ALLOWED_ORIGINS");
   servers.push(await serveWeb(env("SECOND_PORT")));
   servers.push(await serveWeb(env("THIRD_PORT")));
@@ -583,6 +598,19 @@ try {
   await ad.getByRole("button", { name: "Save hours" }).click();
   await ad.getByText("The opening hours are saved.").waitFor();
   await adminCtx.close();
+  const adminKo = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "ko-KR", bypassCSP: true });
+  const ak = await adminKo.newPage();
+  watch(ak, "admin-ko");
+  ak.on("pageerror", (e) => errors.push(String(e)));
+  await ak.goto(BASE + "/");
+  await ak.getByRole("button", { name: "로그인 또는 회원가입" }).click();
+  await ak.getByLabel("아이디", { exact: true }).fill(env("ADMIN_ID"));
+  await ak.getByLabel("비밀번호", { exact: true }).fill(PASSWORD);
+  await ak.getByRole("button", { name: "로그인", exact: true }).click();
+  await ak.locator('.console[data-loaded="gangnam"]').waitFor();
+  await ak.getByRole("heading", { name: "새 피자" }).waitFor();
+  await accessible(ak, "the shop as ADMIN, in Korean");
+  await adminKo.close();
 
   assert.deepEqual(errors, [], "no script errors on any page");
   step("all passed");

@@ -27,7 +27,13 @@ async fn a_customer_orders_and_watches_staff_accept_and_ready_it_in_a_real_brows
     let stack = Stack::start_with_env(
         e2e::replicas(),
         // Short-lived access tokens, so the page's silent refresh happens during the test.
-        &[("ACCESS_TOKEN_TTL", "12s")],
+        // One address stands for every person of the test: the per-address login limit is
+        // lifted (the limits are tested elsewhere).
+        &[
+            ("ACCESS_TOKEN_TTL", "12s"),
+            ("AUTH_RATE_LIMIT_BURST", "1000"),
+            ("AUTH_RATE_LIMIT_PERIOD", "1ms"),
+        ],
         &[("CORS_ALLOWED_ORIGINS", &allowed)],
     )
     .await;
@@ -143,6 +149,7 @@ async fn a_customer_orders_and_watches_staff_accept_and_ready_it_in_a_real_brows
         "table-order-phone.png",
         "staff-console.png",
         "staff-console-ko-phone.png",
+        "qr-sheet.png",
     ] {
         assert!(shots.join(shot).exists(), "{shot} saved");
     }
