@@ -89,6 +89,17 @@ impl Caller {
             .flatten()
     }
 
+    /// 403 when the caller is STAFF bound to another branch than `bran_id` (the role is
+    /// [`Self::require`]'s to check).
+    pub fn require_branch(&self, bran_id: &str) -> Result<(), ApiError> {
+        match self.bound_branch() {
+            Some(bound) if bound != bran_id => Err(ApiError::forbidden(format!(
+                "you are bound to branch '{bound}'"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// 403 unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
         if roles.contains(&self.role) {

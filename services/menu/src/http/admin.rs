@@ -229,13 +229,7 @@ pub(super) async fn set_branch_availability(
 ) -> Result<Json<AtBranch>> {
     caller.require(&[Role::Staff, Role::Admin])?;
     let bran_id = branch_id(&bran_id)?;
-    if let Some(bound) = caller.bound_branch()
-        && bound != bran_id
-    {
-        return Err(
-            httpkit::ApiError::forbidden(format!("you are bound to branch '{bound}'")).into(),
-        );
-    }
+    caller.require_branch(bran_id)?;
     let changed =
         edit::set_branch_availability(&s.db, &caller.member_id, &pizza_id, bran_id, req.available)
             .await?;

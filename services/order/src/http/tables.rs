@@ -11,7 +11,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use base64::Engine;
-use httpkit::{ApiError, Error, Json, Result};
+use httpkit::{Error, Json, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -58,11 +58,7 @@ pub struct TableInfo {
 /// that is not there. The branch's name.
 pub(super) async fn manage(s: &AppState, caller: &Caller, bran_id: &str) -> Result<String> {
     caller.require(&[Role::Staff, Role::Admin])?;
-    if let Some(bound) = caller.bound_branch()
-        && bound != bran_id
-    {
-        return Err(ApiError::forbidden(format!("you are bound to branch '{bound}'")).into());
-    }
+    caller.require_branch(bran_id)?;
     let mut conn = s.db.acquire().await?;
     db::branch_name(&mut conn, bran_id)
         .await?
