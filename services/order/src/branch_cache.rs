@@ -88,14 +88,10 @@ impl BranchCache {
             return Ok(Some(t));
         }
         MISSES.inc();
-        let Some(table) = tables::by_token(&self.db, token).await? else {
+        let Some(found) = tables::by_token(&self.db, token).await? else {
             return Ok(None);
         };
-        let mut conn = self.db.acquire().await?;
-        let Some(bran_nm) = db::branch_name(&mut conn, &table.bran_id).await? else {
-            return Ok(None);
-        };
-        let found = Arc::new((table, bran_nm));
+        let found = Arc::new(found);
         self.tables.insert(key, found.clone()).await;
         Ok(Some(found))
     }

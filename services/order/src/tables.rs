@@ -168,21 +168,28 @@ pub async fn retire(db: &PgPool, bran_id: &str, table_id: Uuid) -> Result<bool> 
     Ok(true)
 }
 
-/// The table in use that `token` belongs to.
-pub async fn by_token(db: &PgPool, token: &str) -> Result<Option<AtTable>> {
+/// The table in use that `token` belongs to, with its branch's name (one query).
+pub async fn by_token(db: &PgPool, token: &str) -> Result<Option<(AtTable, String)>> {
     if !looks_like_token(token) {
         return Ok(None);
     }
-    Ok(sqlx::query_as::<_, (Uuid, String, String)>(
-        "SELECT table_id, bran_id, label FROM dining_table WHERE token = $1 AND retired_at IS NULL",
+    Ok(sqlx::query_as::<_, (Uuid, String, String, String)>(
+        "SELECT t.table_id, t.bran_id, t.label, b.bran_nm \
+         FROM dining_table t JOIN branch b ON b.bran_id = t.bran_id \
+         WHERE t.token = $1 AND t.retired_at IS NULL",
     )
     .bind(token)
     .fetch_optional(db)
     .await?
-    .map(|(table_id, bran_id, label)| AtTable {
-        table_id,
-        bran_id,
-        label,
+    .map(|(table_id, bran_id, label, bran_nm)| {
+        (
+            AtTable {
+                table_id,
+                bran_id,
+                label,
+            },
+            bran_nm,
+        )
     }))
 }
 
