@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure what the project needs is installed and running: PostgreSQL (with the
-# platform's database bootstrapped), NATS with JetStream, nginx. Installs from Debian's
+# platform's database bootstrapped), NATS with JetStream, nginx, Node.js with oidc-provider
+# (the local OpenID provider). Installs from Debian's
 # packages what is missing. Idempotent; `make up` calls it; `make test` calls it with
 # `browser` for chromium and playwright-core too; `make bench` with `bench` for wrk and pgbench.
 set -euo pipefail
@@ -78,6 +79,20 @@ if [ "${1:-}" = browser ]; then
     cp "$here/e2e/browser/package.json" "$web_deps/package.json"
     (cd "$web_deps" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
   fi
+fi
+
+# --- the local OpenID provider (tools/oidc-dev: `make up` runs it, the login tests start their own)
+# npm's oidc-provider, the version in tools/oidc-dev/package.json, in ~/.cache/pizza-oidc (outside
+# the clone); the script finds it there (OIDC_DEV_MODULES).
+command -v node >/dev/null 2>&1 || apt_install nodejs
+command -v npm >/dev/null 2>&1 || apt_install npm
+oidc_deps=${OIDC_DEV_MODULES:-$HOME/.cache/pizza-oidc}
+if ! cmp -s "$here/tools/oidc-dev/package.json" "$oidc_deps/package.json" \
+   || [ ! -d "$oidc_deps/node_modules/oidc-provider" ]; then
+  log "installing oidc-provider into $oidc_deps"
+  mkdir -p "$oidc_deps"
+  cp "$here/tools/oidc-dev/package.json" "$oidc_deps/package.json"
+  (cd "$oidc_deps" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 # --- the benchmark's load generators (`scripts/deps.sh bench`, from `make bench`) ----------

@@ -192,8 +192,18 @@ pub async fn start_payment(cfg: pizza_payment::config::ServeConfig) -> Replica {
 }
 
 pub async fn start_login(cfg: pizza_login::config::ServeConfig) -> Replica {
-    cfg.validate().expect("a valid test configuration");
     let (h, g) = (testkit::listener().await, testkit::listener().await);
+    start_login_on(cfg, h, g)
+}
+
+/// [`start_login`] on listeners bound before (a test that must know the address first:
+/// social login's redirect URIs).
+pub fn start_login_on(
+    cfg: pizza_login::config::ServeConfig,
+    h: tokio::net::TcpListener,
+    g: tokio::net::TcpListener,
+) -> Replica {
+    cfg.validate().expect("a valid test configuration");
     let (http, grpc) = (h.local_addr().unwrap(), g.local_addr().unwrap());
     let shutdown = Shutdown::new();
     let listeners = pizza_login::Listeners { http: h, grpc: g };

@@ -7,6 +7,8 @@
 //! - [`PgServer`]: a private PostgreSQL cluster (`initdb` in a temporary folder, a free
 //!   port), for tests that stop and restart the database itself.
 //! - [`pizza_back::PizzaBack`]: a database shaped like pizza_back's, with Django's own hashes.
+//! - [`oidc::OidcProvider`]: the local OpenID provider (and Naver sandbox), one per test, and
+//!   [`oidc::log_in_at`], its login screens gone through as a browser does.
 //! - [`toss::approve`]: the payment provider's checkout page approved, as a browser does it.
 //! - [`listener`]: a socket on port 0 for a service under test.
 //!
@@ -16,6 +18,7 @@ use std::time::Duration;
 
 mod db;
 mod nats;
+pub mod oidc;
 mod pg;
 pub mod pizza_back;
 pub mod qr;

@@ -88,6 +88,8 @@ pub struct ServeConfig {
     pub log: LogArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
+    #[command(flatten)]
+    pub social: SocialArgs,
     #[arg(
         long,
         env = "GRPC_ADDR",
@@ -156,9 +158,239 @@ pub struct AuthArgs {
     pub password_hash_concurrency: Option<usize>,
 }
 
+/// Social login (README, "Social login"): a provider is on when its client id and secret are
+/// set, and answers 404 otherwise.
+#[derive(Debug, Clone, Args)]
+pub struct SocialArgs {
+    /// The web client's address (`https://pizza.example/`), behind the same ingress as
+    /// `/login`: providers call back to `<it>/login/oauth/<provider>/callback` and the
+    /// browser goes back to the client. Required when a provider is on.
+    #[arg(long, env = "PUBLIC_WEB_URL", value_name = "PUBLIC_WEB_URL")]
+    pub public_web_url: Option<String>,
+    /// How long a call to a provider may take (discovery, keys, code exchange, profile).
+    #[arg(long, env = "OAUTH_TIMEOUT", value_name = "OAUTH_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub oauth_timeout: Duration,
+
+    #[arg(
+        long,
+        env = "OAUTH_GOOGLE_CLIENT_ID",
+        value_name = "OAUTH_GOOGLE_CLIENT_ID"
+    )]
+    pub oauth_google_client_id: Option<String>,
+    #[arg(
+        long,
+        env = "OAUTH_GOOGLE_CLIENT_SECRET",
+        value_name = "OAUTH_GOOGLE_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    pub oauth_google_client_secret: Option<Secret>,
+    /// Its OpenID Connect issuer (discovery at `<issuer>/.well-known/openid-configuration`).
+    #[arg(
+        long,
+        env = "OAUTH_GOOGLE_ISSUER",
+        value_name = "OAUTH_GOOGLE_ISSUER",
+        default_value = "https://accounts.google.com"
+    )]
+    pub oauth_google_issuer: String,
+
+    #[arg(
+        long,
+        env = "OAUTH_KAKAO_CLIENT_ID",
+        value_name = "OAUTH_KAKAO_CLIENT_ID"
+    )]
+    pub oauth_kakao_client_id: Option<String>,
+    #[arg(
+        long,
+        env = "OAUTH_KAKAO_CLIENT_SECRET",
+        value_name = "OAUTH_KAKAO_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    pub oauth_kakao_client_secret: Option<Secret>,
+    #[arg(
+        long,
+        env = "OAUTH_KAKAO_ISSUER",
+        value_name = "OAUTH_KAKAO_ISSUER",
+        default_value = "https://kauth.kakao.com"
+    )]
+    pub oauth_kakao_issuer: String,
+
+    #[arg(
+        long,
+        env = "OAUTH_NAVER_CLIENT_ID",
+        value_name = "OAUTH_NAVER_CLIENT_ID"
+    )]
+    pub oauth_naver_client_id: Option<String>,
+    #[arg(
+        long,
+        env = "OAUTH_NAVER_CLIENT_SECRET",
+        value_name = "OAUTH_NAVER_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    pub oauth_naver_client_secret: Option<Secret>,
+    #[arg(
+        long,
+        env = "OAUTH_NAVER_AUTHORIZE_URL",
+        value_name = "OAUTH_NAVER_AUTHORIZE_URL",
+        default_value = "https://nid.naver.com/oauth2.0/authorize"
+    )]
+    pub oauth_naver_authorize_url: String,
+    #[arg(
+        long,
+        env = "OAUTH_NAVER_TOKEN_URL",
+        value_name = "OAUTH_NAVER_TOKEN_URL",
+        default_value = "https://nid.naver.com/oauth2.0/token"
+    )]
+    pub oauth_naver_token_url: String,
+    #[arg(
+        long,
+        env = "OAUTH_NAVER_PROFILE_URL",
+        value_name = "OAUTH_NAVER_PROFILE_URL",
+        default_value = "https://openapi.naver.com/v1/nid/me"
+    )]
+    pub oauth_naver_profile_url: String,
+
+    /// The local OpenID provider of `make up` (tools/oidc-dev); never set in a cluster.
+    #[arg(long, env = "OAUTH_DEV_CLIENT_ID", value_name = "OAUTH_DEV_CLIENT_ID")]
+    pub oauth_dev_client_id: Option<String>,
+    #[arg(
+        long,
+        env = "OAUTH_DEV_CLIENT_SECRET",
+        value_name = "OAUTH_DEV_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    pub oauth_dev_client_secret: Option<Secret>,
+    #[arg(
+        long,
+        env = "OAUTH_DEV_ISSUER",
+        value_name = "OAUTH_DEV_ISSUER",
+        default_value = "http://127.0.0.1:8091"
+    )]
+    pub oauth_dev_issuer: String,
+}
+
+/// One provider's client, as configured.
+pub struct ProviderClient<'a> {
+    pub client_id: &'a str,
+    pub client_secret: &'a Secret,
+}
+
+impl SocialArgs {
+    /// Each provider (`google`, `kakao`, `naver`, `dev`) with its client when it is on.
+    pub fn clients(&self) -> [(&'static str, Option<ProviderClient<'_>>); 4] {
+        fn pair<'a>(
+            id: &'a Option<String>,
+            secret: &'a Option<Secret>,
+        ) -> Option<ProviderClient<'a>> {
+            Some(ProviderClient {
+                client_id: id.as_deref()?,
+                client_secret: secret.as_ref()?,
+            })
+        }
+        [
+            (
+                "google",
+                pair(
+                    &self.oauth_google_client_id,
+                    &self.oauth_google_client_secret,
+                ),
+            ),
+            (
+                "kakao",
+                pair(&self.oauth_kakao_client_id, &self.oauth_kakao_client_secret),
+            ),
+            (
+                "naver",
+                pair(&self.oauth_naver_client_id, &self.oauth_naver_client_secret),
+            ),
+            (
+                "dev",
+                pair(&self.oauth_dev_client_id, &self.oauth_dev_client_secret),
+            ),
+        ]
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let pairs = [
+            (
+                "GOOGLE",
+                self.oauth_google_client_id.is_some(),
+                self.oauth_google_client_secret.is_some(),
+            ),
+            (
+                "KAKAO",
+                self.oauth_kakao_client_id.is_some(),
+                self.oauth_kakao_client_secret.is_some(),
+            ),
+            (
+                "NAVER",
+                self.oauth_naver_client_id.is_some(),
+                self.oauth_naver_client_secret.is_some(),
+            ),
+            (
+                "DEV",
+                self.oauth_dev_client_id.is_some(),
+                self.oauth_dev_client_secret.is_some(),
+            ),
+        ];
+        for (p, id, secret) in pairs {
+            require(
+                id == secret,
+                &format!("OAUTH_{p}_CLIENT_ID and OAUTH_{p}_CLIENT_SECRET must be set together"),
+            )?;
+        }
+        let urls = [
+            ("OAUTH_GOOGLE_ISSUER", &self.oauth_google_issuer),
+            ("OAUTH_KAKAO_ISSUER", &self.oauth_kakao_issuer),
+            ("OAUTH_DEV_ISSUER", &self.oauth_dev_issuer),
+            ("OAUTH_NAVER_AUTHORIZE_URL", &self.oauth_naver_authorize_url),
+            ("OAUTH_NAVER_TOKEN_URL", &self.oauth_naver_token_url),
+            ("OAUTH_NAVER_PROFILE_URL", &self.oauth_naver_profile_url),
+        ];
+        for (var, url) in urls {
+            settings::require_http_url(var, url)?;
+            require(
+                url::Url::parse(url).is_ok(),
+                &format!("{var} must be a URL"),
+            )?;
+        }
+        require(
+            (Duration::from_millis(100)..=Duration::from_secs(60)).contains(&self.oauth_timeout),
+            "OAUTH_TIMEOUT must be between 100ms and 60s",
+        )?;
+        let any_on = pairs.iter().any(|(_, id, _)| *id);
+        match &self.public_web_url {
+            Some(url) => {
+                settings::require_http_url("PUBLIC_WEB_URL", url)?;
+                require(
+                    self.web_url().is_some(),
+                    "PUBLIC_WEB_URL must be an http(s) URL without query or fragment",
+                )
+            }
+            None => require(
+                !any_on,
+                "PUBLIC_WEB_URL must be set when a social login provider (OAUTH_*_CLIENT_ID) is on",
+            ),
+        }
+    }
+
+    /// `PUBLIC_WEB_URL` parsed, ending in `/`.
+    pub fn web_url(&self) -> Option<url::Url> {
+        let mut url = url::Url::parse(self.public_web_url.as_deref()?).ok()?;
+        if url.query().is_some() || url.fragment().is_some() || url.cannot_be_a_base() {
+            return None;
+        }
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
+        Some(url)
+    }
+}
+
 impl ServeConfig {
     /// Checks clap cannot express, each naming its variable.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.social.validate()?;
         let a = &self.auth;
         require(
             a.jwt_secret.expose().len() >= 32,

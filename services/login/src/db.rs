@@ -56,13 +56,17 @@ pub async fn canonical_id(conn: &mut PgConnection, member_id: &str) -> Result<Op
 
 #[derive(sqlx::FromRow)]
 struct Credentials {
-    member_pwd: String,
+    member_pwd: Option<String>,
     #[sqlx(flatten)]
     member: Member,
 }
 
-/// The stored hash and the member, for a login: the id in any case.
-pub async fn credentials(pool: &PgPool, member_id: &str) -> Result<Option<(String, Member)>> {
+/// The stored hash (none for a member made by a social login) and the member, for a login:
+/// the id in any case.
+pub async fn credentials(
+    pool: &PgPool,
+    member_id: &str,
+) -> Result<Option<(Option<String>, Member)>> {
     let row: Option<Credentials> = sqlx::query_as(
         "SELECT member_pwd, member_id, member_nm, role, bran_id, created_at \
          FROM member WHERE lower(member_id) = lower($1)",
@@ -282,7 +286,8 @@ pub async fn rotate_refresh_token(
 
 /// Deletes what no one can use any more: expired sessions, sessions revoked long enough ago
 /// that their access tokens have expired too (their refresh tokens go with them), and
-/// login-throttling counters no rule looks at any more.
+/// login-throttling counters no rule looks at any more, social login flows and one-time codes
+/// past their time.
 pub async fn prune(pool: &PgPool, access_ttl: Duration) -> Result<u64> {
     let secs = access_ttl.as_secs_f64() + 60.0;
     let mut tx = pool.begin().await?;
@@ -294,6 +299,7 @@ pub async fn prune(pool: &PgPool, access_ttl: Duration) -> Result<u64> {
     .execute(&mut *tx)
     .await?;
     let t = crate::throttle::prune(&mut tx).await?;
+    let f = crate::social::store::prune(&mut tx).await?;
     tx.commit().await?;
-    Ok(s.rows_affected() + t)
+    Ok(s.rows_affected() + t + f)
 }

@@ -8,6 +8,7 @@
 //! - [`account`] — every change to a member or a session, each in one transaction;
 //!   [`db`] — the SQL of schema `login`, and `auth.session_revoked` (crate `events`) written
 //!   through the outbox in the transaction that revokes.
+//! - [`social`] — logging in with Google, Kakao and Naver (and the local `dev` provider).
 //! - [`ops`] — operator commands; [`config`] — environment and command line.
 //!
 //! [`run`] takes already-bound listeners and a [`Shutdown`], so tests bind port 0 and own
@@ -22,6 +23,7 @@ pub mod http;
 pub mod import;
 pub mod ops;
 pub mod passwords;
+pub mod social;
 pub mod throttle;
 pub mod tokens;
 
@@ -66,6 +68,7 @@ pub struct Shared {
     pub passwords: Passwords,
     pub auth: Arc<AuthArgs>,
     pub trusted_proxies: Cidrs,
+    pub social: social::Social,
 }
 
 const INVALID_TOKEN: &str = "invalid or expired token";
@@ -86,6 +89,7 @@ impl AppState {
             passwords: Passwords::new(cfg.auth.password_hash_concurrency.unwrap_or(cores)),
             auth: Arc::new(cfg.auth.clone()),
             trusted_proxies: cfg.http.trusted_proxies.clone(),
+            social: social::Social::new(&cfg.social),
         }))
     }
 

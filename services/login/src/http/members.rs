@@ -42,6 +42,16 @@ pub struct MeResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bran_id: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// The providers this member logs in with.
+    pub linked: Vec<LinkedProvider>,
+    /// It can log in with a password (a member made by a social login has none).
+    pub has_password: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkedProvider {
+    pub provider: String,
+    pub linked_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -120,15 +130,24 @@ impl AppState {
 #[utoipa::path(get, path = "/login/me/", tag = "login",
     security(("bearer" = [])),
     responses((status = 200, body = MeResponse), (status = 401, body = httpkit::doc::ErrorEnvelope)))]
-pub(super) async fn me(auth: Authenticated) -> Json<MeResponse> {
+pub(super) async fn me(State(s): State<AppState>, auth: Authenticated) -> Result<Json<MeResponse>> {
     let m = auth.member;
-    Json(MeResponse {
+    let (linked, has_password) = crate::social::store::ways_in(&s.db, &m.member_id).await?;
+    Ok(Json(MeResponse {
         member_id: m.member_id,
         member_nm: m.member_nm,
         role: m.role,
         bran_id: m.bran_id,
         created_at: m.created_at,
-    })
+        linked: linked
+            .into_iter()
+            .map(|(provider, linked_at)| LinkedProvider {
+                provider,
+                linked_at,
+            })
+            .collect(),
+        has_password,
+    }))
 }
 
 #[utoipa::path(post, path = "/login/password/", tag = "login",
@@ -166,7 +185,9 @@ pub(super) async fn change_password(
             });
         }
     };
-    let stored = db::credentials(&s.db, &member_id).await?.map(|(h, _)| h);
+    let stored = db::credentials(&s.db, &member_id)
+        .await?
+        .and_then(|(h, _)| h);
     if !s.passwords.verify(req.member_pwd, stored).await? {
         admitted.failed(&s.db, &attempt).await?;
         return Err(Error::Unauthorized(BAD_CREDENTIALS));

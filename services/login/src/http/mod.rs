@@ -1,6 +1,6 @@
 //! The public HTTP API under `/login` (docs/contract.md §3), split by what a reader looks for:
 //! [`members`] — register, me, password change; [`sessions`] — log in (with its throttling),
-//! refresh, log out. Here: the routes, the extractors every handler shares, the token answer
+//! refresh, log out; [`social`] — log in with a provider, link, unlink. Here: the routes, the extractors every handler shares, the token answer
 //! and the OpenAPI document.
 
 use std::{
@@ -14,7 +14,7 @@ use axum::{
     http::request::Parts,
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{delete, get, post},
 };
 use httpkit::doc::BearerAuth;
 use httpkit::{ClientIpKey, route_both};
@@ -27,6 +27,7 @@ use httpkit::{Error, Result};
 pub mod legacy;
 pub mod members;
 pub mod sessions;
+pub mod social;
 
 pub use members::{MeResponse, PasswordRequest, RegisterRequest, RegisterResponse};
 pub use sessions::{LoginRequest, MemberSummary, RefreshRequest, TokenResponse};
@@ -59,6 +60,11 @@ pub fn router(state: AppState) -> (Router, impl Fn() + Send + Sync + 'static) {
     let mut limited = Router::new();
     limited = route_both(limited, "/login/", post(sessions::login));
     limited = route_both(limited, "/login/register/", post(members::register));
+    // Social login: each start writes a flow, each callback asks the provider.
+    limited = limited
+        .route("/login/oauth/{provider}/start", get(social::start))
+        .route("/login/oauth/{provider}/callback", get(social::callback));
+    limited = route_both(limited, "/login/oauth/exchange/", post(social::exchange));
     let limited = limited
         .layer(finish())
         .layer(GovernorLayer::new(limit.clone()).error_handler(httpkit::governor_error));
@@ -85,9 +91,16 @@ pub fn router(state: AppState) -> (Router, impl Fn() + Send + Sync + 'static) {
         get(sessions::logout).post(sessions::logout),
     );
     finished = route_both(finished, "/login/password/", post(members::change_password));
+    finished = route_both(
+        finished,
+        "/login/oauth/{provider}/link/",
+        post(social::link),
+    );
+    finished = route_both(finished, "/login/oauth/{provider}/", delete(social::unlink));
     let mut open = finished.layer(finish());
     open = route_both(open, "/login/refresh/", post(sessions::refresh));
     open = route_both(open, "/login/me/", get(members::me));
+    open = route_both(open, "/login/oauth/providers/", get(social::providers));
     open = open.route("/login/openapi.json", get(openapi));
 
     (
@@ -194,6 +207,12 @@ impl AppState {
         sessions::refresh,
         members::me,
         members::change_password,
+        social::providers,
+        social::start,
+        social::callback,
+        social::exchange,
+        social::link,
+        social::unlink,
         legacy::register,
         legacy::login,
         legacy::logout
@@ -202,6 +221,7 @@ impl AppState {
     modifiers(&BearerAuth),
     tags(
         (name = "login", description = "Register, log in, refresh, log out"),
+        (name = "social", description = "Log in with Google, Kakao or Naver; link and unlink them"),
         (name = "legacy", description = "pizza_back's API under /api/login, for its old front end during the switch (deprecated)")
     )
 )]

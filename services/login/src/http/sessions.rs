@@ -156,7 +156,7 @@ impl AppState {
             }
         };
         let (hash, member) = match db::credentials(&self.db, member_id).await? {
-            Some((h, m)) => (Some(h), Some(m)),
+            Some((h, m)) => (h, Some(m)),
             None => (None, None),
         };
         // A hash imported from pizza_back is replaced once the password is known to match.

@@ -144,7 +144,7 @@ async fn sigterm_turns_readiness_503_finishes_the_request_in_flight_and_exits_0(
 
 #[test]
 fn bad_config_stops_the_process_with_one_line_naming_the_variable() {
-    let cases: [(&[(&str, &str)], &str); 4] = [
+    let cases: [(&[(&str, &str)], &str); 6] = [
         (&[], "JWT_SECRET"),
         (&[("JWT_SECRET", "too-short")], "JWT_SECRET"),
         (
@@ -154,6 +154,22 @@ fn bad_config_stops_the_process_with_one_line_naming_the_variable() {
         (
             &[("JWT_SECRET", SECRET), ("ACCESS_TOKEN_TTL", "2h")],
             "ACCESS_TOKEN_TTL",
+        ),
+        // A social login provider needs its secret, and the web client's address.
+        (
+            &[
+                ("JWT_SECRET", SECRET),
+                ("OAUTH_KAKAO_CLIENT_ID", "kakao-app-key"),
+            ],
+            "OAUTH_KAKAO_CLIENT_SECRET",
+        ),
+        (
+            &[
+                ("JWT_SECRET", SECRET),
+                ("OAUTH_KAKAO_CLIENT_ID", "kakao-app-key"),
+                ("OAUTH_KAKAO_CLIENT_SECRET", "kakao-secret"),
+            ],
+            "PUBLIC_WEB_URL",
         ),
     ];
     let bad_log_level: &[(&str, &str)] = &[("LOG_LEVEL", "info,[broken")];

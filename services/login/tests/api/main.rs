@@ -8,4 +8,5 @@ mod legacy;
 mod limits;
 mod operations;
 mod sessions;
+mod social;
 mod tokens;
