@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make up`: builds the services, starts PostgreSQL/NATS if needed, bootstraps the database,
 # runs each service's migrations as its own role, starts the Toss Payments sandbox (the
-# payment provider, on 127.0.0.1:8090), REPLICAS (default 1) of each service and nginx on
+# payment provider, on 127.0.0.1:8090) and the local OpenID provider (social login's `dev`,
+# with a Naver sandbox, on 127.0.0.1:8091), REPLICAS (default 1) of each service and nginx on
 # 127.0.0.1:8080 in front of them. Logs: .run/logs/. `make down` stops it all.
 # NO_BUILD=1 uses the binaries already built.
 set -euo pipefail
@@ -24,9 +25,10 @@ fi
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 bin=$target/$profile
 
-# One signing key for the whole local stack, kept across restarts so tokens stay valid; and
-# the key deposit notifications are signed with (README, "Paying").
-for key in jwt_secret deposit_secret; do
+# One signing key for the whole local stack, kept across restarts so tokens stay valid; the
+# key deposit notifications are signed with (README, "Paying"); the local OpenID provider's
+# client secret (README, "Social login").
+for key in jwt_secret deposit_secret oidc_client_secret; do
   [ -s "$run/$key" ] || python3 -c 'import secrets; print(secrets.token_hex(32))' > "$run/$key"
   chmod 600 "$run/$key"
 done
@@ -34,6 +36,7 @@ done
 toss_secret_key=test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R
 toss_client_key=test_ck_D5GePWvyJnrK0W0k6q8gLzN97Eoq
 toss_addr=${TOSS_SANDBOX_ADDR:-127.0.0.1:8090}
+oidc_addr=${OIDC_DEV_ADDR:-127.0.0.1:8091}
 
 # service:http_base:grpc_base — the services that exist in this checkout.
 declare -a services=()
@@ -64,6 +67,7 @@ for spec in "${services[@]}"; do
 done
 if in_use "${listen##*:}"; then echo "up: $listen (ingress) is already in use: is another stack running? (make down there)"; exit 1; fi
 if in_use "${toss_addr##*:}"; then echo "up: $toss_addr (the payment sandbox) is already in use: is another stack running? (make down there)"; exit 1; fi
+if in_use "${oidc_addr##*:}"; then echo "up: $oidc_addr (the local OpenID provider) is already in use: is another stack running? (make down there)"; exit 1; fi
 
 # The payment provider: a local sandbox of Toss Payments' API and checkout page, whose webhooks
 # go to the payment service through the ingress (as the provider's dashboard would be set).
@@ -74,9 +78,23 @@ echo $! >"$run/pids/toss-sandbox.pid"
 for _ in $(seq 1 50); do in_use "${toss_addr##*:}" && break; sleep 0.1; done
 echo "up: payment sandbox on http://$toss_addr"
 
+# The local OpenID provider, "dev" (npm's oidc-provider with its development login screens,
+# which take any login and password); its keys are kept
+# in .run so tokens it signed stay verifiable across restarts.
+nohup env OIDC_HOST="${oidc_addr%%:*}" OIDC_PORT="${oidc_addr##*:}" \
+  OIDC_CLIENT_SECRET="$(cat "$run/oidc_client_secret")" OIDC_KEYS_FILE="$run/oidc_keys.json" \
+  OIDC_REDIRECT_URIS="http://$listen/login/oauth/dev/callback" \
+  node "$root/tools/oidc-dev/server.mjs" >>"$run/logs/oidc-dev.log" 2>&1 &
+echo $! >"$run/pids/oidc-dev.pid"
+for _ in $(seq 1 100); do in_use "${oidc_addr##*:}" && break; sleep 0.1; done
+in_use "${oidc_addr##*:}" || { echo "up: the local OpenID provider did not start; see .run/logs/oidc-dev.log"; exit 1; }
+echo "up: local OpenID provider (dev) on http://$oidc_addr"
+
 # What only some services read.
 service_env() {
   case "$1" in
+    login) echo "PUBLIC_WEB_URL=http://$listen/" "OAUTH_DEV_CLIENT_ID=pizza" \
+      "OAUTH_DEV_CLIENT_SECRET=$(cat "$run/oidc_client_secret")" "OAUTH_DEV_ISSUER=http://$oidc_addr" ;;
     order) echo "TRANSFER_BANK=${TRANSFER_BANK:-케이뱅크}" "TRANSFER_ACCOUNT_NO=${TRANSFER_ACCOUNT_NO:-100148347666}" ;;
     payment) echo "TOSS_API_URL=http://$toss_addr" "TOSS_CHECKOUT_URL=http://$toss_addr/checkout" \
       "TOSS_SECRET_KEY=$toss_secret_key" "TOSS_CLIENT_KEY=$toss_client_key" \

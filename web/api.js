@@ -254,6 +254,56 @@ export function refresh() {
   return refreshing;
 }
 
+// Social login (Kakao, Naver, Google; "dev" locally). The browser goes to the provider and
+// comes back to this page with a one-time code in the fragment (#oauth_code=…), which is
+// exchanged for the usual login answer: no token is ever in a URL.
+
+/** The providers that are on: [{id, name}]; none when login cannot say. */
+export async function providers() {
+  try {
+    return (await call("GET", "/login/oauth/providers/", { auth: false })).providers;
+  } catch {
+    return [];
+  }
+}
+
+/** Leaves the page for the provider's login (the cart is kept in this tab). */
+export function socialLogin(provider) {
+  location.assign(`${API}/login/oauth/${encodeURIComponent(provider)}/start`);
+}
+
+export async function socialExchange(code) {
+  const body = await call("POST", "/login/oauth/exchange/", { body: { code }, auth: false });
+  generation += 1;
+  keep(fromLogin(body));
+}
+
+/** Leaves the page to link a provider account to the member logged in. */
+export async function link(provider) {
+  // The answer sets the cookie that binds the link to this browser: same origin as the API.
+  const { authorize_url } = await call("POST", `/login/oauth/${encodeURIComponent(provider)}/link/`);
+  location.assign(authorize_url);
+}
+
+export async function unlink(provider) {
+  await call("DELETE", `/login/oauth/${encodeURIComponent(provider)}/`);
+}
+
+/** What the page was sent back with from a provider, the fragment then cleared. */
+export function socialReturn() {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const back = {
+    code: hash.get("oauth_code"),
+    linked: hash.get("oauth_linked"),
+    error: hash.get("oauth_error"),
+  };
+  if (back.code || back.linked || back.error) {
+    history.replaceState(null, "", location.pathname + location.search);
+    return back;
+  }
+  return null;
+}
+
 export async function logout() {
   try {
     await call("POST", "/login/logout/");

@@ -191,9 +191,55 @@ function authView(note) {
     });
   });
   const back = h("button", { type: "button", onclick: () => render(() => customerView(null)) }, t("Back to the menu"));
-  const view = h("div", { class: "auth" }, note ? h("p", { class: "card note" }, note) : null, loginForm, regForm, back);
+  // "Continue with Kakao / Naver / Google": only the providers that are on.
+  const social = h("section", { class: "card social", "aria-labelledby": "social-title", hidden: true },
+    h("h2", { id: "social-title" }, t("Or continue with")));
+  api.providers().then((list) => {
+    for (const p of list) {
+      social.append(h("button", { type: "button", class: `social-${p.id}`, onclick: () => api.socialLogin(p.id) },
+        t("Continue with {0}", providerName(p))));
+    }
+    social.hidden = list.length === 0;
+  });
+  const view = h("div", { class: "auth" }, note ? h("p", { class: "card note" }, note) : null, loginForm, social, regForm, back);
   queueMicrotask(() => id.focus());
   return view;
+}
+
+/** A provider's name as people here say it (카카오, 네이버). */
+function providerName(p) {
+  return t(p.name);
+}
+
+
+/** The member's ways to log in: linked providers (unlink), the others (link). */
+function accountCard(member) {
+  const list = h("ul", { class: "linked", "aria-label": t("Ways to log in") });
+  const card = h("section", { class: "card", "aria-labelledby": "account-title" },
+    h("h2", { id: "account-title" }, t("Your account")),
+    h("p", {}, t("Member ID: {0}", member.member_id)),
+    list);
+  async function draw() {
+    const [me, providers] = await Promise.all([api.call("GET", "/login/me/"), api.providers()]);
+    const linked = new Set(me.linked.map((l) => l.provider));
+    const rows = [];
+    if (me.has_password) rows.push(h("li", {}, t("Password")));
+    for (const p of providers) {
+      const name = providerName(p);
+      rows.push(linked.has(p.id)
+        ? h("li", {}, t("{0}: linked", name), " ",
+          h("button", { type: "button", onclick: (ev) => act(ev.currentTarget, async () => {
+            await api.unlink(p.id);
+            say(t("{0} is no longer linked to your account.", name));
+            await draw();
+          }) }, t("Unlink {0}", name)))
+        : h("li", {}, h("button", { type: "button", onclick: (ev) => act(ev.currentTarget, () => api.link(p.id)) },
+          t("Link {0}", name))));
+    }
+    list.replaceChildren(...rows);
+  }
+  act(null, draw);
+  return card;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -595,6 +641,7 @@ function customerView(member) {
         h("h2", { id: "orders-title" }, t("My orders") + " ", liveState),
         ordersList)
       : null,
+    member ? accountCard(member) : null,
   );
 
   // Back from the card checkout (?payment=…): confirm what it sent back, or say why not.
@@ -1211,9 +1258,21 @@ document.getElementById("logout").addEventListener("click", (ev) =>
     say(t("Logged out."));
   }),
 );
+// Back from a provider: the one-time code for a session, a link made, or why not.
+const PROVIDERS = { google: "Google", kakao: "Kakao", naver: "Naver", dev: "dev" };
+const back = api.socialReturn();
+if (back?.linked) say(t("{0} is linked to your account.", t(PROVIDERS[back.linked] ?? back.linked)));
+if (back?.code) {
+  act(null, async () => {
+    await api.socialExchange(back.code);
+    say(t("Logged in."));
+  });
+}
 api.resume().then(() => {
   if (shown === undefined) {
     shown = null;
     route(null);
   }
+  // After the first view (whose loading clears the alert).
+  if (back?.error) showError(back.error);
 });

@@ -11,8 +11,9 @@
 - that the grace period covers preStop + drain + the request timeout;
 - that secrets (the provider's key, the deposit webhook key, JWT keys, DB passwords) reach the
   pods from a Secret only, and the provider's key the payment pods only;
-- that only the payment pods may leave the cluster (to the provider, on 443): every other
-  egress stays on cluster addresses;
+- that only the payment pods (to the payment provider) and the login pods (to the social login
+  providers, when one is on) may leave the cluster, on 443: every other egress stays on
+  cluster addresses;
 - and a self-test: a deliberately broken manifest (wrong probe path, no securityContext, a
   secret in a ConfigMap, order pods reaching the internet, …) must make these checks fail.
 
@@ -39,7 +40,8 @@ K8S_VERSION = "1.31.0"
 SERVICES = {"login": True, "menu": True, "order": False, "payment": False}  # name -> serves gRPC
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
 # Environment that carries secrets: only ever from a Secret (secretKeyRef).
-SECRET_ENV = {"TOSS_SECRET_KEY", "DEPOSIT_WEBHOOK_SECRET", "JWT_SECRET", "JWT_SECRET_PREVIOUS", "DB_PASSWORD"}
+SECRET_ENV = {"TOSS_SECRET_KEY", "DEPOSIT_WEBHOOK_SECRET", "JWT_SECRET", "JWT_SECRET_PREVIOUS", "DB_PASSWORD",
+              "OAUTH_GOOGLE_CLIENT_SECRET", "OAUTH_KAKAO_CLIENT_SECRET", "OAUTH_NAVER_CLIENT_SECRET"}
 # Secret keys only the payment Deployment may read (the provider's key moves money).
 PAYMENT_ONLY_KEYS = {"toss-secret-key", "deposit-webhook-secret"}
 # Addresses inside a cluster (pods, services, the private networks PostgreSQL and NATS sit in);
@@ -287,8 +289,8 @@ def leaves_cluster(rule: dict) -> bool:
 
 
 def check_egress(label: str, docs: list[dict]) -> None:
-    """Only the payment pods leave the cluster, and only on 443 (the provider's API); they
-    must be able to."""
+    """Only the payment pods (the payment provider's API) and the login pods (social login's
+    providers) leave the cluster, and only on 443; payment must be able to."""
     reach = set()
     for np in by_kind(docs, "NetworkPolicy"):
         spec = np["spec"]
@@ -303,10 +305,11 @@ def check_egress(label: str, docs: list[dict]) -> None:
                 continue
             ports = {(p.get("port"), p.get("protocol", "TCP")) for p in rule.get("ports") or [{}]}
             where = f"{label}: NetworkPolicy {np['metadata']['name']}"
-            if who != "pizza-payment":
-                fail(f"{where} lets {who} pods leave the cluster; only payment may (to the provider)")
+            if who not in ("pizza-payment", "pizza-login"):
+                fail(f"{where} lets {who} pods leave the cluster; only payment (to the payment "
+                     "provider) and login (to the social login providers) may")
             elif ports != {(443, "TCP")}:
-                fail(f"{where}: payment leaves the cluster on 443/TCP only, got {sorted(ports, key=str)}")
+                fail(f"{where}: {who} leaves the cluster on 443/TCP only, got {sorted(ports, key=str)}")
             else:
                 reach.add(who)
     if "pizza-payment" not in reach:

@@ -18,7 +18,8 @@
 // table's QR code (TABLE_URL, read from the code's SVG by the Rust side), registers at
 // checkout and orders to that table; staff see "Table 7" and the number; staff mark a pizza
 // sold out at their branch in the shop console: the table's menu can't add it, another
-// branch's can. Exits non-zero on the
+// branch's can. A customer logs in with "dev" (the local OpenID provider, at OIDC's own login
+// screen), orders, logs out and logs in with it again: the same orders. Exits non-zero on the
 // first failed expectation.
 
 import { createServer } from "node:http";
@@ -611,6 +612,52 @@ try {
   await ak.getByRole("heading", { name: "새 피자" }).waitFor();
   await accessible(ak, "the shop as ADMIN, in Korean");
   await adminKo.close();
+
+  step("a customer logs in with dev (the local OpenID provider), orders, logs out, logs in with dev again: the same orders");
+  const socialCtx = await browser.newContext({ ...phone, bypassCSP: true });
+  // The provider's development screens ask for web fonts: nothing leaves the machine.
+  await socialCtx.route((url) => !["127.0.0.1", "localhost"].includes(url.hostname), (r) => r.abort());
+  const so = await socialCtx.newPage();
+  so.on("pageerror", (e) => errors.push(String(e)));
+  watch(so, "social");
+  const login = `dana${Date.now().toString(36)}`;
+  const shown = `${login[0].toUpperCase()}${login.slice(1)} (customer)`;
+  await so.goto(BASE + "/");
+  await openLogin(so);
+  const continueDev = so.getByRole("button", { name: "Continue with dev" });
+  await continueDev.waitFor();
+  await accessible(so, "log in, with a provider's button");
+  await so.screenshot({ path: path.join(SHOTS, "social-login-phone.png"), fullPage: true });
+  await continueDev.click();
+  // The provider's own screen: its development login takes any login and password.
+  await so.locator('input[name="login"]').fill(login);
+  await so.locator('input[name="password"]').fill("any password");
+  await so.getByRole("button", { name: "Sign-in" }).click();
+  await so.getByText(shown).waitFor();
+  assert.ok(!(await so.evaluate(() => location.href)).includes("oauth_code"), "the one-time code is gone from the address");
+  await so.getByText("dev: linked").waitFor();
+  await so.getByRole("button", { name: "Classic", exact: true }).click();
+  await so.getByRole("button", { name: /^Add The Hawaiian Pizza, size M/ }).click();
+  await so.getByRole("button", { name: "Place order" }).click();
+  const socialPlaced = await so.getByText(/Your order number is \d+\./).textContent();
+  const socialNumber = socialPlaced.match(/Your order number is (\d+)\./)[1];
+  const myOrders = so.getByRole("list", { name: "My orders" });
+  await myOrders.locator(".order-no", { hasText: new RegExp(`^Order ${socialNumber}(\\D|$)`) }).waitFor();
+  await so.getByRole("button", { name: "Log out" }).click();
+  await so.getByRole("button", { name: "Log in or register" }).waitFor();
+  await openLogin(so);
+  await so.getByRole("button", { name: "Continue with dev" }).click();
+  // The provider may remember the login (its own session) and send the browser straight back.
+  const signIn = so.getByRole("button", { name: "Sign-in" });
+  await Promise.race([signIn.waitFor(), so.getByText(shown).waitFor()]);
+  if (await signIn.isVisible()) {
+    await so.locator('input[name="login"]').fill(login);
+    await so.locator('input[name="password"]').fill("any password");
+    await signIn.click();
+  }
+  await so.getByText(shown).waitFor();
+  await myOrders.locator(".order-no", { hasText: new RegExp(`^Order ${socialNumber}(\\D|$)`) }).waitFor();
+  await socialCtx.close();
 
   assert.deepEqual(errors, [], "no script errors on any page");
   step("all passed");

@@ -468,7 +468,20 @@ impl Stack {
         all_env: &[(&str, &str)],
     ) -> Stack {
         let db = TestDb::empty("login_svc").await.expect("test database");
-        Self::start_on(db, None, n, login_env, all_env).await
+        Self::start_on(db, None, n, login_env, all_env, None).await
+    }
+
+    /// Like [`Stack::start_with_env`] with the ingress on `ingress` (from [`free_port`]): for
+    /// a configuration that must name the stack's public address before it starts
+    /// (`PUBLIC_WEB_URL`, a provider's redirect URIs).
+    pub async fn start_with_env_at(
+        ingress: u16,
+        n: usize,
+        login_env: &[(&str, &str)],
+        all_env: &[(&str, &str)],
+    ) -> Stack {
+        let db = TestDb::empty("login_svc").await.expect("test database");
+        Self::start_on(db, None, n, login_env, all_env, Some(ingress)).await
     }
 
     /// Like [`Stack::start_with`] on a PostgreSQL cluster of the test's own, which the test
@@ -478,7 +491,7 @@ impl Stack {
         let db = TestDb::empty_on(pg.admin_options(), "login_svc")
             .await
             .expect("test database");
-        Self::start_on(db, Some(pg), n, login_env, &[]).await
+        Self::start_on(db, Some(pg), n, login_env, &[], None).await
     }
 
     async fn start_on(
@@ -487,6 +500,7 @@ impl Stack {
         n: usize,
         login_env: &[(&str, &str)],
         all_env: &[(&str, &str)],
+        ingress_port: Option<u16>,
     ) -> Stack {
         let login_env: Vec<(&str, &str)> = login_env.iter().chain(all_env).copied().collect();
         let nats = NatsServer::start().await.expect("nats-server");
@@ -518,7 +532,16 @@ impl Stack {
         let mut attempts = 0;
         let (ingress, nginx) = loop {
             attempts += 1;
-            let ingress = free_port();
+            let ingress = match ingress_port {
+                Some(port) => {
+                    assert!(
+                        attempts == 1,
+                        "the ingress port {port} chosen beforehand was taken"
+                    );
+                    port
+                }
+                None => free_port(),
+            };
             let rendered = Command::new(root().join("scripts/render-nginx.sh"))
                 .arg(dir.path())
                 .arg(format!("127.0.0.1:{ingress}"))

@@ -10,7 +10,10 @@
 use std::process::Command;
 
 use e2e::{PASSWORD, Stack, root};
-use testkit::free_port;
+use testkit::{
+    free_port,
+    oidc::{self, OidcProvider},
+};
 
 fn required(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -24,7 +27,16 @@ async fn a_customer_orders_and_watches_staff_accept_and_ready_it_in_a_real_brows
     let playwright = required("PLAYWRIGHT_DIR");
     let (second, third) = (free_port(), free_port());
     let allowed = format!("http://127.0.0.1:{second}");
-    let stack = Stack::start_with_env(
+    // Social login with the local OpenID provider ("dev", as `make up` runs it), which sends
+    // the browser back to the ingress.
+    let ingress = free_port();
+    let web = format!("http://127.0.0.1:{ingress}/");
+    let provider = OidcProvider::start(&[format!("{web}login/oauth/dev/callback")])
+        .await
+        .expect("the local OpenID provider (scripts/deps.sh installs it)");
+    let issuer = provider.issuer();
+    let stack = Stack::start_with_env_at(
+        ingress,
         e2e::replicas(),
         // Short-lived access tokens, so the page's silent refresh happens during the test.
         // One address stands for every person of the test: the per-address login limit is
@@ -33,6 +45,10 @@ async fn a_customer_orders_and_watches_staff_accept_and_ready_it_in_a_real_brows
             ("ACCESS_TOKEN_TTL", "12s"),
             ("AUTH_RATE_LIMIT_BURST", "1000"),
             ("AUTH_RATE_LIMIT_PERIOD", "1ms"),
+            ("PUBLIC_WEB_URL", &web),
+            ("OAUTH_DEV_CLIENT_ID", oidc::CLIENT_ID),
+            ("OAUTH_DEV_CLIENT_SECRET", oidc::CLIENT_SECRET),
+            ("OAUTH_DEV_ISSUER", &issuer),
         ],
         &[("CORS_ALLOWED_ORIGINS", &allowed)],
     )
@@ -150,6 +166,7 @@ async fn a_customer_orders_and_watches_staff_accept_and_ready_it_in_a_real_brows
         "staff-console.png",
         "staff-console-ko-phone.png",
         "qr-sheet.png",
+        "social-login-phone.png",
     ] {
         assert!(shots.join(shot).exists(), "{shot} saved");
     }
