@@ -54,6 +54,8 @@ pub struct ProvidersResponse {
 pub struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
+    /// The issuer that answered (RFC 9207), when the provider says.
+    iss: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
 }
@@ -92,6 +94,7 @@ pub(super) async fn providers(State(s): State<AppState>) -> Json<ProvidersRespon
     responses(
         (status = 302, description = "To the provider; sets the cookie that binds the login to this browser"),
         (status = 404, body = httpkit::doc::ErrorEnvelope, description = "No such provider, or it is off"),
+        (status = 429, body = httpkit::doc::ErrorEnvelope, description = "Too many requests from this address; see Retry-After"),
         (status = 503, body = httpkit::doc::ErrorEnvelope, description = "The provider cannot be reached"),
     ))]
 pub(super) async fn start(
@@ -150,7 +153,9 @@ pub(super) async fn link(
         (status = 303, description = "To the web client: `#oauth_code=…` (exchange it), `#oauth_linked=<provider>`, or `#oauth_error=…` for a browser"),
         (status = 400, body = httpkit::doc::ErrorEnvelope, description = "No, unknown, expired or spent `state`; started in another browser; the provider said no"),
         (status = 401, body = httpkit::doc::ErrorEnvelope, description = "The provider refused the code, or its ID token is not valid"),
+        (status = 404, body = httpkit::doc::ErrorEnvelope, description = "No such provider, or it is off"),
         (status = 409, body = httpkit::doc::ErrorEnvelope, description = "Linking: the account logs in another member, or this member has another one of the provider"),
+        (status = 429, body = httpkit::doc::ErrorEnvelope, description = "Too many requests from this address; see Retry-After"),
         (status = 503, body = httpkit::doc::ErrorEnvelope, description = "The provider cannot be reached"),
     ))]
 pub(super) async fn callback(
@@ -185,7 +190,9 @@ const BAD_CODE: &str = "invalid, used or expired code; log in again";
     request_body = ExchangeRequest,
     responses(
         (status = 200, body = TokenResponse, description = "The usual login answer"),
+        (status = 400, body = httpkit::doc::ErrorEnvelope, description = "No or a malformed body"),
         (status = 401, body = httpkit::doc::ErrorEnvelope, description = "Unknown, spent or expired code"),
+        (status = 429, body = httpkit::doc::ErrorEnvelope, description = "Too many requests from this address; see Retry-After"),
     ))]
 pub(super) async fn exchange(
     State(s): State<AppState>,
@@ -344,6 +351,16 @@ impl AppState {
             .code
             .filter(|c| !c.is_empty())
             .ok_or_else(|| Error::Validation("the provider's answer has no code".into()))?;
+        // A code from another issuer than the one this flow went to (a mix-up attack) is
+        // never sent to this one's token endpoint.
+        if let (Some(iss), Some(expected)) = (&q.iss, p.issuer())
+            && iss.trim_end_matches('/') != expected.trim_end_matches('/')
+        {
+            return Err(Error::Validation(format!(
+                "the answer names another issuer ({iss}) than {}'s",
+                p.name
+            )));
+        }
         let identity = p
             .finish(&self.social.callback_url(p.id), code, &flow)
             .await

@@ -56,6 +56,14 @@ pub struct Provider {
 }
 
 impl Provider {
+    /// Its OpenID Connect issuer (none for Naver).
+    pub fn issuer(&self) -> Option<&str> {
+        match &self.protocol {
+            Protocol::Oidc(p) => Some(p.issuer()),
+            Protocol::Naver(_) => None,
+        }
+    }
+
     pub async fn start(&self, redirect: &Url) -> Result<Started, Failure> {
         match &self.protocol {
             Protocol::Oidc(p) => p.start(redirect).await,

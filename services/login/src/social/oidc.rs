@@ -66,6 +66,10 @@ impl Oidc {
         }
     }
 
+    pub fn issuer(&self) -> &str {
+        self.issuer.as_str()
+    }
+
     /// The provider's discovery document with its keys: as fetched within the hour, or
     /// fetched now. `refetch` asks for fresh keys (unless an unknown key made us fetch them
     /// seconds ago already: a stream of forged tokens costs the provider one fetch in ten

@@ -236,6 +236,26 @@ async fn a_missing_or_wrong_state_is_refused_and_creates_nothing() {
     }
     assert_eq!(s.members().await, 0);
 
+    // The right state and cookie, but the answer names another issuer (a mix-up attack).
+    let begun = s.start("dev").await;
+    let mut back = s.at_provider(&begun, "alice").await;
+    let pairs: Vec<(String, String)> = back
+        .query_pairs()
+        .into_owned()
+        .map(|(k, v)| {
+            if k == "iss" {
+                (k, "http://issuer.invalid".into())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    back.query_pairs_mut().clear().extend_pairs(pairs);
+    let (status, _, e) = envelope(s.callback(&back, Some(&begun.cookie)).await).await;
+    assert_eq!(status, 400, "{e}");
+    assert!(e.contains("another issuer"), "{e}");
+    assert_eq!(s.members().await, 0);
+
     // A browser that navigates there goes back to the web client with the message.
     let url = Url::parse(&format!("{}login/oauth/dev/callback?code={code}", s.web)).unwrap();
     let res = s
