@@ -87,14 +87,19 @@ function h(tag, props = {}, ...children) {
   return el;
 }
 
-function showError(e) {
+/** Shows `e` in the alert. A `lasting` one (what came back from a provider's page) stays
+ * until the person does something: background work (a reconnect reloading the orders)
+ * does not clear it. */
+function showError(e, lasting = false) {
   alertBox.textContent = e?.message ?? String(e);
   alertBox.hidden = false;
+  alertBox.dataset.lasting = lasting ? "yes" : "";
 }
 
 function clearError() {
   alertBox.hidden = true;
   alertBox.textContent = "";
+  alertBox.dataset.lasting = "";
 }
 
 function say(text) {
@@ -103,7 +108,7 @@ function say(text) {
 
 /** Runs `f`, showing its failure in words; the button is busy meanwhile. */
 async function act(button, f) {
-  clearError();
+  if (button || !alertBox.dataset.lasting) clearError();
   if (button) button.disabled = true;
   try {
     return await f();
@@ -656,7 +661,7 @@ function customerView(member) {
       const why = back.code === "PAY_PROCESS_CANCELED"
         ? t("The card payment was cancelled on the payment page")
         : back.message ? t("The card payment did not go through (the card company says: “{0}”)", back.message) : t("The card payment did not go through");
-      showError(t("{0}. Nothing was charged. Your order is kept: you can pay it with “Pay by card” under My orders{1}.", why, until));
+      showError(t("{0}. Nothing was charged. Your order is kept: you can pay it with “Pay by card” under My orders{1}.", why, until), true);
       return;
     }
     confirming = true;
@@ -680,7 +685,7 @@ function customerView(member) {
       if (e.status === 503) {
         say(t("The card company has not answered yet; the payment is being checked. Your order will show as paid here by itself."));
       } else {
-        showError(payFailure(e));
+        showError(payFailure(e), true);
         await act(null, loadOrders).catch(() => {});
       }
     } finally {
@@ -1273,6 +1278,5 @@ api.resume().then(() => {
     shown = null;
     route(null);
   }
-  // After the first view (whose loading clears the alert).
-  if (back?.error) showError(back.error);
+  if (back?.error) showError(back.error, true);
 });

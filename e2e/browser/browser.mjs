@@ -296,7 +296,11 @@ try {
   await customer.waitForURL(atProvider);
   await customer.locator("#cancel").click();
   await customer.waitForURL((u) => u.origin === home);
-  await customer.getByRole("alert").getByText(/^The card payment was cancelled on the payment page\. Nothing was charged\./).waitFor();
+  await customer.getByRole("alert").getByText(/^The card payment was cancelled on the payment page\. Nothing was charged\./).waitFor()
+    .catch(async (e) => {
+      console.log(`  the alert says: ${await customer.locator("#alert").textContent()} (hidden: ${await customer.locator("#alert").isHidden()})`);
+      throw e;
+    });
   assert.equal(await customer.evaluate(() => location.search), "", "the provider's answer leaves the address bar");
   const cardOrder = mine.first();
   await cardOrder.getByText("Not paid yet (card)").waitFor();

@@ -236,6 +236,17 @@ async fn a_missing_or_wrong_state_is_refused_and_creates_nothing() {
     }
     assert_eq!(s.members().await, 0);
 
+    // A flow older than its ten minutes.
+    let begun = s.start("dev").await;
+    sqlx::query("UPDATE oauth_flow SET expires_at = now() - interval '1 second'")
+        .execute(&s.app.db.pool)
+        .await
+        .unwrap();
+    let back = s.at_provider(&begun, "alice").await;
+    let (status, _, e) = envelope(s.callback(&back, Some(&begun.cookie)).await).await;
+    assert_eq!(status, 400, "{e}");
+    assert!(e.contains("expired"), "{e}");
+
     // The right state and cookie, but the answer names another issuer (a mix-up attack).
     let begun = s.start("dev").await;
     let mut back = s.at_provider(&begun, "alice").await;
@@ -298,6 +309,31 @@ async fn a_replayed_callback_or_one_time_code_is_refused() {
     let code = Social::fragment(&res, "oauth_code");
     let (status, _, _) = envelope(s.callback(&back, Some(&begun.cookie)).await).await;
     assert_eq!(status, 400, "the same callback twice");
+
+    // The provider's code itself, replayed in a flow of its own: the provider refuses a code
+    // it exchanged already (and this flow's PKCE verifier is not the one it was issued for).
+    let spent_code: String = back
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let other = s.start("dev").await;
+    let other_state: String = Url::parse(&other.authorize_url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let replay = Url::parse(&format!(
+        "{}login/oauth/dev/callback?code={spent_code}&state={other_state}",
+        s.web
+    ))
+    .unwrap();
+    let (status, _, e) = envelope(s.callback(&replay, Some(&other.cookie)).await).await;
+    assert_eq!(status, 401, "{e}");
+    assert!(e.contains("invalid_grant"), "{e}");
 
     assert_eq!(s.exchange(&code).await.status(), 200);
     let (status, code_name, e) = envelope(s.exchange(&code).await).await;
