@@ -62,6 +62,20 @@ fi
 # --- PostgreSQL's server programs (initdb, pg_ctl): the chaos test runs a cluster of its own -
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
 
+# Node.js, and the npm packages of `package_json` installed into `dir` (outside the clone) unless
+# the same package.json is there already with `module` installed.
+npm_into() {
+  local package_json=$1 dir=$2 module=$3
+  command -v node >/dev/null 2>&1 || apt_install nodejs
+  command -v npm >/dev/null 2>&1 || apt_install npm
+  if ! cmp -s "$package_json" "$dir/package.json" || [ ! -d "$dir/node_modules/$module" ]; then
+    log "installing $module into $dir"
+    mkdir -p "$dir"
+    cp "$package_json" "$dir/package.json"
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+
 # --- the browser tests (`scripts/deps.sh browser`, from `make test`) -----------------------
 # Debian's chromium, and playwright-core (npm, the version in e2e/browser/package.json) in
 # ~/.cache/pizza-web, outside the clone; scripts/test.sh points the tests at both.
@@ -69,31 +83,13 @@ if [ "${1:-}" = browser ]; then
   command -v chromium >/dev/null 2>&1 || apt_install chromium
   # Korean glyphs (names, branches, 원) for the screenshots; Debian's minimal images have none.
   [ -d /usr/share/fonts/truetype/nanum ] || apt_install fonts-nanum
-  command -v node >/dev/null 2>&1 || apt_install nodejs
-  command -v npm >/dev/null 2>&1 || apt_install npm
-  web_deps=${PIZZA_WEB_DEPS:-$HOME/.cache/pizza-web}
-  if ! cmp -s "$here/e2e/browser/package.json" "$web_deps/package.json" \
-     || [ ! -d "$web_deps/node_modules/playwright-core" ]; then
-    log "installing playwright-core into $web_deps"
-    mkdir -p "$web_deps"
-    cp "$here/e2e/browser/package.json" "$web_deps/package.json"
-    (cd "$web_deps" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
-  fi
+  npm_into "$here/e2e/browser/package.json" "${PIZZA_WEB_DEPS:-$HOME/.cache/pizza-web}" playwright-core
 fi
 
 # --- the local OpenID provider (tools/oidc-dev: `make up` runs it, the login tests start their own)
 # npm's oidc-provider, the version in tools/oidc-dev/package.json, in ~/.cache/pizza-oidc (outside
 # the clone); the script finds it there (OIDC_DEV_MODULES).
-command -v node >/dev/null 2>&1 || apt_install nodejs
-command -v npm >/dev/null 2>&1 || apt_install npm
-oidc_deps=${OIDC_DEV_MODULES:-$HOME/.cache/pizza-oidc}
-if ! cmp -s "$here/tools/oidc-dev/package.json" "$oidc_deps/package.json" \
-   || [ ! -d "$oidc_deps/node_modules/oidc-provider" ]; then
-  log "installing oidc-provider into $oidc_deps"
-  mkdir -p "$oidc_deps"
-  cp "$here/tools/oidc-dev/package.json" "$oidc_deps/package.json"
-  (cd "$oidc_deps" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
-fi
+npm_into "$here/tools/oidc-dev/package.json" "${OIDC_DEV_MODULES:-$HOME/.cache/pizza-oidc}" oidc-provider
 
 # --- the benchmark's load generators (`scripts/deps.sh bench`, from `make bench`) ----------
 if [ "${1:-}" = bench ]; then

@@ -328,7 +328,8 @@ async fn pizza_backs_data_comes_over_twice_without_a_duplicate_and_its_people_ca
             false,
         )
         .await;
-    assert_eq!(res.status(), 200);
+    let status = res.status();
+    assert_eq!(status, 200, "{}", res.text().await.unwrap_or_default());
     client.jwt_token = Some(
         res.json::<Value>().await.unwrap()["token"]
             .as_str()
