@@ -1136,11 +1136,17 @@ function storeConsole(member) {
           type: "button",
           "aria-pressed": String(!p.available),
           "aria-label": t("Sold out: {0} ({1})", p.pizza_nm, p.size),
-          onclick: (ev) => act(ev.currentTarget, async () => {
-            const r = await api.call("PUT", `/menu/pizzas/${encodeURIComponent(p.pizza_id)}/branches/${encodeURIComponent(at())}/`, { body: { available: !p.available } });
-            say(t(r.available ? "{0} ({1}) is on sale again at {2}." : "{0} ({1}) is sold out at {2}.", p.pizza_nm, p.size, info?.bran_nm ?? at()));
-            await loadMenu();
-          }),
+          onclick: (ev) => {
+            const button = ev.currentTarget;
+            return act(button, async () => {
+              const r = await api.call("PUT", `/menu/pizzas/${encodeURIComponent(p.pizza_id)}/branches/${encodeURIComponent(at())}/`, { body: { available: !p.available } });
+              // The answer is the state now; a reload could reach a replica whose cache has
+              // not heard the change yet.
+              p.available = !r.sold_out_here;
+              button.setAttribute("aria-pressed", String(r.sold_out_here));
+              say(t(!r.sold_out_here ? "{0} ({1}) is on sale again at {2}." : "{0} ({1}) is sold out at {2}.", p.pizza_nm, p.size, info?.bran_nm ?? at()));
+            });
+          },
         }, t("Sold out")))));
   }
 

@@ -232,6 +232,26 @@ fn spawn(binary_name: &str, env: &[(String, String)]) -> Proc {
     }
 }
 
+impl Drop for Stack {
+    /// nginx's master stops its workers on SIGTERM; the SIGKILL [`Proc`] sends would leave
+    /// them running after the test, each still holding the ingress port.
+    fn drop(&mut self) {
+        let pid = self.nginx.child.id().to_string();
+        if Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            for _ in 0..200 {
+                if matches!(self.nginx.child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
 /// Database, NATS, services and ingress of one test.
 pub struct Stack {
     pub db: TestDb,
