@@ -16,14 +16,19 @@ cargo build --workspace --bins --tests -q
 # The deployment artifacts, proven offline against the binaries just built.
 "$root/scripts/check-deploy.sh"
 
-# schemathesis (PyPI) for the API fuzzing test, in its own virtualenv outside the clone.
+# schemathesis and openapi-spec-validator (PyPI) for the API tests, in their own virtualenv
+# outside the clone; made again when the requirements change.
 st_venv=${PIZZA_ST_VENV:-$HOME/.cache/pizza-schemathesis}
-if ! "$st_venv/bin/schemathesis" --version 2>/dev/null | grep -q "$(grep -o '[0-9.]*$' deploy/checks/schemathesis-requirements.txt)"; then
-  echo "test: installing schemathesis into $st_venv"
+st_req=deploy/checks/schemathesis-requirements.txt
+if ! cmp -s "$st_req" "$st_venv/requirements.txt" || [ ! -x "$st_venv/bin/openapi-spec-validator" ] \
+   || ! "$st_venv/bin/schemathesis" --version >/dev/null 2>&1; then
+  echo "test: installing schemathesis and openapi-spec-validator into $st_venv"
   python3 -m venv "$st_venv"
-  "$st_venv/bin/pip" install -q -r deploy/checks/schemathesis-requirements.txt
+  "$st_venv/bin/pip" install -q -r "$st_req"
+  cp "$st_req" "$st_venv/requirements.txt"
 fi
 export SCHEMATHESIS="$st_venv/bin/schemathesis"
+export OPENAPI_SPEC_VALIDATOR="$st_venv/bin/openapi-spec-validator"
 # Django's password hashers, for the import-legacy tests (they call it themselves too; made
 # here once so no test waits on pip).
 "$root/scripts/django.sh" >/dev/null

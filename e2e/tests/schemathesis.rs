@@ -5,7 +5,10 @@
 //! deploy/checks/schemathesis.toml. NUL is left out of generated strings: the services refuse it
 //! by design (e2e/tests/abuse.rs proves that).
 //!
-//! `make test` installs schemathesis and sets SCHEMATHESIS to it.
+//! Before that, each document is checked to be valid OpenAPI by openapi-spec-validator (PyPI,
+//! the reference validator of the specification's JSON Schema).
+//!
+//! `make test` installs both and sets SCHEMATHESIS and OPENAPI_SPEC_VALIDATOR to them.
 
 use std::process::Command;
 
@@ -64,4 +67,35 @@ async fn every_document_holds_against_schemathesis() {
     // Last: its run logs the session out and changes the password.
     let other = stack.customer("st_login").await;
     schemathesis(&stack, "login", &other);
+}
+
+#[tokio::test]
+async fn every_document_is_valid_openapi() {
+    let bin = std::env::var("OPENAPI_SPEC_VALIDATOR").expect(
+        "OPENAPI_SPEC_VALIDATOR names openapi-spec-validator; `make test` installs it and sets it",
+    );
+    let stack = Stack::start(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    for service in ["login", "menu", "order", "payment"] {
+        let doc = testkit::http()
+            .get(stack.url(&format!("/{service}/openapi.json")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let file = dir.path().join(format!("{service}.json"));
+        std::fs::write(&file, doc).unwrap();
+        let out = Command::new(&bin)
+            .arg(&file)
+            .output()
+            .expect("run openapi-spec-validator");
+        assert!(
+            out.status.success(),
+            "the {service} document is not valid OpenAPI:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -47,3 +47,54 @@ impl utoipa::Modify for BearerAuth {
             );
     }
 }
+
+/// What OpenAPI requires and utoipa leaves out: every response gets a description (its
+/// status's reason phrase, "Unauthorized", when the path gives none), and an operation served
+/// on two methods (`method(get, post)`) gets its method appended to the second one's id, so
+/// every `operationId` is unique.
+pub struct Described;
+
+impl utoipa::Modify for Described {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        let mut ids = std::collections::HashSet::new();
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            let methods = [
+                "get", "put", "post", "delete", "options", "head", "patch", "trace",
+            ];
+            for (operation, method) in operations.into_iter().zip(methods) {
+                let Some(operation) = operation else { continue };
+                if let Some(id) = &mut operation.operation_id
+                    && !ids.insert(id.clone())
+                {
+                    id.push('_');
+                    id.push_str(method);
+                    ids.insert(id.clone());
+                }
+                for (status, response) in &mut operation.responses.responses {
+                    if let RefOr::T(r) = response
+                        && r.description.is_empty()
+                    {
+                        r.description = status
+                            .parse::<u16>()
+                            .ok()
+                            .and_then(|s| axum::http::StatusCode::from_u16(s).ok())
+                            .and_then(|s| s.canonical_reason())
+                            .unwrap_or("The answer")
+                            .to_owned();
+                    }
+                }
+            }
+        }
+    }
+}

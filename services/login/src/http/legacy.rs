@@ -71,7 +71,7 @@ pub struct LegacyLoggedOut {
 }
 
 #[deprecated = "pizza_back's API: use POST /login/register/"]
-#[utoipa::path(post, path = "/api/login/register/", tag = "legacy",
+#[utoipa::path(post, path = "/api/login/register/", tag = "legacy", operation_id = "legacy_register",
     request_body = LegacyRegister,
     responses(
         (status = 201, body = LegacyRegistered, description = "Registered as CUSTOMER"),
@@ -100,7 +100,7 @@ pub(super) async fn register(
 }
 
 #[deprecated = "pizza_back's API: use POST /login/"]
-#[utoipa::path(post, path = "/api/login/", tag = "legacy",
+#[utoipa::path(post, path = "/api/login/", tag = "legacy", operation_id = "legacy_login",
     request_body = LegacyLogin,
     responses(
         (status = 200, body = LegacyToken),
@@ -147,7 +147,7 @@ impl FromRequestParts<AppState> for MaybeAuthenticated {
 }
 
 #[deprecated = "pizza_back's API: use POST /login/logout/"]
-#[utoipa::path(get, path = "/api/login/logout/", tag = "legacy",
+#[utoipa::path(get, path = "/api/login/logout/", tag = "legacy", operation_id = "legacy_logout",
     security((), ("bearer" = [])),
     responses(
         (status = 200, body = LegacyLoggedOut, description = "Always; with a valid token its session is revoked everywhere"),

@@ -16,7 +16,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{delete, get, post},
 };
-use httpkit::doc::BearerAuth;
+use httpkit::doc::{BearerAuth, Described};
 use httpkit::{ClientIpKey, route_both};
 use tower_governor::{GovernorLayer, governor::GovernorConfigBuilder};
 use utoipa::OpenApi;
@@ -218,7 +218,7 @@ impl AppState {
         legacy::logout
     ),
     components(schemas(httpkit::doc::ErrorEnvelope, httpkit::doc::LegacyError)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Described),
     tags(
         (name = "login", description = "Register, log in, refresh, log out"),
         (name = "social", description = "Log in with Google, Kakao or Naver; link and unlink them"),

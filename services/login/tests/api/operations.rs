@@ -196,6 +196,12 @@ async fn the_openapi_document_describes_every_route() {
         "/login/refresh/",
         "/login/me/",
         "/login/password/",
+        "/login/oauth/providers/",
+        "/login/oauth/{provider}/start",
+        "/login/oauth/{provider}/callback",
+        "/login/oauth/exchange/",
+        "/login/oauth/{provider}/link/",
+        "/login/oauth/{provider}/",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }

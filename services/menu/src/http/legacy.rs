@@ -61,7 +61,7 @@ pub struct LegacyPizzaId {
 }
 
 #[deprecated = "pizza_back's API: use GET /menu/"]
-#[utoipa::path(get, path = "/api/menu/", tag = "legacy",
+#[utoipa::path(get, path = "/api/menu/", tag = "legacy", operation_id = "legacy_menu",
     responses((status = 200, body = Vec<LegacyPizza>, description = "Every pizza on sale (sold-out ones are left out: the old client cannot show them)")))]
 pub(super) async fn menu(State(s): State<AppState>) -> Result<Json<Vec<LegacyPizza>>> {
     let c = s.catalog.get().await?;
@@ -80,7 +80,7 @@ pub(super) async fn menu(State(s): State<AppState>) -> Result<Json<Vec<LegacyPiz
 }
 
 #[deprecated = "pizza_back's API: use GET /menu/types/"]
-#[utoipa::path(get, path = "/api/menu/types/", tag = "legacy",
+#[utoipa::path(get, path = "/api/menu/types/", tag = "legacy", operation_id = "legacy_types",
     responses((status = 200, body = Vec<LegacyType>)))]
 pub(super) async fn types(State(s): State<AppState>) -> Result<Json<Vec<LegacyType>>> {
     let c = s.catalog.get().await?;
@@ -98,7 +98,7 @@ pub(super) async fn types(State(s): State<AppState>) -> Result<Json<Vec<LegacyTy
 }
 
 #[deprecated = "pizza_back's API: use POST /menu/get_pizza_id/"]
-#[utoipa::path(post, path = "/api/menu/get_pizza_id/", tag = "legacy",
+#[utoipa::path(post, path = "/api/menu/get_pizza_id/", tag = "legacy", operation_id = "legacy_get_pizza_id",
     request_body = LegacyPizzaIdRequest,
     responses(
         (status = 200, body = LegacyPizzaId),

@@ -17,7 +17,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, patch, post, put},
 };
-use httpkit::doc::BearerAuth;
+use httpkit::doc::{BearerAuth, Described};
 use httpkit::route_both;
 use utoipa::OpenApi;
 
@@ -131,7 +131,7 @@ pub(super) fn conditional(
         legacy::get_pizza_id
     ),
     components(schemas(httpkit::doc::ErrorEnvelope, httpkit::doc::LegacyError)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Described),
     tags(
         (name = "menu", description = "Public reads"),
         (name = "admin", description = "Catalog changes (ADMIN only)"),

@@ -116,7 +116,7 @@ pub(crate) fn store_closed(state: &OpenState) -> Error {
     Error::Api(err)
 }
 
-#[utoipa::path(get, path = "/order/branch/", tag = "order",
+#[utoipa::path(get, path = "/order/branch/", tag = "order", operation_id = "list_branches",
     responses((status = 200, body = Vec<BranchInfo>, description = "Every branch, with whether it takes orders now")))]
 pub(super) async fn list(State(s): State<AppState>) -> Result<Json<Vec<BranchInfo>>> {
     let now = Utc::now();

@@ -81,7 +81,7 @@ fn invalid(detail: &str) -> Error {
 }
 
 #[deprecated = "pizza_back's API: use POST /order/"]
-#[utoipa::path(post, path = "/api/order/", tag = "legacy",
+#[utoipa::path(post, path = "/api/order/", tag = "legacy", operation_id = "legacy_create_order",
     security(("bearer" = [])),
     request_body = LegacyNewOrder,
     responses(
@@ -180,7 +180,7 @@ fn business_refusal_is_400(e: Error) -> Error {
 }
 
 #[deprecated = "pizza_back's API: use GET /order/myorder/"]
-#[utoipa::path(get, path = "/api/order/myorder/", tag = "legacy",
+#[utoipa::path(get, path = "/api/order/myorder/", tag = "legacy", operation_id = "legacy_my_orders",
     security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<LegacyOrderLine>, description = "One row per line of the caller's newest 500 orders, newest first (imported ones with their pizza_back id)"),
@@ -215,7 +215,7 @@ pub(super) async fn my_orders(
 }
 
 #[deprecated = "pizza_back's API: use GET /order/branch/"]
-#[utoipa::path(get, path = "/api/order/branch/", tag = "legacy",
+#[utoipa::path(get, path = "/api/order/branch/", tag = "legacy", operation_id = "legacy_branches",
     responses((status = 200, body = Vec<Branch>)))]
 pub(super) async fn branches(State(s): State<AppState>) -> Result<Json<Vec<Branch>>> {
     Ok(Json(read::all_branches(&s).await?))

@@ -22,7 +22,7 @@ use axum::{
     routing::{get, patch, post, put},
 };
 use chrono::FixedOffset;
-use httpkit::doc::BearerAuth;
+use httpkit::doc::{BearerAuth, Described};
 use httpkit::{Result, route_both};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -289,7 +289,7 @@ async fn with_lines(s: &AppState, rows: &[OrderRow]) -> Result<Vec<Order>> {
         legacy::branches
     ),
     components(schemas(httpkit::doc::ErrorEnvelope, httpkit::doc::LegacyError)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Described),
     tags(
         (name = "order", description = "Place and read orders"),
         (name = "staff", description = "The staff queue and the status workflow"),

@@ -116,7 +116,7 @@ fn table_id(raw: &str) -> Result<Uuid> {
         .map_err(|_| Error::NotFound("no such table".into()))
 }
 
-#[utoipa::path(get, path = "/order/branch/{bran_id}/table/", tag = "tables",
+#[utoipa::path(get, path = "/order/branch/{bran_id}/table/", tag = "tables", operation_id = "list_tables",
     security(("bearer" = [])),
     params(("bran_id" = String, Path)),
     responses(

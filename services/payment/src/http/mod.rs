@@ -15,7 +15,10 @@ use axum::{
     response::IntoResponse,
     routing::{get, post},
 };
-use httpkit::{doc::BearerAuth, route_both};
+use httpkit::{
+    doc::{BearerAuth, Described},
+    route_both,
+};
 use utoipa::OpenApi;
 
 use crate::AppState;
@@ -62,7 +65,7 @@ pub fn router(state: AppState) -> Router {
         staff::refund_done
     ),
     components(schemas(httpkit::doc::ErrorEnvelope)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Described),
     tags(
         (name = "payment", description = "Paying an order"),
         (name = "webhooks", description = "Calls from the provider and the bank's deposit notification service"),
