@@ -53,14 +53,24 @@ pub async fn serve(
             .set_service_status(*name, tonic_health::ServingStatus::Serving)
             .await;
     }
-    let mut reflection = tonic_reflection::server::Builder::configure();
-    for d in &svc.descriptors {
-        reflection = reflection.register_encoded_file_descriptor_set(d);
-    }
-    let reflection = reflection
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .expect("descriptor sets are generated at build time and valid");
+    // Reflection in both versions clients speak (grpcurl and most tools still ask v1alpha),
+    // listing what this server serves and nothing else of the shared descriptor set.
+    let reflection = |version: &str| {
+        let mut builder = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name("grpc.health.v1.Health")
+            .with_service_name(format!("grpc.reflection.{version}.ServerReflection"));
+        for d in &svc.descriptors {
+            builder = builder.register_encoded_file_descriptor_set(d);
+        }
+        for name in &svc.names {
+            builder = builder.with_service_name(*name);
+        }
+        builder
+    };
+    const VALID: &str = "descriptor sets are generated at build time and valid";
+    let reflection_v1 = reflection("v1").build_v1().expect(VALID);
+    let reflection_v1alpha = reflection("v1alpha").build_v1alpha().expect(VALID);
 
     let names = svc.names.clone();
     let drain_watch = shutdown.clone();
@@ -79,7 +89,12 @@ pub async fn serve(
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .add_routes(svc.routes.add_service(health).add_service(reflection))
+        .add_routes(
+            svc.routes
+                .add_service(health)
+                .add_service(reflection_v1)
+                .add_service(reflection_v1alpha),
+        )
         .serve_with_incoming_shutdown(incoming, async move { shutdown.stopped().await })
         .await
 }
