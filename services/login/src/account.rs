@@ -1,7 +1,8 @@
 //! Everything that changes a member or a session, each in one transaction: the HTTP
 //! handlers and the operator commands call these, never `db` writes directly. A session that
 //! ends writes `auth.session_revoked` in the same transaction (through [`db`]), so every
-//! cache of its tokens drops them.
+//! cache of its tokens drops them. Social login's members, provider accounts and flows are
+//! written by `crate::social::store`, each change in one transaction too.
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The public HTTP API under `/login` (docs/contract.md §3), split by what a reader looks for:
 //! [`members`] — register, me, password change; [`sessions`] — log in (with its throttling),
-//! refresh, log out; [`social`] — log in with a provider, link, unlink. Here: the routes, the extractors every handler shares, the token answer
-//! and the OpenAPI document.
+//! refresh, log out; [`social`] — log in with a provider, link, unlink. Here: the routes, the
+//! extractors every handler shares, the token answer and the OpenAPI document.
 
 use std::{
     net::{IpAddr, SocketAddr},

@@ -35,19 +35,23 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut ServeConfig)) -> TestApp {
     let nats = NatsServer::start().await.expect("nats-server");
     let mut cfg = harness::login_config(&db, &nats);
     change(&mut cfg);
-    let login = harness::start_login(cfg).await;
-    TestApp {
-        http: login.http,
-        grpc: login.grpc.expect("login serves gRPC"),
-        db,
-        nats,
-        client: testkit::http(),
-        shutdown: login.shutdown,
-        server: login.task,
-    }
+    TestApp::around(harness::start_login(cfg).await, db, nats)
 }
 
 impl TestApp {
+    /// The test's view of a login replica started on `db` and `nats`.
+    pub fn around(login: harness::Replica, db: TestDb, nats: NatsServer) -> TestApp {
+        TestApp {
+            http: login.http,
+            grpc: login.grpc.expect("login serves gRPC"),
+            db,
+            nats,
+            client: testkit::http(),
+            shutdown: login.shutdown,
+            server: login.task,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.http, path)
     }

@@ -51,17 +51,8 @@ async fn spawn_social_with(change: impl FnOnce(&mut pizza_login::config::ServeCo
     s.oauth_naver_token_url = token;
     s.oauth_naver_profile_url = profile;
     change(&mut cfg);
-    let login = harness::start_login_on(cfg, h, g);
     Social {
-        app: TestApp {
-            http: login.http,
-            grpc: login.grpc.expect("login serves gRPC"),
-            db,
-            nats,
-            client: testkit::http(),
-            shutdown: login.shutdown,
-            server: login.task,
-        },
+        app: TestApp::around(harness::start_login_on(cfg, h, g), db, nats),
         provider,
         web,
     }
