@@ -110,12 +110,8 @@ pub(super) async fn start(
     .await;
     match begun {
         Ok((url, cookie)) => (
-            StatusCode::FOUND,
-            [
-                (header::LOCATION, location(url.as_str())),
-                (header::SET_COOKIE, cookie),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
+            [(header::SET_COOKIE, cookie)],
+            redirect(StatusCode::FOUND, url.as_str()),
         )
             .into_response(),
         Err(e) => s.refuse(&headers, e),
@@ -166,21 +162,17 @@ pub(super) async fn callback(
     headers: HeaderMap,
 ) -> Response {
     match s.come_back(&provider, q, &headers).await {
-        Ok(fragment) => {
-            let to = format!("{}#{fragment}", s.social.web());
-            (
+        Ok(fragment) => (
+            [(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            )],
+            redirect(
                 StatusCode::SEE_OTHER,
-                [
-                    (header::LOCATION, location(&to)),
-                    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-                    (
-                        header::REFERRER_POLICY,
-                        HeaderValue::from_static("no-referrer"),
-                    ),
-                ],
-            )
-                .into_response()
-        }
+                &format!("{}#{fragment}", s.social.web()),
+            ),
+        )
+            .into_response(),
         Err(e) => s.refuse(&headers, e),
     }
 }
@@ -240,8 +232,19 @@ pub(super) async fn unlink(
     }
 }
 
-fn location(url: &str) -> HeaderValue {
-    HeaderValue::from_str(url).expect("a URL is a header value")
+/// A redirect no cache keeps (each one carries a one-time state or code).
+fn redirect(status: StatusCode, to: &str) -> Response {
+    (
+        status,
+        [
+            (
+                header::LOCATION,
+                HeaderValue::from_str(to).expect("a URL is a header value"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+    )
+        .into_response()
 }
 
 /// The binding cookie's value, when the request carries one of ours.
@@ -412,15 +415,10 @@ impl AppState {
             Some(web) if navigating => {
                 let message: String =
                     url::form_urlencoded::byte_serialize(e.to_string().as_bytes()).collect();
-                let to = format!("{web}#oauth_error={message}");
-                (
+                redirect(
                     StatusCode::SEE_OTHER,
-                    [
-                        (header::LOCATION, location(&to)),
-                        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-                    ],
+                    &format!("{web}#oauth_error={message}"),
                 )
-                    .into_response()
             }
             _ => e.into_response(),
         }

@@ -272,18 +272,21 @@ pub async fn ways_in(
     db: &PgPool,
     member_id: &str,
 ) -> Result<(Vec<(String, chrono::DateTime<chrono::Utc>)>, bool)> {
-    let linked = sqlx::query_as(
-        "SELECT provider, linked_at FROM member_identity WHERE member_id = $1 ORDER BY linked_at",
+    type Row = (bool, Option<String>, Option<chrono::DateTime<chrono::Utc>>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT m.member_pwd IS NOT NULL, i.provider, i.linked_at \
+         FROM member m LEFT JOIN member_identity i ON i.member_id = m.member_id \
+         WHERE m.member_id = $1 ORDER BY i.linked_at",
     )
     .bind(member_id)
     .fetch_all(db)
     .await?;
-    let has_password: Option<bool> =
-        sqlx::query_scalar("SELECT member_pwd IS NOT NULL FROM member WHERE member_id = $1")
-            .bind(member_id)
-            .fetch_optional(db)
-            .await?;
-    Ok((linked, has_password == Some(true)))
+    let has_password = rows.first().is_some_and(|r| r.0);
+    let linked = rows
+        .into_iter()
+        .filter_map(|(_, provider, at)| Some((provider?, at?)))
+        .collect();
+    Ok((linked, has_password))
 }
 
 /// Deletes flows and one-time codes past their time.

@@ -58,6 +58,17 @@ async fn spawn_social_with(change: impl FnOnce(&mut pizza_login::config::ServeCo
     }
 }
 
+/// The value of `key` in `url`'s query.
+fn param(url: &str, key: &str) -> String {
+    Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == key)
+        .unwrap_or_else(|| panic!("no {key} in {url}"))
+        .1
+        .into_owned()
+}
+
 /// A flow begun: where the provider is, and the binding cookie set for this browser.
 struct Begun {
     authorize_url: String,
@@ -91,6 +102,25 @@ impl Social {
         Begun {
             cookie: cookie_of(&res),
             authorize_url,
+        }
+    }
+
+    /// A link of `provider` to the member of `token` begun: its URL, with the binding cookie.
+    async fn link(&self, provider: &str, token: &str) -> Begun {
+        let res = self
+            .app
+            .client
+            .post(self.app.url(&format!("/login/oauth/{provider}/link/")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let cookie = cookie_of(&res);
+        let body: Value = res.json().await.unwrap();
+        Begun {
+            authorize_url: body["authorize_url"].as_str().unwrap().to_owned(),
+            cookie,
         }
     }
 
@@ -213,12 +243,7 @@ async fn a_missing_or_wrong_state_is_refused_and_creates_nothing() {
     let s = spawn_social().await;
     let begun = s.start("dev").await;
     let back = s.at_provider(&begun, "alice").await;
-    let code: String = back
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
+    let code = param(back.as_str(), "code");
     for query in [format!("code={code}"), format!("code={code}&state=forged")] {
         let url = Url::parse(&format!("{}login/oauth/dev/callback?{query}", s.web)).unwrap();
         let (status, code, e) = envelope(s.callback(&url, Some(&begun.cookie)).await).await;
@@ -303,20 +328,9 @@ async fn a_replayed_callback_or_one_time_code_is_refused() {
 
     // The provider's code itself, replayed in a flow of its own: the provider refuses a code
     // it exchanged already (and this flow's PKCE verifier is not the one it was issued for).
-    let spent_code: String = back
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
+    let spent_code = param(back.as_str(), "code");
     let other = s.start("dev").await;
-    let other_state: String = Url::parse(&other.authorize_url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let other_state = param(&other.authorize_url, "state");
     let replay = Url::parse(&format!(
         "{}login/oauth/dev/callback?code={spent_code}&state={other_state}",
         s.web
@@ -452,13 +466,7 @@ async fn naver_logs_in_with_its_profile_api_and_no_id_token() {
 
     // A code Naver does not know (its token endpoint answers 200 with an error).
     let begun = s.start("naver").await;
-    let state = Url::parse(&begun.authorize_url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = param(&begun.authorize_url, "state");
     let url = Url::parse(&format!(
         "{}login/oauth/naver/callback?code=made-up&state={state}",
         s.web
@@ -478,24 +486,7 @@ async fn a_member_links_and_unlinks_providers_but_keeps_a_way_to_log_in() {
 
     // Link: a URL to go to, with the binding cookie; the provider's callback links.
     let s = &s;
-    let link_dev = |token: String| async move {
-        let res = s
-            .app
-            .client
-            .post(s.app.url("/login/oauth/dev/link/"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        let cookie = cookie_of(&res);
-        let body: Value = res.json().await.unwrap();
-        Begun {
-            authorize_url: body["authorize_url"].as_str().unwrap().to_owned(),
-            cookie,
-        }
-    };
-    let begun = link_dev(token.clone()).await;
+    let begun = s.link("dev", &token).await;
     let back = s.at_provider(&begun, "kimdev").await;
     let res = s.callback(&back, Some(&begun.cookie)).await;
     assert_eq!(Social::fragment(&res, "oauth_linked"), "dev");
@@ -516,20 +507,7 @@ async fn a_member_links_and_unlinks_providers_but_keeps_a_way_to_log_in() {
     // Another member cannot link the same provider account.
     let bob = s.log_in("dev", "bob").await;
     let bob_token = bob["token"].as_str().unwrap().to_owned();
-    let res = s
-        .app
-        .client
-        .post(s.app.url("/login/oauth/dev/link/"))
-        .bearer_auth(&bob_token)
-        .send()
-        .await
-        .unwrap();
-    let cookie = cookie_of(&res);
-    let body: Value = res.json().await.unwrap();
-    let begun = Begun {
-        authorize_url: body["authorize_url"].as_str().unwrap().to_owned(),
-        cookie,
-    };
+    let begun = s.link("dev", &bob_token).await;
     let back = s.at_provider(&begun, "kimdev").await;
     let (status, _, e) = envelope(s.callback(&back, Some(&begun.cookie)).await).await;
     assert_eq!(status, 409, "{e}");
