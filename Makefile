@@ -1,6 +1,6 @@
 # The two commands that matter: `make up` and `make test`. Both work from a fresh clone on a
 # fresh Debian machine; they install and start what is missing.
-.PHONY: up down test lint logs check-deploy rehearse bench chaos
+.PHONY: up down test lint logs check-deploy rehearse bench chaos observe
 
 up:        ## build and start the stack behind nginx on 127.0.0.1:8080 (REPLICAS=N)
 	@scripts/up.sh
@@ -23,6 +23,9 @@ bench:     ## release build, the stack, wrk scenarios + baselines → bench/resu
 
 chaos:     ## faults under load (kill -9, NATS, PostgreSQL, menu/login down 10 s): invariants + table
 	@scripts/chaos.sh
+
+observe:   ## Prometheus over the running stack (make up first): every replica, the chart's alerts
+	@scripts/observe.sh
 
 lint:      ## rustfmt, clippy -D warnings
 	@scripts/lint.sh

@@ -3,10 +3,14 @@
 # platform's database bootstrapped), NATS with JetStream, nginx, Node.js with oidc-provider
 # (the local OpenID provider). Installs from Debian's
 # packages what is missing. Idempotent; `make up` calls it; `make test` calls it with
-# `browser` for chromium and playwright-core too; `make bench` with `bench` for wrk and pgbench.
+# `browser` for chromium and playwright-core and `observe` for promtool too; `make bench` with
+# `bench` for wrk and pgbench; `make observe` with `observe` for Prometheus. Extras combine:
+# `scripts/deps.sh browser observe`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 log() { echo "deps: $*"; }
+extras=" $* "
+want() { [[ $extras == *" $1 "* ]]; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_updated=""
@@ -79,7 +83,7 @@ npm_into() {
 # --- the browser tests (`scripts/deps.sh browser`, from `make test`) -----------------------
 # Debian's chromium, and playwright-core (npm, the version in e2e/browser/package.json) in
 # ~/.cache/pizza-web, outside the clone; scripts/test.sh points the tests at both.
-if [ "${1:-}" = browser ]; then
+if want browser; then
   command -v chromium >/dev/null 2>&1 || apt_install chromium
   # Korean glyphs (names, branches, 원) for the screenshots; Debian's minimal images have none.
   [ -d /usr/share/fonts/truetype/nanum ] || apt_install fonts-nanum
@@ -92,10 +96,36 @@ fi
 npm_into "$here/tools/oidc-dev/package.json" "${OIDC_DEV_MODULES:-$HOME/.cache/pizza-oidc}" oidc-provider
 
 # --- the benchmark's load generators (`scripts/deps.sh bench`, from `make bench`) ----------
-if [ "${1:-}" = bench ]; then
+if want bench; then
   command -v wrk >/dev/null 2>&1 || apt_install wrk
   # Debian ships pgbench with the server package.
   command -v pgbench >/dev/null 2>&1 || apt_install "postgresql-$(psql --version | grep -oE '[0-9]+' | head -n1)"
+fi
+
+# --- Prometheus and promtool (`scripts/deps.sh observe`, from `make test` and `make observe`) --
+# Debian's prometheus package ships both (/usr/bin/prometheus, /usr/bin/promtool): promtool
+# checks and unit-tests the alert rules (deploy/checks/observability.py), the server is what
+# `make observe` runs. Its postinst would start the packaged service on :9090: a policy-rc.d
+# (ours only while installing, if the machine has none) forbids that, and the service is
+# disabled afterwards so no boot starts it either.
+if want observe && { ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; }; then
+  own_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# scripts/deps.sh: no service starts while it installs packages\nexit 101\n' \
+      | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
+  rc=0
+  apt_install prometheus || rc=$?
+  [ -z "$own_policy" ] || as_root rm -f /usr/sbin/policy-rc.d
+  [ "$rc" = 0 ] || exit "$rc"
+  if [ -d /run/systemd/system ]; then
+    as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
+  else
+    as_root update-rc.d prometheus disable >/dev/null 2>&1 || true
+    as_root /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+  fi
 fi
 
 # --- the platform's database ---------------------------------------------------------------

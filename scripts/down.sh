@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make down`: stops what `make up` started (by pid): the services (SIGTERM, so they drain
-# and exit cleanly) and the ingress nginx. PostgreSQL and NATS are left running.
+# and exit cleanly) and the ingress nginx; and the Prometheus of `make observe`. PostgreSQL and
+# NATS are left running.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 run=$root/.run
@@ -10,7 +11,7 @@ if [ -f "$run/nginx/nginx.pid" ]; then
   rm -f "$run/nginx/nginx.pid"
 fi
 pids=()
-for f in "$run"/pids/*.pid; do
+for f in "$run"/pids/*.pid "$run"/observe/prometheus.pid; do
   [ -e "$f" ] || continue
   pid=$(cat "$f")
   if kill -TERM "$pid" 2>/dev/null; then pids+=("$pid"); echo "down: stopping $(basename "$f" .pid)"; fi

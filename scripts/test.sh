@@ -5,16 +5,21 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-"$root/scripts/deps.sh" browser
+"$root/scripts/deps.sh" browser observe
 # The browser tests (e2e/tests/browser.rs): Debian's chromium driven by playwright-core.
 export CHROMIUM=${CHROMIUM:-$(command -v chromium)}
 export PLAYWRIGHT_DIR=${PIZZA_WEB_DEPS:-$HOME/.cache/pizza-web}
+# promtool (Debian's prometheus): the alerts' unit tests and the dashboards' queries
+# (deploy/checks/observability.py, below; with --metrics DIR it checks scraped expositions too).
+export PROMTOOL=${PROMTOOL:-$(command -v promtool)}
 
 # The end-to-end tests run the service binaries as the Deployment would: build them first.
 cargo build --workspace --bins --tests -q
 
 # The deployment artifacts, proven offline against the binaries just built.
 "$root/scripts/check-deploy.sh"
+# The alerts (promtool check/test rules), their runbooks and the dashboards' queries, offline.
+python3 "$root/deploy/checks/observability.py"
 
 # schemathesis and openapi-spec-validator (PyPI) for the API tests, in their own virtualenv
 # outside the clone; made again when the requirements change.

@@ -14,6 +14,12 @@
 - that only the payment pods (to the payment provider) and the login pods (to the social login
   providers, when one is on) may leave the cluster, on 443: every other egress stays on
   cluster addresses;
+- monitoring: every Service and pod template of a service carries app.kubernetes.io/component
+  (the ServiceMonitors' jobLabel, so a series' job is login/menu/order/payment), the
+  PrometheusRule is files/prometheus/alerts.yaml with its runbook base filled in, and the
+  dashboards' ConfigMaps (monitoring.dashboards.enabled) hold files/dashboards/*.json, labelled
+  for Grafana's sidecar (deploy/checks/observability.py proves the rules and dashboards
+  themselves);
 - and a self-test: a deliberately broken manifest (wrong probe path, no securityContext, a
   secret in a ConfigMap, order pods reaching the internet, …) must make these checks fail.
 
@@ -86,11 +92,18 @@ def binary_env(bin_dir: Path, svc: str) -> set[str]:
 # Rendering
 
 
-def render_chart(env: str) -> list[dict]:
+def merged(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = merged(out.get(k) or {}, v) if isinstance(v, dict) else v
+    return out
+
+
+def render_chart(env: str, extra: dict | None = None) -> list[dict]:
     import helm_python
 
     chart = helm_python.Chart.load(str(CHART))
-    values = helm_python.values_from_yaml((CHART / ENVS[env]).read_text())
+    values = merged(helm_python.values_from_yaml((CHART / ENVS[env]).read_text()), extra or {})
     rendered = chart.render(values, name="pizza", namespace=f"pizza-{env}", is_install=True)
     docs = []
     for path, text in sorted(rendered.items()):
@@ -255,7 +268,59 @@ def check_deployments(label: str, docs: list[dict], env_names: dict[str, set[str
         fail(f"{label}: ingress paths must be {sorted(want)}, got {sorted(paths)}")
     check_payment_secrets(label, docs)
     check_egress(label, docs)
+    check_monitoring(label, docs)
     return len(failures) - before
+
+
+def check_monitoring(label: str, docs: list[dict]) -> None:
+    """A series' job is its service: the component label on the Services and pods, the
+    ServiceMonitors' jobLabel; the rules and dashboards are the chart's files."""
+    component = "app.kubernetes.io/component"
+    services = {}
+    for d in by_kind(docs, "Service") + by_kind(docs, "Deployment"):
+        svc = service_of(d)
+        if not svc:
+            continue
+        labels = d["metadata"].get("labels") or {}
+        if d["kind"] == "Deployment":
+            labels = d["spec"]["template"]["metadata"].get("labels") or {}
+            if component in (d["spec"]["selector"].get("matchLabels") or {}):
+                fail(f"{label}: Deployment {d['metadata']['name']}: {component} must not be in the (immutable) selector")
+        else:
+            services[d["metadata"]["name"]] = labels
+        if labels.get(component) != svc:
+            fail(f"{label}: {d['kind']} {d['metadata']['name']}: {'its pods need' if d['kind'] == 'Deployment' else 'needs'} "
+                 f"{component}: {svc} (the ServiceMonitors' jobLabel: the job the alerts select)")
+    for sm in by_kind(docs, "ServiceMonitor"):
+        where = f"{label}: ServiceMonitor {sm['metadata']['name']}"
+        if sm["spec"].get("jobLabel") != component:
+            fail(f"{where}: jobLabel must be {component} (job = login, menu, order, payment)")
+        sel = sm["spec"].get("selector", {}).get("matchLabels") or {}
+        matched = [n for n, labels in services.items() if sel and all(labels.get(k) == v for k, v in sel.items())]
+        if len(matched) != 1:
+            fail(f"{where}: must select exactly one service's Service, selects {matched}")
+    rules_file = CHART / "files" / "prometheus" / "alerts.yaml"
+    for pr in by_kind(docs, "PrometheusRule"):
+        where = f"{label}: PrometheusRule {pr['metadata']['name']}"
+        urls = [r.get("annotations", {}).get("runbook_url", "") for g in pr["spec"].get("groups", [])
+                for r in g.get("rules", []) if "alert" in r]
+        base = urls[0].rsplit("/", 1)[0] if urls else ""
+        if not re.match(r"https?://", base) or "__RUNBOOK_BASE__" in base:
+            fail(f"{where}: runbook_url must be monitoring.runbookBaseUrl/<alert>.md, got {urls[:1]}")
+        if pr["spec"] != yaml.safe_load(rules_file.read_text().replace("__RUNBOOK_BASE__", base)):
+            fail(f"{where}: the spec must be files/prometheus/alerts.yaml (runbook base {base})")
+    dashboards = sorted((CHART / "files" / "dashboards").glob("*.json"))
+    cms = [c for c in by_kind(docs, "ConfigMap") if "-dashboard-" in c["metadata"]["name"]]
+    if cms:
+        got = {}
+        for c in cms:
+            if (c["metadata"].get("labels") or {}).get("grafana_dashboard") != "1":
+                fail(f"{label}: ConfigMap {c['metadata']['name']} needs the label grafana_dashboard: \"1\" (Grafana's sidecar)")
+            for k, v in (c.get("data") or {}).items():
+                got[k] = json.loads(v)
+        want = {f"pizza-{f.name}": json.loads(f.read_text()) for f in dashboards}
+        if got != want:
+            fail(f"{label}: the dashboards' ConfigMaps must hold files/dashboards/*.json, got {sorted(got)}")
 
 
 def check_payment_secrets(label: str, docs: list[dict]) -> None:
@@ -357,7 +422,7 @@ def checkov(label: str, docs: list[dict]) -> None:
         ok(f"{label}: checkov {passed} checks passed, 0 failed")
 
 
-def self_test(docs: list[dict], env_names: dict[str, set[str]]) -> None:
+def self_test(docs: list[dict], env_names: dict[str, set[str]], monitoring_docs: list[dict]) -> None:
     """The checks must catch a broken manifest; otherwise they prove nothing."""
     global failures, quiet
     saved = failures
@@ -391,7 +456,33 @@ def self_test(docs: list[dict], env_names: dict[str, set[str]]) -> None:
             {"ports": [{"port": 443, "protocol": "TCP"}]}),
         "payment pods cut off from the provider": lambda d: of(d, "NetworkPolicy", "payment")["spec"].__setitem__(
             "egress", [r for r in of(d, "NetworkPolicy", "payment")["spec"]["egress"] if not leaves_cluster(r)]),
+        "a Service without its component label (job)": lambda d: of(d, "Service", "menu")["metadata"]["labels"].pop(
+            "app.kubernetes.io/component"),
+        "pods without their component label": lambda d: of(d, "Deployment", "order")["spec"]["template"]["metadata"][
+            "labels"].pop("app.kubernetes.io/component"),
     }
+    # The monitoring objects: prod renders them (serviceMonitor, prometheusRule), with the dashboards.
+    monitoring_cases = {
+        "a ServiceMonitor without jobLabel": lambda d: by_kind(d, "ServiceMonitor")[0]["spec"].pop("jobLabel"),
+        "a PrometheusRule other than files/prometheus/alerts.yaml": lambda d: by_kind(d, "PrometheusRule")[0][
+            "spec"]["groups"][0]["rules"].pop(),
+        "a runbook_url still holding the placeholder": lambda d: by_kind(d, "PrometheusRule")[0]["spec"]["groups"][0][
+            "rules"][0]["annotations"].__setitem__("runbook_url", "__RUNBOOK_BASE__/PizzaHigh5xxRatio.md"),
+        "a dashboard ConfigMap without the sidecar's label": lambda d: [
+            c for c in by_kind(d, "ConfigMap") if "-dashboard-" in c["metadata"]["name"]][0]["metadata"]["labels"].pop(
+            "grafana_dashboard"),
+    }
+    for what, breakit in monitoring_cases.items():
+        broken = copy.deepcopy(monitoring_docs)
+        breakit(broken)
+        failures, quiet = [], True
+        check_monitoring("self-test", broken)
+        n = len(failures)
+        failures, quiet = saved, False
+        if n == 0:
+            fail(f"self-test: {what} was not caught")
+        else:
+            ok(f"self-test: {what} is caught")
     for what, breakit in cases.items():
         broken = copy.deepcopy(docs)
         breakit(broken)
@@ -455,8 +546,21 @@ def main() -> int:
             ok(f"kustomize {env}: probes, ports, env, secrets, egress, security and grace period match the binaries")
         kube_validate(f"kustomize {env}", docs)
 
+    print("chart, pizza-prod with the dashboards")
+    monitoring_docs = render_chart("prod", {"monitoring": {"dashboards": {"enabled": True}}})
+    before = len(failures)
+    check_monitoring("chart prod+dashboards", monitoring_docs)
+    kinds = {k: len(by_kind(monitoring_docs, k)) for k in ("ServiceMonitor", "PrometheusRule")}
+    n_cms = len([c for c in by_kind(monitoring_docs, "ConfigMap") if "-dashboard-" in c["metadata"]["name"]])
+    if kinds != {"ServiceMonitor": len(SERVICES), "PrometheusRule": 1} or n_cms == 0:
+        fail(f"chart prod+dashboards: expected a ServiceMonitor per service, the PrometheusRule and the dashboards, "
+             f"got {kinds} and {n_cms} dashboard ConfigMaps")
+    if len(failures) == before:
+        ok(f"chart prod+dashboards: job labels, ServiceMonitors, PrometheusRule and {n_cms} dashboard ConfigMaps")
+    kube_validate("chart prod+dashboards", monitoring_docs)
+
     print("self-test")
-    self_test(dev_docs, env_names)
+    self_test(dev_docs, env_names, monitoring_docs)
 
     print()
     if failures:

@@ -3,8 +3,11 @@
 {{- printf "%s-%s" .root.Release.Name .name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{- /* app.kubernetes.io/component is the service (login, menu, order, payment; web): the
+       ServiceMonitors take a series' `job` from it. Not in the selector: selectors are immutable. */}}
 {{- define "pizza.labels" -}}
 app.kubernetes.io/name: pizza-{{ .name }}
+app.kubernetes.io/component: {{ .name }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/part-of: pizza
 app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
