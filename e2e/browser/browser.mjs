@@ -663,6 +663,25 @@ try {
   await myOrders.locator(".order-no", { hasText: new RegExp(`^Order ${socialNumber}(\\D|$)`) }).waitFor();
   await socialCtx.close();
 
+  // An operator reads the order service's API documents through the ingress.
+  step("API docs UI");
+  const docsCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const docs = await docsCtx.newPage();
+  docs.on("pageerror", (e) => errors.push(String(e)));
+  const fetched = [];
+  docs.on("request", (r) => fetched.push(r.url()));
+  await docs.goto(`${BASE}/order/docs/`);
+  await docs.getByRole("heading", { name: /pizza-order/ }).first().waitFor();
+  // Every operation of the document is listed, grouped by tag.
+  await docs.locator(".opblock-summary-path", { hasText: /^\/order\/$/ }).first().waitFor();
+  await docs.screenshot({ path: path.join(SHOTS, "order-api-docs.png") });
+  assert.deepEqual(
+    fetched.filter((u) => !u.startsWith(BASE)),
+    [],
+    "the docs UI loads nothing from elsewhere",
+  );
+  await docsCtx.close();
+
   assert.deepEqual(errors, [], "no script errors on any page");
   step("all passed");
 } finally {

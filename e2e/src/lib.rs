@@ -182,6 +182,8 @@ pub struct Service {
     pub proc: Proc,
     pub http: u16,
     pub grpc: u16,
+    /// Where its stdout (the JSON log lines) goes, across restarts.
+    pub log: tempfile::TempPath,
     binary: String,
     env: Vec<(String, String)>,
 }
@@ -189,10 +191,14 @@ pub struct Service {
 impl Service {
     /// Starts `binary serve` with `env` and waits until it is ready.
     async fn launch(binary: &str, env: Vec<(String, String)>, http: u16, grpc: u16) -> Service {
+        let log = tempfile::NamedTempFile::new()
+            .expect("a log file")
+            .into_temp_path();
         let mut svc = Service {
-            proc: spawn(binary, &env),
+            proc: spawn(binary, &env, &log),
             http,
             grpc,
+            log,
             binary: binary.to_owned(),
             env,
         };
@@ -209,20 +215,34 @@ impl Service {
     /// after a crash) and waits until it is ready.
     pub async fn restart(&mut self) {
         self.proc.kill();
-        self.proc = spawn(&self.binary, &self.env);
+        self.proc = spawn(&self.binary, &self.env, &self.log);
         self.wait_ready().await;
     }
 
     async fn wait_ready(&mut self) {
         wait_ready(self.http, "/healthz", &self.binary).await;
     }
+
+    /// Its log lines so far, parsed (lines that are not JSON are skipped).
+    pub fn log_lines(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
 }
 
-fn spawn(binary_name: &str, env: &[(String, String)]) -> Proc {
+fn spawn(binary_name: &str, env: &[(String, String)], log: &Path) -> Proc {
+    let stdout = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("open the replica's log");
     let child = Command::new(binary(binary_name))
         .arg("serve")
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {binary_name}: {e}"));

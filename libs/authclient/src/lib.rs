@@ -32,7 +32,11 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
 use proto::auth::v1::{VerifyTokenRequest, auth_service_client::AuthServiceClient};
 use settings::{ConfigError, require};
 use sha2::{Digest, Sha256};
-use tonic::transport::{Channel, Endpoint};
+use tonic::{
+    service::interceptor::InterceptedService,
+    transport::{Channel, Endpoint},
+};
+use tracing::Instrument;
 
 /// How a service reaches login's `VerifyToken`: the same variables in menu and order.
 #[derive(Debug, Clone, clap::Args)]
@@ -209,7 +213,7 @@ pub struct AuthClient {
 }
 
 struct Inner {
-    grpc: AuthServiceClient<Channel>,
+    grpc: AuthServiceClient<InterceptedService<Channel, grpckit::Propagate>>,
     cache: Cache<[u8; 32], Arc<Caller>>,
     timeout: Duration,
     revocations: tokio::sync::broadcast::Sender<Revocation>,
@@ -233,9 +237,15 @@ impl AuthClient {
             .connect_timeout(timeout)
             .timeout(timeout)
             .tcp_nodelay(true);
+        // Exposed from the start (at 0), so dashboards see them before the first request.
+        LazyLock::force(&AUTH_HITS);
+        CACHE_REQUESTS.with_label_values(&["auth", "miss"]);
         Ok(Self {
             inner: Arc::new(Inner {
-                grpc: AuthServiceClient::new(endpoint.connect_lazy()),
+                grpc: AuthServiceClient::with_interceptor(
+                    endpoint.connect_lazy(),
+                    grpckit::Propagate,
+                ),
                 cache: Cache::builder()
                     .max_capacity(200_000)
                     .time_to_live(ttl_backstop)
@@ -261,7 +271,17 @@ impl AuthClient {
             token: token.to_owned(),
         });
         req.set_timeout(self.inner.timeout);
-        let result = self.inner.grpc.clone().verify_token(req).await;
+        let result = self
+            .inner
+            .grpc
+            .clone()
+            .verify_token(req)
+            .instrument(tracing::info_span!(
+                "VerifyToken",
+                otel.kind = "client",
+                rpc.system = "grpc"
+            ))
+            .await;
         let code = match &result {
             Ok(_) => tonic::Code::Ok,
             Err(s) => s.code(),
@@ -357,7 +377,9 @@ where
         let token =
             bearer(&parts.headers).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
         let client = AuthClient::from_ref(state);
-        Ok(client.verify(token).await?.as_ref().clone())
+        let caller = client.verify(token).await?.as_ref().clone();
+        httpkit::note_member(&parts.extensions, &caller.member_id);
+        Ok(caller)
     }
 }
 

@@ -1,12 +1,18 @@
 //! gRPC scaffolding: every server gets `grpc.health.v1.Health` and reflection, and serves
 //! until the shared [`Shutdown`] says stop (finishing in-flight calls).
 //!
+//! Every call gets a span in the caller's trace, an access-log line and metrics
+//! ([`observe`]); clients send the trace with [`Propagate`].
+//!
 //! Health follows the shutdown: once draining begins, every named service reports
 //! `NOT_SERVING`, so a gRPC-aware balancer moves away during the drain.
+
+mod observe;
 
 use std::time::Duration;
 
 use httpkit::Shutdown;
+pub use observe::Propagate;
 use tokio::net::TcpListener;
 use tonic::{
     service::Routes,
@@ -86,9 +92,18 @@ pub async fn serve(
             .await;
     });
 
+    let known = svc.names.iter().map(|n| n.to_string()).chain(
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ]
+        .map(String::from),
+    );
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .layer(observe::ObserveLayer::new(known))
         .add_routes(
             svc.routes
                 .add_service(health)

@@ -98,3 +98,15 @@ impl utoipa::Modify for Described {
         }
     }
 }
+
+/// The browsable API documentation of `service` at `/<service>/docs/`: Swagger UI (its files
+/// are built into the binary, nothing is fetched from elsewhere) reading the service's own
+/// `/<service>/openapi.json`.
+pub fn ui(service: &'static str) -> axum::Router {
+    let config = utoipa_swagger_ui::Config::new([format!("/{service}/openapi.json")])
+        .try_it_out_enabled(true)
+        .display_request_duration(true);
+    utoipa_swagger_ui::SwaggerUi::new(format!("/{service}/docs"))
+        .config(config)
+        .into()
+}

@@ -7,7 +7,7 @@
 //!   `Retry-After`/`Allow` kept), whatever produced them (a handler, the JSON extractor, the
 //!   router's 405);
 //! - `Deprecation` (RFC 9745) and `Link: <successor>; rel="successor-version"`;
-//! - a counter per legacy route, `legacy_requests_total{service, route}` in `/metrics`, so an
+//! - a counter per legacy route, `legacy_requests_total{route}` in `/metrics`, so an
 //!   operator sees when the old client is gone.
 
 use std::sync::LazyLock;
@@ -35,7 +35,7 @@ static LEGACY_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
                 "legacy_requests_total",
                 "Requests to pizza_back's API (/api/...), by route",
             ),
-            &["service", "route"],
+            &["route"],
         )
         .expect("valid counter"),
     )
@@ -56,6 +56,10 @@ pub fn legacy<S: Clone + Send + Sync + 'static>(
     router: Router<S>,
     routes: &'static LegacyRoutes,
 ) -> Router<S> {
+    // Each route exposed from the start (at 0): the dashboards show which are still used.
+    for (route, _) in routes.successors {
+        LEGACY_REQUESTS.with_label_values(&[*route]);
+    }
     router.layer(middleware::from_fn_with_state(routes, adapt))
 }
 
@@ -65,9 +69,7 @@ async fn adapt(State(routes): State<&'static LegacyRoutes>, req: Request, next: 
         .get::<MatchedPath>()
         .map(|m| m.as_str().trim_end_matches('/').to_owned())
         .unwrap_or_default();
-    LEGACY_REQUESTS
-        .with_label_values(&[routes.service, route.as_str()])
-        .inc();
+    LEGACY_REQUESTS.with_label_values(&[route.as_str()]).inc();
     let mut res = next.run(req).await;
     if res.status().as_u16() >= 400 {
         res = as_detail(res, routes).await;

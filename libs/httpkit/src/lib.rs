@@ -62,7 +62,7 @@ static HTTP_LATENCY: LazyLock<HistogramVec> = LazyLock::new(|| {
             .buckets(vec![
                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
             ]),
-            &["service", "method", "route", "status"],
+            &["method", "route", "status"],
         )
         .expect("valid histogram"),
     )
@@ -105,6 +105,7 @@ pub fn stack(app: Router, service: &'static str, http: &HttpArgs, probes: Probes
     // Innermost first: each `.layer` wraps everything above it.
     let mut app = app
         .merge(probes.router())
+        .merge(doc::ui(service))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(http.http_body_limit))
         .layer(middleware::from_fn_with_state(
@@ -117,9 +118,17 @@ pub fn stack(app: Router, service: &'static str, http: &HttpArgs, probes: Probes
             http.http_request_timeout,
         ))
         .layer(CatchPanicLayer::new())
-        .layer(middleware::from_fn_with_state(service, record_latency))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(http.trusted_proxies.clone()),
+            access_log,
+        ))
         .layer(middleware::from_fn(envelope))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(()),
+        )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(middleware::from_fn(screen_request_id));
@@ -225,14 +234,15 @@ fn request_span(req: &Request) -> Span {
         .unwrap_or("unmatched");
     let span = tracing::info_span!(
         "request",
+        otel.name = %format_args!("{} {route}", req.method()),
         method = %req.method(),
         route,
         path = %req.uri().path(),
         request_id,
-        trace_id = tracing::field::Empty,
+        member_id = tracing::field::Empty,
     );
-    let trace_id = telemetry::adopt_trace(&span, req.headers());
-    span.record("trace_id", trace_id.as_str());
+    // Continues the ingress's (or the client's) trace; the ids go on every line logged in it.
+    telemetry::adopt_trace(&span, req.headers());
     span
 }
 
@@ -269,23 +279,106 @@ async fn envelope(req: Request, next: Next) -> Response {
         .await
 }
 
-async fn record_latency(
-    axum::extract::State(service): axum::extract::State<&'static str>,
-    req: Request,
+/// Who made the request, as far as the handlers found out: filled by [`note_member`] (the
+/// token extractors call it) and read by the access log.
+#[derive(Clone, Default)]
+struct MemberSlot(Arc<std::sync::OnceLock<String>>);
+
+/// Names the member a request acts for, once its token is verified: the access log line and
+/// the request's span (so every later line of the request) carry `member_id`.
+pub fn note_member(extensions: &axum::http::Extensions, member_id: &str) {
+    if let Some(slot) = extensions.get::<MemberSlot>() {
+        let _ = slot.0.set(member_id.to_owned());
+    }
+    Span::current().record("member_id", member_id);
+}
+
+/// Probes and scrapes: counted, but logged only at DEBUG (they come every few seconds).
+fn is_probe(route: &str) -> bool {
+    matches!(route, "/healthz" | "/livez" | "/metrics")
+}
+
+/// One line per request at INFO (method, route, status, latency, request id, member, client
+/// address as the trusted ingress names it), and the latency histogram. A request whose
+/// client went away before the answer is logged and counted as 499, as nginx does.
+async fn access_log(
+    axum::extract::State(trusted): axum::extract::State<Arc<Cidrs>>,
+    mut req: Request,
     next: Next,
 ) -> Response {
-    let started = Instant::now();
-    let method = req.method().as_str().to_owned();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let mut entry = AccessEntry {
+        started: Instant::now(),
+        method: req.method().clone(),
+        route: req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_else(|| "unmatched".to_owned()),
+        client: req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| client_ip(c.0.ip(), req.headers(), &trusted)),
+        request_id: req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned(),
+        member: MemberSlot::default(),
+        status: None,
+    };
+    req.extensions_mut().insert(entry.member.clone());
     let res = next.run(req).await;
-    HTTP_LATENCY
-        .with_label_values(&[service, &method, &route, res.status().as_str()])
-        .observe(started.elapsed().as_secs_f64());
+    entry.status = Some(res.status());
     res
+}
+
+/// What the access log says of one request, said when it is dropped: after the answer, or
+/// when the client hung up mid-way (the handler's future is dropped with it).
+struct AccessEntry {
+    started: Instant,
+    method: Method,
+    route: String,
+    client: Option<IpAddr>,
+    request_id: String,
+    member: MemberSlot,
+    status: Option<StatusCode>,
+}
+
+/// nginx's "client closed request".
+const CLIENT_CLOSED: u16 = 499;
+
+impl Drop for AccessEntry {
+    fn drop(&mut self) {
+        let elapsed = self.started.elapsed();
+        let status = self.status.map_or(CLIENT_CLOSED, |s| s.as_u16());
+        HTTP_LATENCY
+            .with_label_values(&[self.method.as_str(), &self.route, &status.to_string()])
+            .observe(elapsed.as_secs_f64());
+        let latency_ms = elapsed.as_secs_f64() * 1000.0;
+        let member_id = self.member.0.get().map(String::as_str);
+        let client_addr = self.client.map(|ip| ip.to_string());
+        macro_rules! access {
+            ($level:ident) => {
+                tracing::$level!(
+                    target: "access",
+                    method = %self.method,
+                    route = %self.route,
+                    status,
+                    latency_ms,
+                    request_id = %self.request_id,
+                    member_id,
+                    client_addr,
+                    "request"
+                )
+            };
+        }
+        if is_probe(&self.route) {
+            access!(debug);
+        } else {
+            access!(info);
+        }
+    }
 }
 
 /// Registers `path` (written with its trailing slash, as docs/contract.md §3 does) both with and

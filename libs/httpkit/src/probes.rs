@@ -31,7 +31,7 @@ static DB_POOL: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     telemetry::register(
         IntGaugeVec::new(
             Opts::new("db_pool_connections", "Database pool connections by state"),
-            &["service", "state"],
+            &["state"],
         )
         .expect("valid gauge"),
     )
@@ -39,7 +39,7 @@ static DB_POOL: LazyLock<IntGaugeVec> = LazyLock::new(|| {
 
 #[derive(Clone)]
 pub struct Probes {
-    /// The service name, as metrics label it.
+    /// The service name.
     pub service: &'static str,
     pub db: PgPool,
     pub shutdown: Shutdown,
@@ -109,10 +109,8 @@ async fn metrics(State(p): State<Probes>) -> impl IntoResponse {
     // Pool usage is read at scrape time: the pool knows it, nothing needs to push it.
     let idle = p.db.num_idle() as i64;
     let size = i64::from(p.db.size());
-    DB_POOL.with_label_values(&[p.service, "idle"]).set(idle);
-    DB_POOL
-        .with_label_values(&[p.service, "in_use"])
-        .set(size - idle);
+    DB_POOL.with_label_values(&["idle"]).set(idle);
+    DB_POOL.with_label_values(&["in_use"]).set(size - idle);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         telemetry::render_metrics(),

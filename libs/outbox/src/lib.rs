@@ -43,6 +43,31 @@ pub use relay::Relay;
 pub use subscribe::{Broadcast, EventHandler};
 pub use write::{run_to_completion, writes_finished};
 
+/// The span an event is handled in: a consumer span in the trace of the request that wrote
+/// the event (its `traceparent` header, set by the relay's publish span).
+pub(crate) fn consumer_span(
+    consumer: &str,
+    message: &async_nats::Message,
+    event_id: Option<Uuid>,
+) -> tracing::Span {
+    let span = tracing::info_span!(
+        "consume",
+        otel.name = %format_args!("{} process", message.subject),
+        otel.kind = "consumer",
+        messaging.system = "nats",
+        messaging.destination.name = %message.subject,
+        messaging.consumer.group.name = consumer,
+        messaging.message.id = event_id.map(tracing::field::display),
+    );
+    let traceparent = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get("traceparent"))
+        .map(|v| v.as_str());
+    telemetry::adopt_traceparent(&span, traceparent);
+    span
+}
+
 /// Writes `event` to the outbox in the caller's transaction; returns the event id.
 pub async fn enqueue<E: Event>(conn: &mut PgConnection, event: E) -> Result<Uuid, sqlx::Error> {
     let envelope = Envelope::new(event);

@@ -21,6 +21,7 @@ use async_nats::jetstream::{
 };
 use events::{Envelope, Event};
 use futures::StreamExt;
+use tracing::Instrument;
 
 use crate::ensure_stream;
 
@@ -121,7 +122,8 @@ impl<E: Event> WorkQueue<E> {
                 }
             };
             let id = event.id;
-            match (self.handler)(event).await {
+            let span = crate::consumer_span(self.name, &msg, Some(id));
+            match (self.handler)(event).instrument(span).await {
                 Ok(()) => msg.double_ack().await.map_err(|e| anyhow::anyhow!("{e}"))?,
                 Err(e) => {
                     let attempt = msg.info().map(|i| i.delivered).unwrap_or(1).max(1);

@@ -2,63 +2,52 @@
 //! See the crate's docs.
 
 use std::{
-    future::Future,
+    future::{Future, IntoFuture},
     sync::LazyLock,
     time::{Duration, Instant},
 };
 
 use async_nats::jetstream::{self, message::PublishMessage};
 use events::Stream;
-use prometheus::{IntCounterVec, IntGaugeVec, Opts};
+use prometheus::{IntCounter, IntGauge};
 use sqlx::{Connection, PgConnection, PgPool, postgres::PgListener};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{ensure_stream, run_to_completion};
 
-static BACKLOG: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+static BACKLOG: LazyLock<IntGauge> = LazyLock::new(|| {
     telemetry::register(
-        IntGaugeVec::new(
-            Opts::new(
-                "outbox_backlog",
-                "Outbox events committed but not yet published",
-            ),
-            &["service"],
+        IntGauge::new(
+            "outbox_backlog",
+            "Outbox events committed but not yet published",
         )
         .expect("valid gauge"),
     )
 });
-static PUBLISHED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+static PUBLISHED: LazyLock<IntCounter> = LazyLock::new(|| {
     telemetry::register(
-        IntCounterVec::new(
-            Opts::new(
-                "outbox_published_total",
-                "Outbox events acknowledged by JetStream",
-            ),
-            &["service"],
+        IntCounter::new(
+            "outbox_published_total",
+            "Outbox events acknowledged by JetStream",
         )
         .expect("valid counter"),
     )
 });
-static FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+static FAILURES: LazyLock<IntCounter> = LazyLock::new(|| {
     telemetry::register(
-        IntCounterVec::new(
-            Opts::new(
-                "outbox_publish_failures_total",
-                "Failed publish attempts (retried)",
-            ),
-            &["service"],
+        IntCounter::new(
+            "outbox_publish_failures_total",
+            "Failed publish attempts (retried)",
         )
         .expect("valid counter"),
     )
 });
-static LEADER: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+static LEADER: LazyLock<IntGauge> = LazyLock::new(|| {
     telemetry::register(
-        IntGaugeVec::new(
-            Opts::new(
-                "outbox_relay_leader",
-                "1 when this process is the active relay",
-            ),
-            &["service"],
+        IntGauge::new(
+            "outbox_relay_leader",
+            "1 when this process is the active relay",
         )
         .expect("valid gauge"),
     )
@@ -98,6 +87,13 @@ impl Relay {
         jetstream: jetstream::Context,
         streams: Vec<Stream>,
     ) -> Self {
+        // Exposed from the start (at 0), so dashboards and alerts see them before any event.
+        for gauge in [&BACKLOG, &LEADER] {
+            LazyLock::force(gauge);
+        }
+        for counter in [&PUBLISHED, &FAILURES] {
+            LazyLock::force(counter);
+        }
         Self {
             service,
             pool,
@@ -117,7 +113,7 @@ impl Relay {
                 r = self.lead() => r,
                 _ = &mut stop => break,
             };
-            LEADER.with_label_values(&[self.service]).set(0);
+            LEADER.set(0);
             if let Err(e) = result {
                 tracing::warn!(service = self.service, error = %format!("{e:#}"), "outbox relay interrupted; retrying");
             }
@@ -127,7 +123,7 @@ impl Relay {
             }
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
-        LEADER.with_label_values(&[self.service]).set(0);
+        LEADER.set(0);
         tracing::info!(service = self.service, "outbox relay stopped");
     }
 
@@ -151,7 +147,7 @@ impl Relay {
             self.update_backlog().await;
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
-        LEADER.with_label_values(&[self.service]).set(1);
+        LEADER.set(1);
         tracing::info!(service = self.service, "outbox relay is active");
 
         let mut listener = PgListener::connect_with(&self.pool).await?;
@@ -166,7 +162,7 @@ impl Relay {
                     Ok(()) => streams_ready = true,
                     Err(e) => {
                         tracing::warn!(service = self.service, error = %format!("{e:#}"), "cannot create streams yet");
-                        FAILURES.with_label_values(&[self.service]).inc();
+                        FAILURES.inc();
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(BACKOFF_MAX);
                         continue;
@@ -224,14 +220,25 @@ impl Relay {
         let mut pending = Vec::with_capacity(rows.len());
         let mut trouble = false;
         for (seq, id, subject, payload, traceparent) in rows {
+            // A span per event in the trace of the request that wrote it, ending when
+            // JetStream acknowledges it; consumers continue from this span.
+            let span = tracing::info_span!(
+                "publish",
+                otel.name = %format_args!("{subject} publish"),
+                otel.kind = "producer",
+                messaging.system = "nats",
+                messaging.destination.name = %subject,
+                messaging.message.id = %id,
+            );
+            telemetry::adopt_traceparent(&span, traceparent.as_deref());
             let mut msg = PublishMessage::build()
                 .payload(payload.into_bytes().into())
                 .message_id(id.to_string());
-            if let Some(tp) = traceparent {
+            if let Some(tp) = telemetry::traceparent_of(&span) {
                 msg = msg.header("traceparent", tp.as_str());
             }
             match self.jetstream.send_publish(subject, msg).await {
-                Ok(ack) => pending.push((seq, ack)),
+                Ok(ack) => pending.push((seq, ack, span)),
                 Err(e) => {
                     tracing::warn!(service = self.service, error = %e, "publish failed");
                     trouble = true;
@@ -240,8 +247,8 @@ impl Relay {
             }
         }
         let mut acked = Vec::with_capacity(pending.len());
-        for (seq, ack) in pending {
-            match ack.await {
+        for (seq, ack, span) in pending {
+            match ack.into_future().instrument(span).await {
                 Ok(_) => acked.push(seq),
                 Err(e) => {
                     // Not marked: it is sent again later, and the Nats-Msg-Id makes the
@@ -266,10 +273,10 @@ impl Relay {
                 tx.commit().await
             })
             .await?;
-            PUBLISHED.with_label_values(&[self.service]).inc_by(marked);
+            PUBLISHED.inc_by(marked);
         }
         if trouble {
-            FAILURES.with_label_values(&[self.service]).inc();
+            FAILURES.inc();
             return Ok(Round::NatsTrouble);
         }
         Ok(if full { Round::More } else { Round::Drained })
@@ -292,7 +299,7 @@ impl Relay {
                 .fetch_one(&self.pool)
                 .await
         {
-            BACKLOG.with_label_values(&[self.service]).set(n);
+            BACKLOG.set(n);
         }
     }
 }

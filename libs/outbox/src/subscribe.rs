@@ -99,7 +99,8 @@ impl<E: Event> Broadcast<E> {
             tokio::select! {
                 m = messages.next() => match m {
                     Some(Ok(msg)) => match Envelope::<E>::decode(&msg.payload) {
-                        Ok(event) => (self.on_event)(&event),
+                        Ok(event) => crate::consumer_span(E::STREAM.name, &msg, Some(event.id))
+                            .in_scope(|| (self.on_event)(&event)),
                         // An event type newer than this build, say: nothing to do with it.
                         Err(e) => tracing::warn!(stream = E::STREAM.name, subject = %msg.subject, error = %e, "undecodable event skipped"),
                     },

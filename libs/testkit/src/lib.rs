@@ -9,6 +9,7 @@
 //! - [`pizza_back::PizzaBack`]: a database shaped like pizza_back's, with Django's own hashes.
 //! - [`oidc::OidcProvider`]: the local OpenID provider (and Naver sandbox), one per test, and
 //!   [`oidc::log_in_at`], its login screens gone through as a browser does.
+//! - [`otlp::Collector`]: a stand-in OTLP trace receiver that keeps the spans it is sent.
 //! - [`toss::approve`]: the payment provider's checkout page approved, as a browser does it.
 //! - [`listener`]: a socket on port 0 for a service under test.
 //!
@@ -19,6 +20,7 @@ use std::time::Duration;
 mod db;
 mod nats;
 pub mod oidc;
+pub mod otlp;
 mod pg;
 pub mod pizza_back;
 pub mod qr;

@@ -217,6 +217,10 @@ static HITS: LazyLock<IntCounter> =
 
 impl CatalogCache {
     pub fn new(db: PgPool, ttl: Duration) -> Self {
+        // Exposed from the start (at 0), so dashboards see them before the first request.
+        LazyLock::force(&HITS);
+        LazyLock::force(&LOADS);
+        authclient::CACHE_REQUESTS.with_label_values(&["menu", "miss"]);
         Self {
             db,
             cache: Cache::builder().max_capacity(4).time_to_live(ttl).build(),

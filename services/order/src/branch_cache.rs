@@ -52,6 +52,8 @@ pub struct BranchCache {
 
 impl BranchCache {
     pub fn new(db: PgPool) -> Self {
+        LazyLock::force(&HITS);
+        LazyLock::force(&MISSES);
         Self {
             db,
             list: Cache::builder()

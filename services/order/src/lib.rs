@@ -136,6 +136,7 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
         life.work(notify::Notifier::new(db, url).queue());
     }
 
+    place::register_metrics();
     let app = httpkit::stack(http::router(state), "order", &cfg.http, life.probes());
     life.serve((http, app), None).await
 }

@@ -30,7 +30,11 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounter, Opts};
 use proto::menu::v1::{
     FindPizzasRequest, GetPricesRequest, PizzaName, menu_service_client::MenuServiceClient,
 };
-use tonic::transport::{Channel, Endpoint};
+use tonic::{
+    service::interceptor::InterceptedService,
+    transport::{Channel, Endpoint},
+};
+use tracing::Instrument;
 
 use httpkit::{Error, Result};
 
@@ -79,7 +83,7 @@ static STALE_REPLIES: LazyLock<IntCounter> = LazyLock::new(|| {
 
 #[derive(Clone)]
 pub struct Prices {
-    grpc: MenuServiceClient<Channel>,
+    grpc: MenuServiceClient<InterceptedService<Channel, grpckit::Propagate>>,
     /// The last answers, per branch and pizza, for when the menu cannot be reached; `None`
     /// records an id the menu does not know.
     cache: Cache<(u64, String, String), Option<Arc<Price>>>,
@@ -99,8 +103,12 @@ impl Prices {
             .connect_timeout(timeout)
             .timeout(timeout)
             .tcp_nodelay(true);
+        // Exposed from the start (at 0), so dashboards see them before the first order.
+        for counter in [&PRICE_HITS, &PRICE_MISSES, &STALE_REPLIES] {
+            LazyLock::force(counter);
+        }
         Ok(Self {
-            grpc: MenuServiceClient::new(endpoint.connect_lazy()),
+            grpc: MenuServiceClient::with_interceptor(endpoint.connect_lazy(), grpckit::Propagate),
             cache: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(ttl)
@@ -130,7 +138,16 @@ impl Prices {
             bran_id: bran_id.to_owned(),
         });
         req.set_timeout(self.timeout);
-        let result = self.grpc.clone().get_prices(req).await;
+        let result = self
+            .grpc
+            .clone()
+            .get_prices(req)
+            .instrument(tracing::info_span!(
+                "GetPrices",
+                otel.kind = "client",
+                rpc.system = "grpc"
+            ))
+            .await;
         let code = result
             .as_ref()
             .map_or_else(|s| s.code(), |_| tonic::Code::Ok);

@@ -117,6 +117,7 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
         card::reconcile_unanswered(reconciling.clone())
     });
 
+    workflow::register_metrics();
     let app = httpkit::stack(http::router(state), "payment", &cfg.http, life.probes());
     life.serve((http, app), None).await
 }

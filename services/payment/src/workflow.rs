@@ -43,6 +43,24 @@ pub async fn record_order(db: &PgPool, p: &NewPayment<'_>) -> Result<bool> {
     Ok(new)
 }
 
+/// Payments settled, by result (`done`, `failed`): the dashboards' payment failures.
+static RESULTS: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {
+    telemetry::register(
+        prometheus::IntCounterVec::new(
+            prometheus::Opts::new("payment_results_total", "Payments settled, by result"),
+            &["result"],
+        )
+        .expect("valid counter"),
+    )
+});
+
+/// Exposes `payment_results_total` for each result (at 0 until the first payment).
+pub fn register_metrics() {
+    for result in ["done", "failed"] {
+        RESULTS.with_label_values(&[result]);
+    }
+}
+
 /// Settles a payment as paid in `conn`'s transaction (the caller commits): PAID with
 /// `payment.completed`, and for an order closed meanwhile its refund too. `None` if it was
 /// settled before.
@@ -69,6 +87,7 @@ pub async fn settle_paid(
     };
     outbox::enqueue(&mut *conn, PaymentEvent::Completed(completed)).await?;
     request_refund_if_due(conn, &payment).await?;
+    RESULTS.with_label_values(&["done"]).inc();
     tracing::info!(order.id = %order_id, state = %payment.state, amount = payment.amount, "payment settled as paid");
     Ok(Some(payment))
 }
@@ -102,6 +121,7 @@ pub async fn failed(
     };
     outbox::enqueue(&mut tx, PaymentEvent::Failed(failed)).await?;
     tx.commit().await?;
+    RESULTS.with_label_values(&["failed"]).inc();
     tracing::info!(order.id = %order_id, code, "payment refused by the provider");
     Ok(Some(payment))
 }

@@ -131,7 +131,9 @@ impl FromRequestParts<AppState> for Authenticated {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let token = authclient::bearer(&parts.headers)
             .ok_or(Error::Unauthorized("missing bearer token"))?;
-        state.authenticate(token).await
+        let auth = state.authenticate(token).await?;
+        httpkit::note_member(&parts.extensions, &auth.member.member_id);
+        Ok(auth)
     }
 }
 

@@ -405,60 +405,9 @@ async fn migrate_refuses_member_ids_that_differ_only_by_case_and_names_them() {
     assert_eq!(left, ["Kim", "Park", "lee"]);
 }
 
-/// A stand-in for an OpenTelemetry collector: records the trace ids it is sent.
-#[derive(Clone, Default)]
-struct FakeCollector {
-    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
-}
-
-#[tonic::async_trait]
-impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService
-    for FakeCollector
-{
-    async fn export(
-        &self,
-        request: tonic::Request<
-            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
-        >,
-    ) -> Result<
-        tonic::Response<
-            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse,
-        >,
-        tonic::Status,
-    > {
-        let mut seen = self.seen.lock().unwrap();
-        for rs in request.into_inner().resource_spans {
-            let service = rs
-                .resource
-                .iter()
-                .flat_map(|r| r.attributes.iter())
-                .find(|kv| kv.key == "service.name")
-                .and_then(|kv| kv.value.as_ref())
-                .map(|v| format!("{:?}", v.value))
-                .unwrap_or_default();
-            for ss in rs.scope_spans {
-                for span in ss.spans {
-                    seen.push((hex::encode(&span.trace_id), service.clone()));
-                }
-            }
-        }
-        Ok(tonic::Response::new(Default::default()))
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_an_otlp_endpoint_request_spans_are_exported_and_logs_carry_the_same_trace_id() {
-    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
-    let collector = FakeCollector::default();
-    let listener = testkit::listener().await;
-    let otlp = listener.local_addr().unwrap();
-    let svc = collector.clone();
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(svc))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
-            .await
-    });
+    let collector = testkit::otlp::Collector::start().await;
 
     let db = TestDb::new(pizza_login::DB_ROLE, &pizza_login::MIGRATOR)
         .await
@@ -472,7 +421,7 @@ async fn with_an_otlp_endpoint_request_spans_are_exported_and_logs_carry_the_sam
         .env("LOG_LEVEL", "info")
         .env("HTTP_ADDR", format!("127.0.0.1:{http}"))
         .env("GRPC_ADDR", format!("127.0.0.1:{grpc}"))
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{otlp}"))
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint())
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
         .stdout(log.reopen().unwrap())
         .stderr(Stdio::null())
@@ -480,10 +429,11 @@ async fn with_an_otlp_endpoint_request_spans_are_exported_and_logs_carry_the_sam
         .unwrap();
     let _running = Running { child, http };
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let caller_span = "00f067aa0ba902b7";
     let register = || async {
         testkit::http()
             .post(format!("http://127.0.0.1:{http}/login/register/"))
-            .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+            .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
             .json(&json!({"member_id": "traced", "member_pwd": PASSWORD, "member_nm": "t"}))
             .send()
             .await
@@ -497,12 +447,16 @@ async fn with_an_otlp_endpoint_request_spans_are_exported_and_logs_carry_the_sam
     assert_eq!(status, Some(201));
 
     let exported = testkit::eventually(Duration::from_secs(10), || async {
-        let seen = collector.seen.lock().unwrap().clone();
-        seen.into_iter().find(|(t, _)| t == trace_id)
+        collector
+            .trace(trace_id)
+            .into_iter()
+            .find(|s| s.parent_span_id == caller_span)
     })
     .await;
-    let (_, service) = exported.expect("the request's span reached the collector");
-    assert!(service.contains("pizza-login"), "{service}");
+    let request =
+        exported.expect("the request's span reached the collector, as the caller's child");
+    assert_eq!(request.service, "pizza-login");
+    assert_eq!(request.name, "POST /login/register/");
 
     let logs = std::fs::read_to_string(log.path()).unwrap();
     let line = logs
@@ -510,7 +464,11 @@ async fn with_an_otlp_endpoint_request_spans_are_exported_and_logs_carry_the_sam
         .find(|l| l.contains("member registered"))
         .expect("a log line for the registration");
     let v: Value = serde_json::from_str(line).expect("JSON log line");
-    assert_eq!(v["span"]["trace_id"], trace_id, "{line}");
+    assert_eq!(v["trace_id"], trace_id, "{line}");
+    assert!(
+        v["span_id"].as_str().is_some_and(|s| s.len() == 16),
+        "{line}"
+    );
     assert!(
         v["span"]["request_id"]
             .as_str()
