@@ -24,6 +24,9 @@ COPY vendor vendor
 # The dependency layer: rebuilt only when Cargo.toml/Cargo.lock change.
 RUN cargo chef cook --release --locked --recipe-path recipe.json -p "${BIN}"
 COPY . .
+# The source revision `build_info{revision}` reports (docker build --build-arg REVISION=$(git rev-parse HEAD)).
+ARG REVISION=unknown
+ENV PIZZA_REVISION=${REVISION}
 # Under one name in every image, so the entrypoint below needs no build argument (exec-form
 # ENTRYPOINT is not expanded); the binary still calls itself pizza-<service> in its messages.
 RUN cargo build --release --locked -p "${BIN}" --bin "${BIN}" \
