@@ -130,12 +130,21 @@ async fn one_order_is_one_trace_across_services_and_nats() {
     );
 }
 
-/// The lines of `svc`'s log that are access-log lines of the request with `request_id`.
-fn access_lines(svc: &Service, request_id: &str) -> Vec<Value> {
-    svc.log_lines()
-        .into_iter()
-        .filter(|l| l["target"] == "access" && l["request_id"] == request_id)
-        .collect()
+/// The access-log line `svc` wrote for the request with `request_id` (waited for a moment:
+/// stdout is written as the request ends); exactly one.
+async fn the_access_line(svc: &Service, request_id: &str) -> Value {
+    let lines = testkit::eventually(Duration::from_secs(5), || async {
+        let lines: Vec<Value> = svc
+            .log_lines()
+            .into_iter()
+            .filter(|l| l["target"] == "access" && l["request_id"] == request_id)
+            .collect();
+        (!lines.is_empty()).then_some(lines)
+    })
+    .await
+    .unwrap_or_else(|| panic!("no access line for {request_id}"));
+    assert_eq!(lines.len(), 1, "one line per request: {lines:#?}");
+    lines.into_iter().next().expect("one")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,14 +165,7 @@ async fn each_request_leaves_one_access_log_line_and_metrics_match_the_dashboard
         .unwrap();
     assert_eq!(res.status(), 201);
 
-    let lines = testkit::eventually(Duration::from_secs(5), || async {
-        let lines = access_lines(&stack.order[0], request_id);
-        (!lines.is_empty()).then_some(lines)
-    })
-    .await
-    .expect("order logged the request");
-    assert_eq!(lines.len(), 1, "one line per request: {lines:#?}");
-    let line = &lines[0];
+    let line = &the_access_line(&stack.order[0], request_id).await;
     assert_eq!(line["level"], "INFO", "{line}");
     assert_eq!(line["method"], "POST", "{line}");
     assert_eq!(line["route"], "/order/", "{line}");
@@ -180,9 +182,7 @@ async fn each_request_leaves_one_access_log_line_and_metrics_match_the_dashboard
     assert_eq!(line["span_id"].as_str().map(str::len), Some(16), "{line}");
 
     // The token check on login: its own line, in the same trace and under the same id.
-    let grpc = access_lines(&stack.login[0], request_id);
-    assert_eq!(grpc.len(), 1, "{grpc:#?}");
-    let call = &grpc[0];
+    let call = &the_access_line(&stack.login[0], request_id).await;
     assert_eq!(call["level"], "INFO", "{call}");
     assert_eq!(call["grpc_service"], "pizza.auth.v1.AuthService", "{call}");
     assert_eq!(call["grpc_method"], "VerifyToken", "{call}");
@@ -190,10 +190,9 @@ async fn each_request_leaves_one_access_log_line_and_metrics_match_the_dashboard
     assert!(call["latency_ms"].as_f64().is_some(), "{call}");
     assert_eq!(call["trace_id"], trace_id.as_str(), "{call}");
     // And the price lookup on menu.
-    let priced = access_lines(&stack.menu[0], request_id);
-    assert_eq!(priced.len(), 1, "{priced:#?}");
-    assert_eq!(priced[0]["grpc_method"], "GetPrices");
-    assert_eq!(priced[0]["trace_id"], trace_id.as_str());
+    let priced = the_access_line(&stack.menu[0], request_id).await;
+    assert_eq!(priced["grpc_method"], "GetPrices");
+    assert_eq!(priced["trace_id"], trace_id.as_str());
 
     // A refused request is logged too, with what was refused.
     let bad = "access-log-check-2";
@@ -206,14 +205,7 @@ async fn each_request_leaves_one_access_log_line_and_metrics_match_the_dashboard
         .await
         .unwrap();
     assert_eq!(res.status(), 400);
-    let lines = testkit::eventually(Duration::from_secs(5), || async {
-        let lines = access_lines(&stack.order[0], bad);
-        (!lines.is_empty()).then_some(lines)
-    })
-    .await
-    .expect("the refusal logged");
-    assert_eq!(lines.len(), 1);
-    assert_eq!(lines[0]["status"], 400);
+    assert_eq!(the_access_line(&stack.order[0], bad).await["status"], 400);
 
     // Probes are not logged at INFO.
     for _ in 0..3 {

@@ -276,11 +276,7 @@ impl AuthClient {
             .grpc
             .clone()
             .verify_token(req)
-            .instrument(tracing::info_span!(
-                "VerifyToken",
-                otel.kind = "client",
-                rpc.system = "grpc"
-            ))
+            .instrument(grpckit::client_span("VerifyToken"))
             .await;
         let code = match &result {
             Ok(_) => tonic::Code::Ok,

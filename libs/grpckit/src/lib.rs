@@ -12,7 +12,7 @@ mod observe;
 use std::time::Duration;
 
 use httpkit::Shutdown;
-pub use observe::Propagate;
+pub use observe::{Propagate, client_span};
 use tokio::net::TcpListener;
 use tonic::{
     service::Routes,

@@ -44,7 +44,7 @@ static HANDLING: LazyLock<HistogramVec> = LazyLock::new(|| {
             .buckets(vec![
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
             ]),
-            &["grpc_service", "grpc_method"],
+            &["grpc_service", "grpc_method", "grpc_code"],
         )
         .expect("valid histogram"),
     )
@@ -68,6 +68,17 @@ impl tonic::service::Interceptor for Propagate {
         }
         Ok(req)
     }
+}
+
+/// The span a client call runs in (`method` as the span's name), so the server's span, which
+/// [`Propagate`] links to it, sits under the call that made it.
+pub fn client_span(method: &'static str) -> Span {
+    tracing::info_span!(
+        "grpc client",
+        otel.name = method,
+        otel.kind = "client",
+        rpc.system = "grpc"
+    )
 }
 
 /// The names a server answers for; a call to anything else is counted as `unknown`, so a
@@ -204,7 +215,7 @@ impl Call {
             .with_label_values(&[&self.service, &self.method, &name])
             .inc();
         HANDLING
-            .with_label_values(&[&self.service, &self.method])
+            .with_label_values(&[&self.service, &self.method, &name])
             .observe(elapsed.as_secs_f64());
         let latency_ms = elapsed.as_secs_f64() * 1000.0;
         let _in = self.span.enter();

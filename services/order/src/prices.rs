@@ -142,11 +142,7 @@ impl Prices {
             .grpc
             .clone()
             .get_prices(req)
-            .instrument(tracing::info_span!(
-                "GetPrices",
-                otel.kind = "client",
-                rpc.system = "grpc"
-            ))
+            .instrument(grpckit::client_span("GetPrices"))
             .await;
         let code = result
             .as_ref()
@@ -217,6 +213,7 @@ impl Prices {
             .grpc
             .clone()
             .find_pizzas(req)
+            .instrument(grpckit::client_span("FindPizzas"))
             .await
             .map_err(|s| {
                 tracing::warn!(code = ?s.code(), message = s.message(), "FindPizzas failed");
