@@ -130,6 +130,18 @@ async fn one_order_is_one_trace_across_services_and_nats() {
     );
 }
 
+/// The body of a GET of `url`.
+async fn text_of(url: &str) -> String {
+    testkit::http()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// The access-log line `svc` wrote for the request with `request_id` (waited for a moment:
 /// stdout is written as the request ends); exactly one.
 async fn the_access_line(svc: &Service, request_id: &str) -> Value {
@@ -230,14 +242,7 @@ async fn each_request_leaves_one_access_log_line_and_metrics_match_the_dashboard
         ("order", &stack.order[0]),
         ("payment", &stack.payment[0]),
     ] {
-        let text = http
-            .get(format!("http://127.0.0.1:{}/metrics", svc.http))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = text_of(&format!("http://127.0.0.1:{}/metrics", svc.http)).await;
         for family in [
             "process_resident_memory_bytes",
             "process_cpu_seconds_total",
@@ -299,14 +304,7 @@ async fn each_service_serves_its_api_docs_ui_through_the_ingress() {
         assert!(html.contains("swagger-ui"), "{html}");
         // Its assets come from the service itself, nothing from a CDN.
         assert!(!html.contains("https://"), "{html}");
-        let init = http
-            .get(stack.url(&format!("/{svc}/docs/swagger-initializer.js")))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let init = text_of(&stack.url(&format!("/{svc}/docs/swagger-initializer.js"))).await;
         assert!(init.contains(&format!("/{svc}/openapi.json")), "{init}");
         let bundle = http
             .get(stack.url(&format!("/{svc}/docs/swagger-ui-bundle.js")))

@@ -351,9 +351,12 @@ const CLIENT_CLOSED: u16 = 499;
 impl Drop for AccessEntry {
     fn drop(&mut self) {
         let elapsed = self.started.elapsed();
-        let status = self.status.map_or(CLIENT_CLOSED, |s| s.as_u16());
+        let (status, label) = match &self.status {
+            Some(s) => (s.as_u16(), s.as_str()),
+            None => (CLIENT_CLOSED, "499"),
+        };
         HTTP_LATENCY
-            .with_label_values(&[self.method.as_str(), &self.route, &status.to_string()])
+            .with_label_values(&[self.method.as_str(), &self.route, label])
             .observe(elapsed.as_secs_f64());
         let latency_ms = elapsed.as_secs_f64() * 1000.0;
         let member_id = self.member.0.get().map(String::as_str);
