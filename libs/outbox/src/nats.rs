@@ -32,10 +32,15 @@ pub struct Nats {
 }
 
 /// Connects to NATS without failing when it is down: the client keeps retrying in the
-/// background, and the relay backs off until it is back.
-pub async fn connect_nats(url: &str, name: &str) -> anyhow::Result<Nats> {
+/// background, and the relay backs off until it is back. `options` carries the credentials
+/// and TLS settings (`settings::NatsArgs::connect_options`).
+pub async fn connect_nats(
+    url: &str,
+    options: async_nats::ConnectOptions,
+    name: &str,
+) -> anyhow::Result<Nats> {
     let (tx, rx) = tokio::sync::watch::channel(0u64);
-    let client = async_nats::ConnectOptions::new()
+    let client = options
         .name(name)
         .retry_on_initial_connect()
         .max_reconnects(None)

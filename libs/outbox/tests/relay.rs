@@ -51,7 +51,7 @@ async fn setup() -> (TestDb, NatsServer) {
 }
 
 async fn relay(db: &TestDb, nats: &NatsServer) -> Relay {
-    let client = outbox::connect_nats(&nats.url(), "relay-test")
+    let client = outbox::connect_nats(&nats.url(), Default::default(), "relay-test")
         .await
         .unwrap();
     Relay::new(

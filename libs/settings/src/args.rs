@@ -1,13 +1,17 @@
 //! The settings every service shares, as clap argument groups: the database, HTTP, NATS and
 //! logs. A service flattens the ones it needs into its own `ServeConfig`.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use clap::Args;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 
 use crate::{
-    Cidrs, ConfigError, List, Secret, parse_bytes, parse_cidrs, parse_duration, parse_list,
+    Cidrs, ConfigError, List, Secret, parse_bytes, parse_cidrs, parse_duration, parse_list, require,
 };
 
 /// How to reach PostgreSQL: `DATABASE_URL`, or the seed's `DB_*` variables.
@@ -49,6 +53,13 @@ pub struct DbArgs {
         default_value_t = 10
     )]
     pub db_max_connections: u32,
+    /// TLS to the server, as libpq's sslmode: `disable`, `allow`, `prefer` (the default),
+    /// `require`, `verify-ca` or `verify-full`. Overrides the URL's own `sslmode`.
+    #[arg(long, env = "DB_SSLMODE", value_name = "DB_SSLMODE", value_parser = parse_sslmode)]
+    pub db_sslmode: Option<PgSslMode>,
+    /// CA certificates (PEM) `verify-ca`/`verify-full` check the server's certificate against.
+    #[arg(long, env = "DB_SSLROOTCERT", value_name = "DB_SSLROOTCERT")]
+    pub db_sslrootcert: Option<PathBuf>,
     /// How long a request waits for a pooled connection before it is answered 503.
     #[arg(long, env = "DB_ACQUIRE_TIMEOUT", value_name = "DB_ACQUIRE_TIMEOUT", default_value = "3s", value_parser = parse_duration)]
     pub db_acquire_timeout: Duration,
@@ -57,19 +68,29 @@ pub struct DbArgs {
 impl DbArgs {
     /// Connection options; `default_user` is the service's own role.
     pub fn connect_options(&self, default_user: &str) -> Result<PgConnectOptions, ConfigError> {
-        if let Some(url) = &self.database_url {
-            return url
+        let mut o = match &self.database_url {
+            Some(url) => url
                 .expose()
                 .parse::<PgConnectOptions>()
-                .map_err(|_| ConfigError::new("DATABASE_URL is not a valid postgres:// URL"));
+                .map_err(|_| ConfigError::new("DATABASE_URL is not a valid postgres:// URL"))?,
+            None => {
+                let o = PgConnectOptions::new()
+                    .host(&self.db_host)
+                    .port(self.db_port)
+                    .database(&self.db_name)
+                    .username(self.db_user.as_deref().unwrap_or(default_user));
+                match &self.db_password {
+                    Some(p) => o.password(p.expose()),
+                    None => o,
+                }
+            }
+        };
+        if let Some(mode) = self.db_sslmode {
+            o = o.ssl_mode(mode);
         }
-        let mut o = PgConnectOptions::new()
-            .host(&self.db_host)
-            .port(self.db_port)
-            .database(&self.db_name)
-            .username(self.db_user.as_deref().unwrap_or(default_user));
-        if let Some(p) = &self.db_password {
-            o = o.password(p.expose());
+        if let Some(path) = &self.db_sslrootcert {
+            pem_of("DB_SSLROOTCERT", path, "CERTIFICATE")?;
+            o = o.ssl_root_cert(path);
         }
         Ok(o)
     }
@@ -128,6 +149,13 @@ impl DbArgs {
             .max_connections(self.db_max_connections)
             .acquire_timeout(self.db_acquire_timeout)
     }
+}
+
+/// libpq's sslmode names, as [`PgSslMode`].
+fn parse_sslmode(s: &str) -> Result<PgSslMode, String> {
+    s.parse().map_err(|_| {
+        format!("{s:?} is not one of disable, allow, prefer, require, verify-ca, verify-full")
+    })
 }
 
 /// Where `import-legacy` reads pizza_back's data, and whether it writes.
@@ -224,8 +252,11 @@ pub struct HttpArgs {
     pub shutdown_drain: Duration,
 }
 
+/// How to reach NATS: the URL, and the credentials and TLS a secured server asks for (the
+/// files come from Secrets mounted into the pod; README, "Running it on Kubernetes").
 #[derive(Debug, Clone, Args)]
 pub struct NatsArgs {
+    /// `nats://host:port` (several, comma-separated, for a cluster); `tls://` requires TLS.
     #[arg(
         long,
         env = "NATS_URL",
@@ -233,6 +264,102 @@ pub struct NatsArgs {
         default_value = "nats://127.0.0.1:4222"
     )]
     pub nats_url: String,
+    /// A credentials file: the user's JWT and NKey seed, as `nsc generate creds` writes it.
+    #[arg(
+        long,
+        env = "NATS_CREDS_FILE",
+        value_name = "NATS_CREDS_FILE",
+        conflicts_with = "nats_nkey_file"
+    )]
+    pub nats_creds_file: Option<PathBuf>,
+    /// A file holding the NKey seed (`SU…`) of a user the server knows by its public key.
+    #[arg(long, env = "NATS_NKEY_FILE", value_name = "NATS_NKEY_FILE")]
+    pub nats_nkey_file: Option<PathBuf>,
+    /// Refuse a server that does not speak TLS (a `tls://` URL, a CA file or a client
+    /// certificate imply it).
+    #[arg(long, env = "NATS_TLS_REQUIRED", value_name = "NATS_TLS_REQUIRED", default_value = "false", action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub nats_tls_required: bool,
+    /// CA certificates (PEM) the server's certificate must chain to, instead of the system's.
+    #[arg(long, env = "NATS_TLS_CA_FILE", value_name = "NATS_TLS_CA_FILE")]
+    pub nats_tls_ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for a server that verifies its clients (mutual TLS).
+    #[arg(
+        long,
+        env = "NATS_TLS_CERT_FILE",
+        value_name = "NATS_TLS_CERT_FILE",
+        requires = "nats_tls_key_file"
+    )]
+    pub nats_tls_cert_file: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(
+        long,
+        env = "NATS_TLS_KEY_FILE",
+        value_name = "NATS_TLS_KEY_FILE",
+        requires = "nats_tls_cert_file"
+    )]
+    pub nats_tls_key_file: Option<PathBuf>,
+}
+
+impl NatsArgs {
+    /// Connection options with the credentials and TLS settings applied. Every file is read
+    /// and checked here, at start: a missing or malformed one is a [`ConfigError`] naming its
+    /// variable, never a connection that retries forever.
+    pub async fn connect_options(&self) -> Result<async_nats::ConnectOptions, ConfigError> {
+        let mut o = async_nats::ConnectOptions::new();
+        if let Some(path) = &self.nats_creds_file {
+            let text = read_file("NATS_CREDS_FILE", path)?;
+            o = o.credentials(&text).map_err(|e| {
+                ConfigError::new(format!(
+                    "NATS_CREDS_FILE {} is not a NATS credentials file: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+        if let Some(path) = &self.nats_nkey_file {
+            let seed = read_file("NATS_NKEY_FILE", path)?.trim().to_owned();
+            nkeys::KeyPair::from_seed(&seed).map_err(|_| {
+                ConfigError::new(format!(
+                    "NATS_NKEY_FILE {} does not hold an NKey seed (SU…)",
+                    path.display()
+                ))
+            })?;
+            o = o.nkey(seed);
+        }
+        let mut tls = self.nats_tls_required || self.nats_url.contains("tls://");
+        if let Some(path) = &self.nats_tls_ca_file {
+            pem_of("NATS_TLS_CA_FILE", path, "CERTIFICATE")?;
+            o = o.add_root_certificates(path.clone());
+            tls = true;
+        }
+        if let (Some(cert), Some(key)) = (&self.nats_tls_cert_file, &self.nats_tls_key_file) {
+            pem_of("NATS_TLS_CERT_FILE", cert, "CERTIFICATE")?;
+            pem_of("NATS_TLS_KEY_FILE", key, "PRIVATE KEY")?;
+            o = o.add_client_certificate(cert.clone(), key.clone());
+            tls = true;
+        }
+        Ok(o.require_tls(tls))
+    }
+}
+
+/// The text of a file a setting names, or the one line saying why it cannot be read.
+pub(crate) fn read_file(var: &str, path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(format!("{var} {}: {e}", path.display())))
+}
+
+/// Checks that the file a setting names holds a PEM block of `label` (`CERTIFICATE`, or any
+/// `… PRIVATE KEY`).
+fn pem_of(var: &str, path: &Path, label: &str) -> Result<(), ConfigError> {
+    let text = read_file(var, path)?;
+    let found = text.lines().any(|l| {
+        l.strip_prefix("-----BEGIN ")
+            .and_then(|l| l.strip_suffix("-----"))
+            .is_some_and(|l| l.ends_with(label))
+    });
+    require(
+        found,
+        &format!("{var} {} holds no PEM {label}", path.display()),
+    )
 }
 
 #[derive(Debug, Clone, Args)]

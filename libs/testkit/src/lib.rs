@@ -11,6 +11,7 @@
 //!   [`oidc::log_in_at`], its login screens gone through as a browser does.
 //! - [`otlp::Collector`]: a stand-in OTLP trace receiver that keeps the spans it is sent.
 //! - [`toss::approve`]: the payment provider's checkout page approved, as a browser does it.
+//! - [`tls::TestCa`]: a certificate authority of the test's own, for servers that speak TLS.
 //! - [`listener`]: a socket on port 0 for a service under test.
 //!
 //! PostgreSQL is reached as a superuser through `TEST_DATABASE_ADMIN_URL` (default
@@ -24,6 +25,7 @@ pub mod otlp;
 mod pg;
 pub mod pizza_back;
 pub mod qr;
+pub mod tls;
 pub mod toss;
 
 pub use db::TestDb;

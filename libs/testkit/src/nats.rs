@@ -16,7 +16,13 @@ pub struct NatsServer {
     pub port: u16,
     child: Option<Child>,
     dir: tempfile::TempDir,
+    /// A configuration file (TLS, users) when the test gave one.
+    config: Option<PathBuf>,
+    /// How the test's own clients connect (credentials, TLS), [`NatsServer::client_options`].
+    options: ClientOptions,
 }
+
+type ClientOptions = std::sync::Arc<dyn Fn() -> async_nats::ConnectOptions + Send + Sync>;
 
 fn nats_binary() -> PathBuf {
     if let Ok(p) = std::env::var("NATS_SERVER_BIN") {
@@ -36,10 +42,23 @@ fn nats_binary() -> PathBuf {
 
 impl NatsServer {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with("").await
+    }
+
+    /// A server that also reads `config` (nats-server's configuration format: `tls { … }`,
+    /// `authorization { … }`, …); the port, JetStream and its store stay the test's.
+    pub async fn start_with(config: &str) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let file = (!config.is_empty()).then(|| dir.path().join("nats.conf"));
+        if let Some(f) = &file {
+            std::fs::write(f, config)?;
+        }
         let mut s = Self {
             port: free_port(),
             child: None,
-            dir: tempfile::tempdir()?,
+            dir,
+            config: file,
+            options: std::sync::Arc::new(async_nats::ConnectOptions::new),
         };
         s.start_again().await?;
         Ok(s)
@@ -51,7 +70,11 @@ impl NatsServer {
 
     /// Starts the server again on the same port and store (after [`NatsServer::stop`]).
     pub async fn start_again(&mut self) -> anyhow::Result<()> {
-        let child = Command::new(nats_binary())
+        let mut cmd = Command::new(nats_binary());
+        if let Some(f) = &self.config {
+            cmd.arg("-c").arg(f);
+        }
+        let child = cmd
             .args([
                 "-a",
                 "127.0.0.1",
@@ -83,8 +106,18 @@ impl NatsServer {
         }
     }
 
+    /// How [`NatsServer::client`] (and so every helper here) connects, for a server that
+    /// asks for credentials or TLS.
+    pub fn client_options(
+        mut self,
+        options: impl Fn() -> async_nats::ConnectOptions + Send + Sync + 'static,
+    ) -> Self {
+        self.options = std::sync::Arc::new(options);
+        self
+    }
+
     pub async fn client(&self) -> anyhow::Result<async_nats::Client> {
-        Ok(async_nats::connect(self.url()).await?)
+        Ok((self.options)().connect(self.url()).await?)
     }
 
     /// Every event of `E`'s stream stored so far, in order, with its `Nats-Msg-Id` (empty

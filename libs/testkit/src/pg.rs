@@ -21,10 +21,48 @@ pub struct PgServer {
     bin: PathBuf,
     dir: tempfile::TempDir,
     as_postgres: bool,
+    /// Server options that turn TLS on ([`PgServer::start_tls`]).
+    tls: String,
 }
 
 impl PgServer {
     pub async fn start() -> anyhow::Result<Self> {
+        let s = Self::init()?;
+        s.start_again().await?;
+        Ok(s)
+    }
+
+    /// A server that also accepts TLS, presenting `cert` (plain connections still work, as
+    /// with `ssl = on` anywhere).
+    pub async fn start_tls(cert: &crate::tls::CertFiles) -> anyhow::Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut s = Self::init()?;
+        // The key must be the server user's own and private, or PostgreSQL refuses it.
+        let (crt, key) = (
+            s.dir.path().join("server.crt"),
+            s.dir.path().join("server.key"),
+        );
+        std::fs::copy(&cert.cert, &crt)?;
+        std::fs::copy(&cert.key, &key)?;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
+        if s.as_postgres {
+            let out = Command::new("chown")
+                .arg("postgres:")
+                .arg(&crt)
+                .arg(&key)
+                .output()?;
+            anyhow::ensure!(out.status.success(), "chown the server's certificate");
+        }
+        s.tls = format!(
+            " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            crt.display(),
+            key.display()
+        );
+        s.start_again().await?;
+        Ok(s)
+    }
+
+    fn init() -> anyhow::Result<Self> {
         use std::os::unix::fs::MetadataExt;
         let bin = pg_bin()?;
         let dir = tempfile::tempdir()?;
@@ -46,6 +84,7 @@ impl PgServer {
             bin,
             dir,
             as_postgres,
+            tls: String::new(),
         };
         let data = s.data();
         s.run(
@@ -62,7 +101,6 @@ impl PgServer {
                 "--no-instructions",
             ],
         )?;
-        s.start_again().await?;
         Ok(s)
     }
 
@@ -98,9 +136,10 @@ impl PgServer {
         // whether a session ever waited on another's lock ([`PgServer::log`]).
         let options = format!(
             "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=200 \
-             -c log_lock_waits=on -c deadlock_timeout=50ms",
+             -c log_lock_waits=on -c deadlock_timeout=50ms{}",
             self.port,
-            self.dir.path().display()
+            self.dir.path().display(),
+            self.tls
         );
         let log = self.log_path().display().to_string();
         let data = self.data();

@@ -116,7 +116,12 @@ pub struct Listeners {
 /// then stops it all ([`Lifecycle::serve`]).
 pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> anyhow::Result<()> {
     let db = cfg.db.pool(DB_ROLE)?;
-    let nats = outbox::connect_nats(&cfg.nats.nats_url, "pizza-login").await?;
+    let nats = outbox::connect_nats(
+        &cfg.nats.nats_url,
+        cfg.nats.connect_options().await?,
+        "pizza-login",
+    )
+    .await?;
     let state = AppState::new(db.clone(), &cfg);
     let mut life = Lifecycle::new("login", db.clone(), nats, shutdown);
     life.relay(vec![AuthEvent::STREAM]);

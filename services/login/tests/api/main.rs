@@ -7,6 +7,7 @@ mod input;
 mod legacy;
 mod limits;
 mod operations;
+mod secured;
 mod sessions;
 mod social;
 mod tokens;
