@@ -14,6 +14,14 @@
 - that only the payment pods (to the payment provider) and the login pods (to the social login
   providers, when one is on) may leave the cluster, on 443: every other egress stays on
   cluster addresses;
+- conventions: every object carries the recommended labels (name, component, instance, part-of,
+  version, managed-by, helm.sh/chart); the values schema refuses unknown keys (a typo fails the
+  install instead of being ignored);
+- Secret files (PostgreSQL's CA, NATS credentials or NKey seed, NATS TLS): mounted read-only,
+  not world-readable, each service holding only its own NATS identity, and every *_FILE path
+  the env names is a file one of the pod's Secret volumes provides; every service reaches
+  PostgreSQL and NATS through an egress rule with a peer (ci/secured-values.yaml renders all
+  of it);
 - monitoring: every Service and pod template of a service carries app.kubernetes.io/component
   (the ServiceMonitors' jobLabel, so a series' job is login/menu/order/payment), the
   PrometheusRule is files/prometheus/alerts.yaml with its runbook base filled in, and the
@@ -46,7 +54,7 @@ K8S_VERSION = "1.31.0"
 SERVICES = {"login": True, "menu": True, "order": False, "payment": False}  # name -> serves gRPC
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
 # Environment that carries secrets: only ever from a Secret (secretKeyRef).
-SECRET_ENV = {"TOSS_SECRET_KEY", "DEPOSIT_WEBHOOK_SECRET", "JWT_SECRET", "JWT_SECRET_PREVIOUS", "DB_PASSWORD",
+SECRET_ENV = {"TOSS_SECRET_KEY", "DEPOSIT_WEBHOOK_SECRET", "JWT_SECRET", "JWT_SECRET_PREVIOUS", "DB_PASSWORD", "DATABASE_URL",
               "OAUTH_GOOGLE_CLIENT_SECRET", "OAUTH_KAKAO_CLIENT_SECRET", "OAUTH_NAVER_CLIENT_SECRET"}
 # Secret keys only the payment Deployment may read (the provider's key moves money).
 PAYMENT_ONLY_KEYS = {"toss-secret-key", "deposit-webhook-secret"}
@@ -268,6 +276,7 @@ def check_deployments(label: str, docs: list[dict], env_names: dict[str, set[str
         fail(f"{label}: ingress paths must be {sorted(want)}, got {sorted(paths)}")
     check_payment_secrets(label, docs)
     check_egress(label, docs)
+    check_secret_files(label, docs)
     check_monitoring(label, docs)
     return len(failures) - before
 
@@ -379,6 +388,67 @@ def check_egress(label: str, docs: list[dict]) -> None:
                 reach.add(who)
     if "pizza-payment" not in reach:
         fail(f"{label}: no NetworkPolicy lets the payment pods reach the provider (443 beyond the cluster)")
+
+
+RECOMMENDED_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/component", "app.kubernetes.io/instance",
+                      "app.kubernetes.io/part-of", "app.kubernetes.io/version", "app.kubernetes.io/managed-by",
+                      "helm.sh/chart")
+# The env that names a file the pod must have (from a Secret volume).
+FILE_ENV = ("DB_SSLROOTCERT", "NATS_CREDS_FILE", "NATS_NKEY_FILE", "NATS_TLS_CA_FILE", "NATS_TLS_CERT_FILE",
+            "NATS_TLS_KEY_FILE")
+
+
+def check_conventions(label: str, docs: list[dict]) -> None:
+    """The chart's objects and pod templates carry the recommended labels."""
+    for d in docs:
+        where = f"{label}: {d['kind']} {d['metadata']['name']}"
+        missing = [k for k in RECOMMENDED_LABELS if k not in (d["metadata"].get("labels") or {})]
+        if missing:
+            fail(f"{where}: lacks the labels {missing}")
+        tpl = (d.get("spec") or {}).get("template")
+        if d["kind"] in ("Deployment", "Job") and tpl:
+            missing = [k for k in RECOMMENDED_LABELS if k not in (tpl["metadata"].get("labels") or {})]
+            if missing:
+                fail(f"{where}: its pods lack the labels {missing}")
+
+
+def check_secret_files(label: str, docs: list[dict]) -> None:
+    """Files from Secrets: read-only, not world-readable, the pod's own NATS identity only, and
+    present wherever the env points; PostgreSQL and NATS reachable through the egress."""
+    for d in by_kind(docs, "Deployment") + by_kind(docs, "Job"):
+        spec = d["spec"]["template"]["spec"]
+        where = f"{label}: {d['kind']} {d['metadata']['name']}"
+        svc = service_of(d)
+        secret_vols = {v["name"]: v["secret"] for v in spec.get("volumes", []) if "secret" in v}
+        for name, sv in secret_vols.items():
+            if sv.get("defaultMode", 0o644) & 0o007:
+                fail(f"{where}: Secret volume {name} is world-readable (defaultMode {oct(sv.get('defaultMode', 0o644))})")
+            if name == "nats-auth":
+                keys = [i["key"] for i in sv.get("items") or []]
+                if not svc or keys not in ([f"{svc}.creds"], [f"{svc}.nk"]):
+                    fail(f"{where}: mounts the NATS identities {keys or 'of every service'}; only its own "
+                         f"({svc}.creds or {svc}.nk)")
+        for c in spec.get("containers", []):
+            files = set()
+            for m in c.get("volumeMounts", []):
+                if m["name"] in secret_vols:
+                    if not m.get("readOnly"):
+                        fail(f"{where}: Secret volume {m['name']} must be mounted read-only")
+                    for i in secret_vols[m["name"]].get("items") or []:
+                        files.add(f"{m['mountPath'].rstrip('/')}/{i['path']}")
+            for e in c.get("env", []):
+                if e["name"] in FILE_ENV and e.get("value") not in files:
+                    fail(f"{where}: {e['name']}={e.get('value')} is no file of its Secret volumes {sorted(files)}")
+    ports = {}
+    for np in by_kind(docs, "NetworkPolicy"):
+        who = ((np["spec"].get("podSelector") or {}).get("matchLabels") or {}).get("app.kubernetes.io/name", "")
+        for rule in np["spec"].get("egress") or []:
+            if rule.get("to"):
+                ports.setdefault(who, set()).update(p.get("port") for p in rule.get("ports") or [])
+    for svc in SERVICES:
+        for port, what in ((5432, "PostgreSQL"), (4222, "NATS")):
+            if port not in ports.get(f"pizza-{svc}", set()):
+                fail(f"{label}: no egress rule with a peer lets pizza-{svc} reach {what} on {port}")
 
 
 def kube_validate(label: str, docs: list[dict]) -> None:
@@ -495,6 +565,113 @@ def self_test(docs: list[dict], env_names: dict[str, set[str]], monitoring_docs:
             ok(f"self-test: {what} is caught")
 
 
+def env_of(c: dict) -> dict[str, dict]:
+    return {e["name"]: e for e in c.get("env", [])}
+
+
+def secret_ref(e: dict | None) -> tuple[str, str] | None:
+    ref = ((e or {}).get("valueFrom") or {}).get("secretKeyRef")
+    return (ref["name"], ref["key"]) if ref else None
+
+
+def check_secured(docs: list[dict]) -> None:
+    """What ci/secured-values.yaml asks for is what the pods get."""
+    deps = {service_of(d): d for d in by_kind(docs, "Deployment") if service_of(d)}
+    for svc, d in deps.items():
+        where = f"chart secured: {d['metadata']['name']}"
+        spec = d["spec"]["template"]["spec"]
+        c = spec["containers"][0]
+        env = env_of(c)
+        want = {
+            "DB_USER": (f"pizza-db-{svc}", "username"), "DB_PASSWORD": (f"pizza-db-{svc}", "password"),
+            "DB_HOST": ("pizza-db-app", "host"), "DB_PORT": ("pizza-db-app", "port"), "DB_NAME": ("pizza-db-app", "dbname"),
+        }
+        for var, ref in want.items():
+            if secret_ref(env.get(var)) != ref:
+                fail(f"{where}: {var} must come from Secret {ref[0]} key {ref[1]}, got {env.get(var)}")
+        literal = {k: (env.get(k) or {}).get("value") for k in
+                   ("DB_SSLMODE", "DB_SSLROOTCERT", "NATS_NKEY_FILE", "NATS_TLS_REQUIRED", "NATS_TLS_CA_FILE")}
+        if literal != {"DB_SSLMODE": "verify-full", "DB_SSLROOTCERT": "/etc/pizza/postgres-ca/ca.crt",
+                       "NATS_NKEY_FILE": f"/etc/pizza/nats-auth/{svc}.nk", "NATS_TLS_REQUIRED": "true",
+                       "NATS_TLS_CA_FILE": "/etc/pizza/nats-ca/ca.crt"}:
+            fail(f"{where}: TLS and NKey settings wrong: {literal}")
+        if not re.fullmatch(rf".*/pizza-{svc}@sha256:[0-9a-f]{{64}}", c["image"]):
+            fail(f"{where}: the image must be pinned by its digest, got {c['image']}")
+        if spec.get("imagePullSecrets") != [{"name": "ghcr-pull"}] or not spec.get("tolerations") \
+                or spec.get("nodeSelector") != {"kubernetes.io/os": "linux"}:
+            fail(f"{where}: pull secrets, tolerations and nodeSelector must reach the pod")
+        if "DB_ACQUIRE_TIMEOUT" not in env:
+            fail(f"{where}: extraEnv must reach the container")
+    if "affinity" not in deps["order"]["spec"]["template"]["spec"]:
+        fail("chart secured: services.order.affinity must reach the order pods")
+    for job in by_kind(docs, "Job"):
+        env = env_of(job["spec"]["template"]["spec"]["containers"][0])
+        if "bootstrap" in job["metadata"]["name"]:
+            if secret_ref(env.get("PGUSER")) != ("pizza-db-superuser", "username") or \
+                    (env.get("PGSSLMODE") or {}).get("value") != "verify-full":
+                fail(f"chart secured: the bootstrap must log in with bootstrap.adminSecret over verify-full, got {env}")
+        elif (env.get("DB_SSLMODE") or {}).get("value") != "verify-full":
+            fail(f"chart secured: Job {job['metadata']['name']} must migrate over verify-full TLS")
+
+
+def check_strict_schema() -> None:
+    """A typo in the values stops the install, naming the key."""
+    import helm_python
+
+    chart = helm_python.Chart.load(str(CHART))
+    base = helm_python.values_from_yaml((CHART / ENVS["dev"]).read_text())
+    for typo, key in (({"imagee": {"tag": "1.0"}}, "imagee"), ({"postgres": {"hots": "db"}}, "hots"),
+                      ({"nats": {"auth": {"mode": "nkeys"}}}, "mode"),
+                      ({"services": {"order": {"replica": 3}}}, "replica")):
+        try:
+            chart.render(merged(base, typo), name="pizza", namespace="pizza-dev", is_install=True)
+        except Exception as e:  # helm_python.errors.HelmValuesError
+            if key not in str(e):
+                fail(f"values schema: {typo} was refused without naming {key}: {e}")
+            continue
+        fail(f"values schema: {typo} was accepted")
+    ok("values schema: unknown keys and bad enums are refused, naming the key")
+
+
+def self_test_secured(docs: list[dict], env_names: dict[str, set[str]]) -> None:
+    global failures, quiet
+    saved = failures
+
+    def dep(d: list[dict], svc: str) -> dict:
+        return [x for x in by_kind(d, "Deployment") if service_of(x) == svc][0]["spec"]["template"]["spec"]
+
+    def vol(d: list[dict], svc: str, name: str) -> dict:
+        return [v for v in dep(d, svc)["volumes"] if v["name"] == name][0]["secret"]
+
+    cases = {
+        "order holding login's NKey seed": lambda d: vol(d, "order", "nats-auth")["items"][0].__setitem__("key", "login.nk"),
+        "every service's NKey in one volume": lambda d: vol(d, "menu", "nats-auth").pop("items"),
+        "a world-readable CA volume": lambda d: vol(d, "payment", "postgres-ca").__setitem__("defaultMode", 0o644),
+        "a CA path no volume provides": lambda d: [e.__setitem__("value", "/etc/ssl/ca.crt") for e in
+                                                   dep(d, "login")["containers"][0]["env"] if e["name"] == "DB_SSLROOTCERT"],
+        "order pods cut off from NATS": lambda d: [r.__setitem__("to", []) for np in by_kind(d, "NetworkPolicy")
+                                                   if np["metadata"]["name"].endswith("-order")
+                                                   for r in np["spec"].get("egress", [])
+                                                   if {"port": 4222, "protocol": "TCP"} in r.get("ports", [])],
+        "a Job without the managed-by label": lambda d: by_kind(d, "Job")[0]["metadata"]["labels"].pop(
+            "app.kubernetes.io/managed-by"),
+        "DATABASE_URL as a literal": lambda d: dep(d, "menu")["containers"][0]["env"].append(
+            {"name": "DATABASE_URL", "value": "postgres://menu_svc:pw@db/pizza"}),
+    }
+    for what, breakit in cases.items():
+        broken = copy.deepcopy(docs)
+        breakit(broken)
+        failures, quiet = [], True
+        n = check_deployments("self-test", broken, env_names)
+        check_conventions("self-test", broken)
+        n = len(failures)
+        failures, quiet = saved, False
+        if n == 0:
+            fail(f"self-test: {what} was not caught")
+        else:
+            ok(f"self-test: {what} is caught")
+
+
 def main() -> int:
     bin_dir = Path(sys.argv[1])
     env_names = {svc: binary_env(bin_dir, svc) for svc in SERVICES}
@@ -525,6 +702,10 @@ def main() -> int:
         n = check_deployments(f"chart {env}", docs, env_names)
         if n == 0:
             ok(f"chart {env}: probes, ports, env, secrets, egress, security and grace period match the binaries")
+        before = len(failures)
+        check_conventions(f"chart {env}", docs)
+        if len(failures) == before:
+            ok(f"chart {env}: every object and pod carries the recommended labels")
         kube_validate(f"chart {env}", docs)
         checkov(f"chart {env}", docs)
         if env == "prod":
@@ -559,8 +740,22 @@ def main() -> int:
         ok(f"chart prod+dashboards: job labels, ServiceMonitors, PrometheusRule and {n_cms} dashboard ConfigMaps")
     kube_validate("chart prod+dashboards", monitoring_docs)
 
+    print("chart, pizza-prod with ci/secured-values.yaml (CloudNativePG, NATS NKeys + TLS, digests)")
+    secured = yaml.safe_load((CHART / "ci" / "secured-values.yaml").read_text())
+    secured_docs = render_chart("prod", secured)
+    n = check_deployments("chart secured", secured_docs, env_names)
+    before = len(failures)
+    check_conventions("chart secured", secured_docs)
+    check_secured(secured_docs)
+    if n == 0 and len(failures) == before:
+        ok("chart secured: credentials, TLS and NKeys from their Secrets, each service its own; digests, scheduling")
+    kube_validate("chart secured", secured_docs)
+    checkov("chart secured", secured_docs)
+    check_strict_schema()
+
     print("self-test")
     self_test(dev_docs, env_names, monitoring_docs)
+    self_test_secured(secured_docs, env_names)
 
     print()
     if failures:

@@ -2,13 +2,14 @@
 # Creates the platform's database, the service roles and their schemas. Idempotent: run it
 # once by hand as a database administrator, or as the Helm bootstrap hook.
 #
-# Connection: the usual libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD) of a superuser.
-# DB_NAME names the database (default `pizza`). LOGIN_DB_PASSWORD, MENU_DB_PASSWORD,
-# ORDER_DB_PASSWORD and PAYMENT_DB_PASSWORD, when set, become the roles' passwords (a managed PostgreSQL has no
-# trust authentication).
+# Connection: the usual libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGSSLMODE,
+# PGSSLROOTCERT) of a superuser, or of a CREATEROLE role that owns the database. DB_NAME (or
+# PGDATABASE) names the database (default `pizza`). LOGIN_DB_PASSWORD, MENU_DB_PASSWORD,
+# ORDER_DB_PASSWORD and PAYMENT_DB_PASSWORD, when set, become the roles' passwords (a managed
+# PostgreSQL has no trust authentication).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-db=${DB_NAME:-pizza}
+db=${DB_NAME:-${PGDATABASE:-pizza}}
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 psql_() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 

@@ -11,6 +11,7 @@
 //!   [`oidc::log_in_at`], its login screens gone through as a browser does.
 //! - [`otlp::Collector`]: a stand-in OTLP trace receiver that keeps the spans it is sent.
 //! - [`toss::approve`]: the payment provider's checkout page approved, as a browser does it.
+//! - [`nats_accounts::OperatorMode`]: NATS's operator mode, and a user's `.creds` file.
 //! - [`tls::TestCa`]: a certificate authority of the test's own, for servers that speak TLS.
 //! - [`listener`]: a socket on port 0 for a service under test.
 //!
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 mod db;
 mod nats;
+pub mod nats_accounts;
 pub mod oidc;
 pub mod otlp;
 mod pg;

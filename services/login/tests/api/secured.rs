@@ -1,6 +1,6 @@
 //! pizza-login against a PostgreSQL and a NATS secured the way managed ones are: TLS checked
 //! against the operator's CA (`DB_SSLMODE=verify-full`), an NKey user and a client certificate
-//! for NATS. The settings are the files the chart mounts from Secrets (README, "Running it on
+//! for NATS, or a credentials file of an account in NATS's operator mode. The settings are the files the chart mounts from Secrets (README, "Running it on
 //! Kubernetes").
 
 use std::{
@@ -13,6 +13,7 @@ use events::AuthEvent;
 use serde_json::{Value, json};
 use testkit::{
     NatsServer, PgServer, TestDb, free_port,
+    nats_accounts::OperatorMode,
     tls::{CertFiles, TestCa},
 };
 
@@ -152,6 +153,26 @@ async fn health(r: &Running, code: u16, nats: &str) -> Value {
     panic!("/healthz never answered {code} with nats {nats}: {last}");
 }
 
+/// `/healthz` keeps answering `code` with `nats` for 3 s (a refused connection stays refused;
+/// a starting service says "pending" for a moment before it connects).
+async fn stays(r: &Running, code: u16, nats: &str) -> Value {
+    health(r, code, nats).await;
+    let url = format!("{}/healthz", r.base);
+    let until = std::time::Instant::now() + Duration::from_secs(3);
+    let mut last = Value::Null;
+    while std::time::Instant::now() < until {
+        let res = testkit::get(&url).await.unwrap();
+        let status = res.status().as_u16();
+        last = res.json().await.unwrap();
+        assert!(
+            status == code && last["nats"] == nats,
+            "/healthz turned {status}: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    last
+}
+
 #[tokio::test]
 async fn verified_tls_to_postgres_and_nkey_plus_mutual_tls_to_nats_carry_the_service() {
     let s = secured().await;
@@ -173,40 +194,8 @@ async fn verified_tls_to_postgres_and_nkey_plus_mutual_tls_to_nats_carry_the_ser
 
     // A session ends: its revocation goes out through the outbox, over NATS's TLS as the NKey
     // user, and is in the stream.
-    let http = reqwest::Client::new();
-    let url = |p: &str| format!("{}{p}", running.base);
-    let res = http
-        .post(url("/login/register/"))
-        .json(&json!({"member_id": "tls_kim", "member_pwd": PASSWORD, "member_nm": "김"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let login: Value = http
-        .post(url("/login/"))
-        .json(&json!({"member_id": "tls_kim", "member_pwd": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().unwrap();
-    let res = http
-        .post(url("/login/logout/"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
-    let revoked = testkit::eventually(Duration::from_secs(10), || async {
-        let events = s.nats.events::<AuthEvent>().await;
-        (!events.is_empty()).then_some(events)
-    })
-    .await
-    .expect("the revocation reached the stream");
-    let AuthEvent::SessionRevoked(r) = &revoked[0].event;
-    assert_eq!(r.member_id, "tls_kim");
+    end_a_session(&running.base, "tls_kim").await;
+    assert_revoked(&s.nats, "tls_kim").await;
 
     // Every session the service holds is encrypted.
     let mut admin = s.db.admin().await.unwrap();
@@ -221,6 +210,83 @@ async fn verified_tls_to_postgres_and_nkey_plus_mutual_tls_to_nats_carry_the_ser
     .unwrap();
     assert!(tls >= 1, "no TLS session of {}", pizza_login::DB_ROLE);
     assert_eq!(plain, 0, "a session without TLS");
+}
+
+/// Registers `member`, logs in and out: login publishes the session's revocation.
+async fn end_a_session(base: &str, member: &str) {
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("{base}{p}");
+    let res = http
+        .post(url("/login/register/"))
+        .json(&json!({"member_id": member, "member_pwd": PASSWORD, "member_nm": "김"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let login: Value = http
+        .post(url("/login/"))
+        .json(&json!({"member_id": member, "member_pwd": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let res = http
+        .post(url("/login/logout/"))
+        .bearer_auth(login["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+}
+
+/// The stream holds `member`'s revocation (at most 10 s).
+async fn assert_revoked(nats: &NatsServer, member: &str) {
+    let revoked = testkit::eventually(Duration::from_secs(10), || async {
+        let events = nats.events::<AuthEvent>().await;
+        (!events.is_empty()).then_some(events)
+    })
+    .await
+    .expect("the revocation reached the stream");
+    let AuthEvent::SessionRevoked(r) = &revoked[0].event;
+    assert_eq!(r.member_id, member);
+}
+
+#[tokio::test]
+async fn a_credentials_file_logs_in_to_nats_in_operator_mode_with_jetstream() {
+    let accounts = OperatorMode::new("pizza-login");
+    let creds = accounts.creds.clone();
+    let nats = NatsServer::start_with(&accounts.config)
+        .await
+        .unwrap()
+        .client_options(move || async_nats::ConnectOptions::with_credentials(&creds).unwrap());
+    let db = TestDb::new(pizza_login::DB_ROLE, &pizza_login::MIGRATOR)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("login.creds");
+    std::fs::write(&file, &accounts.creds).unwrap();
+    let env = |creds: &Path| {
+        vec![
+            ("DATABASE_URL", db.url()),
+            ("NATS_URL", nats.url()),
+            ("NATS_CREDS_FILE", creds.display().to_string()),
+            ("JWT_SECRET", SECRET.to_owned()),
+            ("LOG_LEVEL", "warn".to_owned()),
+        ]
+    };
+    let running = serve(&env(&file));
+    health(&running, 200, "connected").await;
+    end_a_session(&running.base, "creds_lee").await;
+    assert_revoked(&nats, "creds_lee").await;
+    drop(running);
+
+    // A user of another operator is not let in.
+    let stranger = dir.path().join("stranger.creds");
+    std::fs::write(&stranger, OperatorMode::new("pizza-login").creds).unwrap();
+    let running = serve(&env(&stranger));
+    stays(&running, 200, "pending").await;
 }
 
 #[tokio::test]
@@ -243,7 +309,7 @@ async fn a_server_not_signed_by_the_given_ca_or_an_unknown_nkey_is_refused() {
     }
     let running = serve(&env);
     // It runs, and says what is missing: not ready, no database, NATS not connected.
-    let body = health(&running, 503, "pending").await;
+    let body = stays(&running, 503, "pending").await;
     assert_eq!(body["database"], "down");
 }
 
