@@ -36,4 +36,7 @@ diff -q "$tmp/resources.yaml" deploy/k8s/base/resources.yaml \
   || { cp "$tmp/resources.yaml" deploy/k8s/base/resources.yaml; log "deploy/k8s/base is stale: run deploy/k8s/generate-base.py"; exit 1; }
 
 python deploy/checks/check.py "$target/debug"
+# The examples an operator runs the chart next to (CloudNativePG, the official NATS chart):
+# rendered, validated against their schemas, and checked to meet the chart's values.
+python deploy/checks/examples.py
 "$root/scripts/rehearse.sh"

@@ -2,7 +2,7 @@
 # the first run and reused after (PIZZA_VENV overrides where).
 venv=${PIZZA_VENV:-$HOME/.cache/pizza-venv}
 if [ ! -x "$venv/bin/checkov" ] || [ ! -x "$venv/bin/kubectl" ] \
-   || ! "$venv/bin/python" -c 'import helm_python, yaml' 2>/dev/null; then
+   || ! "$venv/bin/python" -c 'import helm_python, yaml, jsonschema' 2>/dev/null; then
   echo "deploy checks: installing the checkers into $venv (first run only)"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
