@@ -646,6 +646,10 @@ def check_chart(label: str, docs: list[dict], values: dict, nats_docs: list[dict
                 m = re.fullmatch(r"(nats|tls)://([^:/]+)(?::(\d+))?", url.strip())
                 if not m or not resolve_service(m.group(2), nats_docs, NATS[1]) or int(m.group(3) or 4222) != nats_port:
                     fail(f"{where}: NATS_URL {url!r} must be the NATS chart's Service in {NATS[1]} on {nats_port}")
+            servers = int(dig(nats_values, "config", "cluster", "replicas", default=1))
+            if env.get("NATS_STREAM_REPLICAS", ("", "1"))[1] != str(servers):
+                fail(f"{where}: NATS_STREAM_REPLICAS must be {servers} (every stream on each of the NATS "
+                     f"chart's servers), got {env.get('NATS_STREAM_REPLICAS')}")
             client_tls = env.get("NATS_TLS_REQUIRED", ("", ""))[1].lower() == "true" or "tls://" in env["NATS_URL"][1]
             if not (server_tls and client_tls):
                 fail(f"{where}: NATS TLS on both sides: the server {'has' if server_tls else 'lacks'} it, "

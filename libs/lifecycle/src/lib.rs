@@ -77,17 +77,20 @@ impl Lifecycle {
     pub fn work<E: Event>(&mut self, queue: outbox::WorkQueue<E>) {
         let js = outbox::jetstream(self.nats.client.clone());
         let stopped = self.stopped();
-        self.tasks.push(tokio::spawn(queue.run(js, stopped)));
+        let replicas = self.nats.stream_replicas;
+        self.tasks
+            .push(tokio::spawn(queue.run(js, replicas, stopped)));
     }
 
     /// Publishes this service's outbox to `streams` until the servers have stopped.
     pub fn relay(&mut self, streams: Vec<Stream>) {
-        let relay = outbox::Relay::new(
+        let mut relay = outbox::Relay::new(
             self.name,
             self.db.clone(),
             outbox::jetstream(self.nats.client.clone()),
             streams,
         );
+        relay.stream_replicas = self.nats.stream_replicas;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(relay.run(async move {
             let _ = stopped.await;

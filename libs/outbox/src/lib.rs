@@ -37,7 +37,7 @@ mod relay;
 mod subscribe;
 mod write;
 
-pub use nats::{Nats, connect_nats, ensure_stream, jetstream, nats_state};
+pub use nats::{Nats, connect_nats, ensure_stream, jetstream, nats_state, servers};
 pub use queue::{Handled, WorkHandler, WorkQueue, retry_delay};
 pub use relay::Relay;
 pub use subscribe::{Broadcast, EventHandler};

@@ -6,13 +6,20 @@ use std::time::Duration;
 use async_nats::jetstream::{self, stream};
 use events::Stream;
 
-/// Creates `stream` in JetStream if it does not exist yet (idempotent; the relay does it
-/// before it publishes, and a durable consumer before it reads).
-pub async fn ensure_stream(js: &jetstream::Context, stream: Stream) -> anyhow::Result<()> {
+/// Creates `stream` in JetStream if it does not exist yet, on `replicas` servers
+/// (idempotent; the relay does it before it publishes, and a durable consumer before it
+/// reads). An existing stream keeps its settings.
+pub async fn ensure_stream(
+    js: &jetstream::Context,
+    stream: Stream,
+    replicas: usize,
+) -> anyhow::Result<()> {
     js.get_or_create_stream(stream::Config {
         name: stream.name.to_owned(),
         subjects: vec![stream.subjects.to_owned()],
         storage: stream::StorageType::File,
+        // On a NATS cluster (R=3), a stream outlives the loss of a server.
+        num_replicas: replicas,
         // Dedup by Nats-Msg-Id across relay retries and takeovers (≥ 10 min; ARCHITECTURE.md).
         duplicate_window: Duration::from_secs(15 * 60),
         // Consumers only need recent history; nothing grows without bound.
@@ -29,6 +36,16 @@ pub async fn ensure_stream(js: &jetstream::Context, stream: Stream) -> anyhow::R
 pub struct Nats {
     pub client: async_nats::Client,
     pub connections: tokio::sync::watch::Receiver<u64>,
+    /// How many servers hold each stream this process creates (NATS_STREAM_REPLICAS).
+    pub stream_replicas: usize,
+}
+
+impl Nats {
+    /// Streams made from here on are kept on `n` servers.
+    pub fn stream_replicas(mut self, n: usize) -> Self {
+        self.stream_replicas = n;
+        self
+    }
 }
 
 /// Connects to NATS without failing when it is down: the client keeps retrying in the
@@ -57,12 +74,24 @@ pub async fn connect_nats(
                 }
             }
         })
-        .connect(url)
+        .connect(servers(url)?)
         .await?;
     Ok(Nats {
         client,
         connections: rx,
+        stream_replicas: 1,
     })
+}
+
+/// The servers of a `NATS_URL`: one URL, or several separated by commas (a cluster's).
+pub fn servers(url: &str) -> anyhow::Result<Vec<async_nats::ServerAddr>> {
+    url.split(',')
+        .map(|u| {
+            u.trim()
+                .parse::<async_nats::ServerAddr>()
+                .map_err(|e| anyhow::anyhow!("{u:?} is not a NATS URL: {e}"))
+        })
+        .collect()
 }
 
 /// A JetStream context whose acks time out quickly enough for the relay to back off.

@@ -62,12 +62,18 @@ impl<E: Event> WorkQueue<E> {
     /// Runs until `stop` resolves; NATS trouble is retried. An event being handled when
     /// `stop` comes is not acknowledged: it is delivered again (to another replica, or after
     /// the restart), which the handler's idempotence makes harmless.
-    pub async fn run(self, js: jetstream::Context, stop: impl Future<Output = ()>) {
+    /// Consumes until `stop`; the stream, when it is made here, is kept on `replicas` servers.
+    pub async fn run(
+        self,
+        js: jetstream::Context,
+        replicas: usize,
+        stop: impl Future<Output = ()>,
+    ) {
         tokio::pin!(stop);
         let mut backoff = Duration::from_millis(200);
         loop {
             tokio::select! {
-                r = self.consume(&js) => if let Err(e) = r {
+                r = self.consume(&js, replicas) => if let Err(e) = r {
                     tracing::warn!(consumer = self.name, error = %format!("{e:#}"), "work queue interrupted; retrying");
                 },
                 _ = &mut stop => return,
@@ -82,10 +88,10 @@ impl<E: Event> WorkQueue<E> {
         }
     }
 
-    async fn consume(&self, js: &jetstream::Context) -> anyhow::Result<()> {
+    async fn consume(&self, js: &jetstream::Context, replicas: usize) -> anyhow::Result<()> {
         // Made with the stream if it is not there yet (same settings as its publisher's);
         // being durable, it remembers its place across restarts and replicas.
-        ensure_stream(js, E::STREAM).await?;
+        ensure_stream(js, E::STREAM, replicas).await?;
         let stream = js.get_stream(E::STREAM.name).await?;
         let consumer = stream
             .get_or_create_consumer(

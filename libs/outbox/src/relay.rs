@@ -60,6 +60,9 @@ pub struct Relay {
     pub pool: PgPool,
     pub jetstream: jetstream::Context,
     pub streams: Vec<Stream>,
+    /// How many servers hold each stream the relay creates (1 on a single server, 3 on a
+    /// NATS cluster).
+    pub stream_replicas: usize,
     /// Rows published per round trip.
     pub batch: i64,
     /// How long published rows are kept (for inspection) before they are pruned.
@@ -99,6 +102,7 @@ impl Relay {
             pool,
             jetstream,
             streams,
+            stream_replicas: 1,
             batch: 256,
             keep_published: Duration::from_secs(3600),
         }
@@ -197,7 +201,7 @@ impl Relay {
 
     async fn ensure_streams(&self) -> anyhow::Result<()> {
         for s in &self.streams {
-            ensure_stream(&self.jetstream, *s).await?;
+            ensure_stream(&self.jetstream, *s, self.stream_replicas).await?;
         }
         Ok(())
     }

@@ -5,7 +5,7 @@ use std::{collections::HashSet, time::Duration};
 use events::{Envelope, Event, Stream};
 use outbox::Relay;
 use serde::{Deserialize, Serialize};
-use testkit::{NatsServer, TestDb};
+use testkit::{NatsCluster, NatsServer, TestDb};
 
 /// The relay's own test events, in a stream of their own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,6 +131,52 @@ async fn two_relays_publish_every_event_exactly_once_in_commit_order() {
     let ids: HashSet<_> = msgs.iter().map(|(id, _)| id.clone()).collect();
     assert_eq!(ids.len(), 170);
     b.abort();
+}
+
+#[tokio::test]
+async fn on_a_three_server_cluster_the_stream_is_kept_on_three_and_outlives_its_leader() {
+    let db = TestDb::empty("login_svc").await.unwrap();
+    sqlx::raw_sql(OUTBOX_DDL).execute(&db.pool).await.unwrap();
+    let mut cluster = NatsCluster::start(3).await.unwrap();
+    let client = outbox::connect_nats(&cluster.url(), Default::default(), "relay-test")
+        .await
+        .unwrap();
+    let mut r = Relay::new(
+        "test",
+        db.pool.clone(),
+        outbox::jetstream(client.client.clone()),
+        vec![TestEvent::STREAM],
+    );
+    r.stream_replicas = 3;
+    let task = tokio::spawn(r.run(std::future::pending()));
+    write_events(&db, 0, 20).await;
+    wait_for(&cluster.servers[0], 20).await;
+
+    let js = async_nats::jetstream::new(client.client.clone());
+    let info = js
+        .get_stream(TestEvent::STREAM.name)
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .clone();
+    assert_eq!(info.config.num_replicas, 3);
+    let placed = info.cluster.expect("clustered");
+    assert_eq!(placed.replicas.len(), 2, "a leader and two replicas");
+
+    // The server leading the stream goes: the others elect a leader, keep every event, and
+    // the relay carries on.
+    let leader: usize = placed.leader.unwrap()[1..].parse().unwrap();
+    cluster.servers[leader].stop().await;
+    write_events(&db, 20, 10).await;
+    let survivor = &cluster.servers[(leader + 1) % 3];
+    let msgs = wait_for(survivor, 30).await;
+    let ns: Vec<TestEvent> = msgs.iter().map(|(_, e)| e.event.clone()).collect();
+    let want: Vec<TestEvent> = (0..30).map(|n| TestEvent::Happened { n }).collect();
+    assert_eq!(ns, want, "nothing lost, nothing twice, in commit order");
+    assert!(all_marked(&db).await);
+    task.abort();
 }
 
 #[tokio::test]

@@ -264,6 +264,10 @@ pub struct NatsArgs {
         default_value = "nats://127.0.0.1:4222"
     )]
     pub nats_url: String,
+    /// How many servers keep each stream the service creates: 1 on a single server, 3 on a
+    /// NATS cluster (so a stream survives losing a server). Streams that exist keep theirs.
+    #[arg(long, env = "NATS_STREAM_REPLICAS", value_name = "NATS_STREAM_REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub nats_stream_replicas: u8,
     /// A credentials file: the user's JWT and NKey seed, as `nsc generate creds` writes it.
     #[arg(
         long,
@@ -305,6 +309,11 @@ impl NatsArgs {
     /// and checked here, at start: a missing or malformed one is a [`ConfigError`] naming its
     /// variable, never a connection that retries forever.
     pub async fn connect_options(&self) -> Result<async_nats::ConnectOptions, ConfigError> {
+        for url in self.nats_url.split(',') {
+            url.trim()
+                .parse::<async_nats::ServerAddr>()
+                .map_err(|e| ConfigError::new(format!("NATS_URL {url:?}: {e}")))?;
+        }
         let mut o = async_nats::ConnectOptions::new();
         if let Some(path) = &self.nats_creds_file {
             let text = read_file("NATS_CREDS_FILE", path)?;

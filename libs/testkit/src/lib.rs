@@ -31,7 +31,7 @@ pub mod tls;
 pub mod toss;
 
 pub use db::TestDb;
-pub use nats::NatsServer;
+pub use nats::{NatsCluster, NatsServer};
 pub use pg::PgServer;
 
 /// A port nobody listens on right now.

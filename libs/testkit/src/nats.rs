@@ -182,6 +182,40 @@ impl NatsServer {
     }
 }
 
+/// `n` private servers routed into one cluster with JetStream (server names `n0`, `n1`, …),
+/// for tests of what a production NATS (three servers, R=3 streams) does when one goes.
+pub struct NatsCluster {
+    pub servers: Vec<NatsServer>,
+}
+
+impl NatsCluster {
+    pub async fn start(n: usize) -> anyhow::Result<Self> {
+        let routes: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let all = routes
+            .iter()
+            .map(|p| format!("nats://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut servers = Vec::with_capacity(n);
+        for (i, port) in routes.iter().enumerate() {
+            let config = format!(
+                "server_name: n{i}\ncluster {{\n  name: pizza-test\n  listen: 127.0.0.1:{port}\n  routes: [{all}]\n}}\n"
+            );
+            servers.push(NatsServer::start_with(&config).await?);
+        }
+        Ok(Self { servers })
+    }
+
+    /// Every server's client URL, comma-separated, as a service is given a cluster's.
+    pub fn url(&self) -> String {
+        self.servers
+            .iter()
+            .map(|s| s.url())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
 impl Drop for NatsServer {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -121,7 +121,8 @@ pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> 
         cfg.nats.connect_options().await?,
         "pizza-login",
     )
-    .await?;
+    .await?
+    .stream_replicas(cfg.nats.nats_stream_replicas.into());
     let state = AppState::new(db.clone(), &cfg);
     let mut life = Lifecycle::new("login", db.clone(), nats, shutdown);
     life.relay(vec![AuthEvent::STREAM]);

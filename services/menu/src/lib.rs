@@ -74,7 +74,8 @@ pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> 
         cfg.nats.connect_options().await?,
         "pizza-menu",
     )
-    .await?;
+    .await?
+    .stream_replicas(cfg.nats.nats_stream_replicas.into());
     let auth = AuthClient::from_args(&cfg.auth).map_err(|e| anyhow::anyhow!(e))?;
     let catalog = CatalogCache::new(db.clone(), cfg.menu_cache_ttl);
     let state = AppState(Arc::new(Shared {

@@ -99,7 +99,8 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
         cfg.nats.connect_options().await?,
         "pizza-order",
     )
-    .await?;
+    .await?
+    .stream_replicas(cfg.nats.nats_stream_replicas.into());
     let auth = AuthClient::from_args(&cfg.auth).map_err(|e| anyhow::anyhow!(e))?;
     let prices = Prices::new(
         &cfg.menu_grpc_url,

@@ -90,7 +90,8 @@ pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> any
         cfg.nats.connect_options().await?,
         "pizza-payment",
     )
-    .await?;
+    .await?
+    .stream_replicas(cfg.nats.nats_stream_replicas.into());
     let auth = AuthClient::from_args(&cfg.auth).map_err(|e| anyhow::anyhow!(e))?;
     let toss = Toss::new(
         &cfg.toss.toss_api_url,

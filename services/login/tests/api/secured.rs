@@ -325,7 +325,9 @@ fn bad_tls_or_credential_settings_stop_the_process_with_one_line_naming_the_vari
     let not_pem = file("ca.txt", "not a certificate\n");
     let not_creds = file("login.creds", "-----BEGIN NATS USER JWT-----\nnope\n");
     let missing = dir.path().join("absent.crt").display().to_string();
-    let cases: [(&[(&str, &str)], &str); 7] = [
+    let cases: [(&[(&str, &str)], &str); 9] = [
+        (&[("NATS_URL", "nats://a:4222,nats://b:42x")], "NATS_URL"),
+        (&[("NATS_STREAM_REPLICAS", "7")], "NATS_STREAM_REPLICAS"),
         (&[("DB_SSLMODE", "verify")], "DB_SSLMODE"),
         (&[("DB_SSLROOTCERT", &not_pem)], "DB_SSLROOTCERT"),
         (&[("NATS_NKEY_FILE", &public_key)], "NATS_NKEY_FILE"),
