@@ -18,6 +18,10 @@ cargo build --workspace --bins --tests -q
 
 # The deployment artifacts, proven offline against the binaries just built.
 "$root/scripts/check-deploy.sh"
+# What CI checks of the supply chain, where it can run here: the workflows (pinning, permissions,
+# actionlint or the workflow schema), buf lint/breaking of proto/, cargo deny (licenses, bans,
+# sources) and the binaries' dependency SBOMs (cargo cyclonedx).
+"$root/scripts/supply-chain.sh"
 # The alerts (promtool check/test rules), their runbooks and the dashboards' queries, offline.
 python3 "$root/deploy/checks/observability.py"
 
