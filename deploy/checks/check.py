@@ -604,6 +604,20 @@ def check_secured(docs: list[dict]) -> None:
             fail(f"{where}: extraEnv must reach the container")
     if "affinity" not in deps["order"]["spec"]["template"]["spec"]:
         fail("chart secured: services.order.affinity must reach the order pods")
+    # podLabels alone (namespaceLabels: null): the Cluster's pods in the release's namespace.
+    for np in by_kind(docs, "NetworkPolicy"):
+        for rule in np["spec"].get("egress") or []:
+            if {"port": 5432, "protocol": "TCP"} in rule.get("ports", []) and \
+                    rule.get("to") != [{"podSelector": {"matchLabels": {"cnpg.io/cluster": "pizza-db"}}}]:
+                fail(f"chart secured: NetworkPolicy {np['metadata']['name']}: PostgreSQL egress must be the "
+                     f"Cluster's pods in the release's namespace, got {rule.get('to')}")
+    # A Service and a PDB select the serving pods, never the migrate Job's.
+    for d in by_kind(docs, "Service") + by_kind(docs, "PodDisruptionBudget"):
+        svc = service_of(d)
+        sel = d["spec"]["selector"]
+        sel = sel.get("matchLabels", sel) if d["kind"] == "PodDisruptionBudget" else sel
+        if svc and sel.get("app.kubernetes.io/component") != svc:
+            fail(f"chart secured: {d['kind']} {d['metadata']['name']} would select the migrate Job's pods too")
     for job in by_kind(docs, "Job"):
         env = env_of(job["spec"]["template"]["spec"]["containers"][0])
         if "bootstrap" in job["metadata"]["name"]:

@@ -3,7 +3,7 @@
 # once by hand as a database administrator, or as the Helm bootstrap hook.
 #
 # Connection: the usual libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGSSLMODE,
-# PGSSLROOTCERT) of a superuser, or of a CREATEROLE role that owns the database. DB_NAME (or
+# PGSSLROOTCERT) of a superuser (schemas owned by the service roles need one). DB_NAME (or
 # PGDATABASE) names the database (default `pizza`). LOGIN_DB_PASSWORD, MENU_DB_PASSWORD,
 # ORDER_DB_PASSWORD and PAYMENT_DB_PASSWORD, when set, become the roles' passwords (a managed
 # PostgreSQL has no trust authentication).

@@ -25,6 +25,14 @@ app.kubernetes.io/name: pizza-{{ .name }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- end -}}
 
+{{- /* What a Service and a PDB select: the Deployment's pods, not the service's migrate Job
+       (same name label, component migrate), which serves nothing. Unlike a Deployment's,
+       these selectors may change on upgrade. */}}
+{{- define "pizza.servingSelector" -}}
+{{ include "pizza.selector" . }}
+app.kubernetes.io/component: {{ .name }}
+{{- end -}}
+
 {{- /* <registry>/pizza-<service>@<digest> when a digest is set, else :<tag>. */}}
 {{- define "pizza.image" -}}
 {{- $digest := index (.root.Values.image.digests | default dict) .name | default "" -}}
@@ -45,17 +53,12 @@ imagePullSecrets:
   - name: {{ . }}
   {{- end }}
 {{- end }}
-{{- with (get .svc "nodeSelector") | default $v.nodeSelector }}
-nodeSelector:
+{{- /* A service's own value, even an empty one, replaces the global. */}}
+{{- range $k := list "nodeSelector" "tolerations" "affinity" }}
+{{- with ternary (get $.svc $k) (get $v $k) (hasKey $.svc $k) }}
+{{ $k }}:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with (get .svc "tolerations") | default $v.tolerations }}
-tolerations:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
-{{- with (get .svc "affinity") | default $v.affinity }}
-affinity:
-  {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
 
@@ -69,13 +72,13 @@ affinity:
 {{- define "pizza.egressPeers" -}}
 {{- $e := .egress -}}
 {{- $peers := list -}}
-{{- if or $e.namespaceLabels $e.podLabels -}}
+{{- if or (get $e "namespaceLabels") (get $e "podLabels") -}}
 {{- $p := dict -}}
 {{- with $e.namespaceLabels }}{{ $_ := set $p "namespaceSelector" (dict "matchLabels" .) }}{{ end -}}
 {{- with $e.podLabels }}{{ $_ := set $p "podSelector" (dict "matchLabels" .) }}{{ end -}}
 {{- $peers = append $peers $p -}}
 {{- end -}}
-{{- range $e.cidrs }}{{ $peers = append $peers (dict "ipBlock" (dict "cidr" .)) }}{{ end -}}
+{{- range (get $e "cidrs") }}{{ $peers = append $peers (dict "ipBlock" (dict "cidr" .)) }}{{ end -}}
 {{- if not $peers }}{{ fail (printf "%s.egress: set namespaceLabels and/or podLabels, or cidrs" .what) }}{{ end -}}
 {{- toYaml $peers -}}
 {{- end -}}
@@ -111,6 +114,7 @@ seccompProfile:
 {{- define "pizza.dbEnv" -}}
 {{- $pg := .root.Values.postgres -}}
 {{- $cred := index $pg.credentials .name -}}
+{{- if and $cred.uriKey (not $cred.existingSecret) }}{{ fail (printf "postgres.credentials.%s.uriKey needs postgres.credentials.%s.existingSecret" .name .name) }}{{ end }}
 {{- if and $cred.existingSecret $cred.uriKey }}
 - name: DATABASE_URL
   valueFrom:
@@ -134,8 +138,10 @@ seccompProfile:
       key: {{ printf "%s-db-password" .name }}
 {{- end }}
 {{- end }}
+{{- with $pg.sslMode }}
 - name: DB_SSLMODE
-  value: {{ $pg.sslMode | quote }}
+  value: {{ . | quote }}
+{{- end }}
 {{- if $pg.ca.secretName }}
 - name: DB_SSLROOTCERT
   value: {{ printf "/etc/pizza/postgres-ca/%s" $pg.ca.key | quote }}
@@ -169,7 +175,7 @@ seccompProfile:
 - name: NATS_NKEY_FILE
   value: {{ printf "/etc/pizza/nats-auth/%s.nk" .name | quote }}
 {{- end }}
-{{- if $n.tls.enabled }}
+{{- if or $n.tls.enabled (contains "tls://" $n.url) }}
 - name: NATS_TLS_REQUIRED
   value: "true"
 {{- if $n.tls.ca.secretName }}
@@ -203,11 +209,12 @@ seccompProfile:
 {{- $vols = append $vols (dict "name" "nats-auth" "secret" (dict "secretName" $secret "defaultMode" 288 "items" (list (dict "key" $file "path" $file)))) -}}
 {{- $mounts = append $mounts (dict "name" "nats-auth" "mountPath" "/etc/pizza/nats-auth" "readOnly" true) -}}
 {{- end -}}
-{{- if and $n.tls.enabled $n.tls.ca.secretName -}}
+{{- $tls := or $n.tls.enabled (contains "tls://" $n.url) -}}
+{{- if and $tls $n.tls.ca.secretName -}}
 {{- $vols = append $vols (dict "name" "nats-ca" "secret" (dict "secretName" $n.tls.ca.secretName "defaultMode" 288 "items" (list (dict "key" $n.tls.ca.key "path" $n.tls.ca.key)))) -}}
 {{- $mounts = append $mounts (dict "name" "nats-ca" "mountPath" "/etc/pizza/nats-ca" "readOnly" true) -}}
 {{- end -}}
-{{- if and $n.tls.enabled $n.tls.clientSecret -}}
+{{- if and $tls $n.tls.clientSecret -}}
 {{- $vols = append $vols (dict "name" "nats-client" "secret" (dict "secretName" $n.tls.clientSecret "defaultMode" 288 "items" (list (dict "key" "tls.crt" "path" "tls.crt") (dict "key" "tls.key" "path" "tls.key")))) -}}
 {{- $mounts = append $mounts (dict "name" "nats-client" "mountPath" "/etc/pizza/nats-client" "readOnly" true) -}}
 {{- end -}}
