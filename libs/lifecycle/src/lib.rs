@@ -96,6 +96,21 @@ impl Lifecycle {
             let _ = stopped.await;
         }));
         self.relay = Some((stop, task));
+        // Published rows go after an hour, beside the relay (on every replica), never in its
+        // loop: publishing does not wait on a delete.
+        let pool = self.db.clone();
+        self.every(Duration::from_secs(60), move || {
+            let pool = pool.clone();
+            async move {
+                match outbox::retention::prune_published(&pool, outbox::retention::KEEP_PUBLISHED)
+                    .await
+                {
+                    Ok(n) if n > 0 => tracing::debug!(rows = n, "pruned published outbox rows"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "outbox prune failed; will retry"),
+                }
+            }
+        });
     }
 
     /// Runs `job` now and then every `period` until shutdown. A run that has begun finishes;

@@ -19,7 +19,11 @@
 //!     published_at TIMESTAMPTZ
 //! );
 //! CREATE INDEX outbox_unpublished ON outbox (seq) WHERE published_at IS NULL;
+//! CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL;
 //! ```
+//!
+//! Published rows are kept an hour, then deleted by [`retention::prune_published`], which the
+//! service runs beside the relay, never inside its loop.
 //!
 //! Replicas: only the holder of a PostgreSQL advisory lock (one per schema) relays, so
 //! events leave in commit order per service and two replicas never race on a row; the
@@ -34,6 +38,7 @@ use uuid::Uuid;
 mod nats;
 mod queue;
 mod relay;
+pub mod retention;
 mod subscribe;
 mod write;
 

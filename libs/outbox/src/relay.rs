@@ -4,7 +4,7 @@
 use std::{
     future::{Future, IntoFuture},
     sync::LazyLock,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use async_nats::jetstream::{self, message::PublishMessage};
@@ -65,8 +65,6 @@ pub struct Relay {
     pub stream_replicas: usize,
     /// Rows published per round trip.
     pub batch: i64,
-    /// How long published rows are kept (for inspection) before they are pruned.
-    pub keep_published: Duration,
 }
 
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
@@ -104,7 +102,6 @@ impl Relay {
             streams,
             stream_replicas: 1,
             batch: 256,
-            keep_published: Duration::from_secs(3600),
         }
     }
 
@@ -159,7 +156,6 @@ impl Relay {
 
         let mut streams_ready = false;
         let mut backoff = BACKOFF_MIN;
-        let mut last_prune = Instant::now() - Duration::from_secs(3600);
         loop {
             if !streams_ready {
                 match self.ensure_streams().await {
@@ -184,10 +180,6 @@ impl Relay {
                     continue;
                 }
                 Round::Drained => backoff = BACKOFF_MIN,
-            }
-            if last_prune.elapsed() > Duration::from_secs(60) {
-                self.prune().await?;
-                last_prune = Instant::now();
             }
             self.update_backlog().await;
             tokio::select! {
@@ -284,17 +276,6 @@ impl Relay {
             return Ok(Round::NatsTrouble);
         }
         Ok(if full { Round::More } else { Round::Drained })
-    }
-
-    async fn prune(&self) -> anyhow::Result<()> {
-        let keep = self.keep_published.as_secs_f64();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)")
-            .bind(keep)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn update_backlog(&self) {

@@ -41,7 +41,8 @@ CREATE TABLE outbox (
     created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
     published_at TIMESTAMPTZ
 );
-CREATE INDEX outbox_unpublished ON outbox (seq) WHERE published_at IS NULL;";
+CREATE INDEX outbox_unpublished ON outbox (seq) WHERE published_at IS NULL;
+CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL;";
 
 async fn setup() -> (TestDb, NatsServer) {
     let db = TestDb::empty("login_svc").await.unwrap();
@@ -177,6 +178,56 @@ async fn on_a_three_server_cluster_the_stream_is_kept_on_three_and_outlives_its_
     assert_eq!(ns, want, "nothing lost, nothing twice, in commit order");
     assert!(all_marked(&db).await);
     task.abort();
+}
+
+#[tokio::test]
+async fn retention_deletes_only_rows_published_long_ago_a_bounded_batch_at_a_time() {
+    let (db, _nats) = setup().await;
+    // 5 100 published two hours ago, 30 published a minute ago, 20 never published (NATS was
+    // away) from two hours ago.
+    sqlx::raw_sql(
+        "INSERT INTO outbox (id, subject, payload, created_at, published_at)
+         SELECT gen_random_uuid(), 'test.happened', '{}', now() - interval '2 hours',
+                now() - interval '2 hours' FROM generate_series(1, 5100);
+         INSERT INTO outbox (id, subject, payload, created_at, published_at)
+         SELECT gen_random_uuid(), 'test.happened', '{}', now(), now() - interval '1 minute'
+           FROM generate_series(1, 30);
+         INSERT INTO outbox (id, subject, payload, created_at)
+         SELECT gen_random_uuid(), 'test.happened', '{}', now() - interval '2 hours'
+           FROM generate_series(1, 20);",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let sql = outbox::retention::prune_published_sql(outbox::retention::KEEP_PUBLISHED);
+    // One statement takes one batch, never more, however much is due.
+    let one = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(1000_i64)
+        .execute(&db.pool)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(one, 1000);
+    let rest = outbox::retention::in_batches(&db.pool, &sql, 1000, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(rest, 4100);
+    let (recent, unpublished): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE published_at IS NOT NULL),
+                count(*) FILTER (WHERE published_at IS NULL) FROM outbox",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (recent, unpublished),
+        (30, 20),
+        "what is recent or unsent stays"
+    );
+    let again = outbox::retention::prune_published(&db.pool, outbox::retention::KEEP_PUBLISHED)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
 }
 
 #[tokio::test]

@@ -590,8 +590,19 @@ pub async fn cancel_overdue(
     timeout: Duration,
     batch: i64,
 ) -> Result<Vec<Moved>> {
-    // The status is written into the statement (it is one of ours, never the client's), so
-    // the planner can use the partial index on it (`orders_pending_age`, …).
+    Ok(
+        sqlx::query_as(sqlx::AssertSqlSafe(cancel_overdue_sql(status, method)))
+            .bind(timeout.as_secs_f64())
+            .bind(batch)
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
+/// [`cancel_overdue`]'s statement. Parameters: the timeout in seconds, the batch size.
+pub fn cancel_overdue_sql(status: Status, method: Option<PaymentMethod>) -> String {
+    // The status and the method are written into the statement (ours, never the client's),
+    // so the planner can use the partial index on the status (`orders_pending_age`, …).
     // A PENDING order's time runs from when it became PENDING (its payment, if prepaid).
     let since = if status == Status::Pending {
         "COALESCE(pending_since, created_at)"
@@ -599,56 +610,61 @@ pub async fn cancel_overdue(
         "created_at"
     };
     let status = status.as_str();
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let method = method
+        .map(|m| format!("AND payment_method = '{}'", m.as_str()))
+        .unwrap_or_default();
+    format!(
         "WITH before AS ( \
             SELECT order_id, status, payment_status FROM orders \
             WHERE status = '{status}' AND {since} < now() - make_interval(secs => $1) \
-              AND ($3::text IS NULL OR payment_method = $3) \
+              {method} \
             ORDER BY {since} LIMIT $2 FOR UPDATE SKIP LOCKED) \
          UPDATE orders o SET status = 'CANCELLED', version = o.version + 1, updated_at = now() \
          FROM before WHERE o.order_id = before.order_id \
          RETURNING {MOVED_COLUMNS}"
-    )))
-    .bind(timeout.as_secs_f64())
-    .bind(batch)
-    .bind(method.map(PaymentMethod::as_str))
-    .fetch_all(conn)
-    .await?)
+    )
 }
 
 // ---------------------------------------------------------------------------------------
 // Reading orders
 
-/// A member's orders, newest first, after the keyset `before` (exclusive).
+/// A member's orders, newest first, after the keyset `before` (exclusive; none: from the
+/// newest). No catch-all: the first page compares with a keyset above every order, so every
+/// page is one range of `orders_member_recent`.
+pub fn member_orders_sql() -> String {
+    format!(
+        "SELECT {ORDER_COLUMNS} FROM orders \
+         WHERE member_id = $1 \
+           AND (created_at, order_id) < (COALESCE($2, 'infinity'::timestamptz), \
+                                         COALESCE($3, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)) \
+         ORDER BY created_at DESC, order_id DESC LIMIT $4"
+    )
+}
+
 pub async fn member_orders(
     db: &PgPool,
     member_id: &str,
     before: Option<Cursor>,
     limit: i64,
 ) -> Result<Vec<OrderRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ORDER_COLUMNS} FROM orders \
-         WHERE member_id = $1 \
-           AND ($2::timestamptz IS NULL OR (created_at, order_id) < ($2, $3)) \
-         ORDER BY created_at DESC, order_id DESC LIMIT $4"
-    )))
-    .bind(member_id)
-    .bind(before.map(|c| c.created_at))
-    .bind(before.map(|c| c.order_id))
-    .bind(limit)
-    .fetch_all(db)
-    .await?)
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(member_orders_sql()))
+        .bind(member_id)
+        .bind(before.map(|c| c.created_at))
+        .bind(before.map(|c| c.order_id))
+        .bind(limit)
+        .fetch_all(db)
+        .await?)
 }
 
 /// The lines of many orders in one query (never one query per order).
+pub const LINES_SQL: &str = "SELECT order_id, pizza_id, pizza_nm, size, quantity, unit_price, \
+     line_total FROM order_detail WHERE order_id = ANY($1) ORDER BY order_id, line_no";
+
 pub async fn lines_of(db: &PgPool, order_ids: &[Uuid]) -> Result<Vec<LineRow>> {
-    Ok(sqlx::query_as(
-        "SELECT order_id, pizza_id, pizza_nm, size, quantity, unit_price, line_total \
-         FROM order_detail WHERE order_id = ANY($1) ORDER BY order_id, line_no",
-    )
-    .bind(order_ids)
-    .fetch_all(db)
-    .await?)
+    Ok(sqlx::query_as(LINES_SQL)
+        .bind(order_ids)
+        .fetch_all(db)
+        .await?)
 }
 
 pub async fn order(db: &PgPool, order_id: Uuid) -> Result<Option<OrderRow>> {
@@ -660,9 +676,46 @@ pub async fn order(db: &PgPool, order_id: Uuid) -> Result<Option<OrderRow>> {
     .await?)
 }
 
-/// The staff queue: orders by status and branch, oldest first, after the keyset `after`.
-/// Without a status, orders still awaiting their payment are left out: the kitchen does not
-/// see them until they are paid.
+/// The statuses of the staff board when no status is asked for: what the kitchen still has
+/// to act on (never the history, which only grows).
+pub const ACTIVE: [Status; 3] = [Status::Pending, Status::Accepted, Status::Ready];
+
+/// The staff queue's statement for one filter: `status` (none: the active ones), for one
+/// branch or all; oldest first from the keyset after `$…` (none: from the oldest). Each
+/// variant is one range of its own index (migrations `…_orders_*`), so its cost does not grow
+/// with the orders a branch ever had: no catch-all predicate the planner could turn into a
+/// scan. Parameters: [bran_id,] [status,] cursor time, cursor id, limit.
+pub fn queue_sql(status: bool, branch: bool) -> String {
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    let mut filter = vec![];
+    if branch {
+        filter.push(format!("bran_id = {}", next()));
+    }
+    if status {
+        filter.push(format!("status = {}", next()));
+    } else {
+        // Written out, so the partial indexes' predicate (the same list) matches.
+        let active: Vec<String> = ACTIVE.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        filter.push(format!("status IN ({})", active.join(", ")));
+    }
+    let (at, id, limit) = (next(), next(), next());
+    format!(
+        "SELECT {ORDER_COLUMNS} FROM orders \
+         WHERE {} \
+           AND (created_at, order_id) > (COALESCE({at}, '-infinity'::timestamptz), \
+                                         COALESCE({id}, '00000000-0000-0000-0000-000000000000'::uuid)) \
+         ORDER BY created_at, order_id LIMIT {limit}",
+        filter.join(" AND ")
+    )
+}
+
+/// The staff queue: orders in `status` (none: [`ACTIVE`]) at `bran_id` (none: every branch),
+/// oldest first, after the keyset `after`. Orders awaiting their payment appear only when
+/// asked for: the kitchen does not see them until they are paid.
 pub async fn queue(
     db: &PgPool,
     status: Option<Status>,
@@ -670,18 +723,17 @@ pub async fn queue(
     after: Option<Cursor>,
     limit: i64,
 ) -> Result<Vec<OrderRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ORDER_COLUMNS} FROM orders \
-         WHERE (CASE WHEN $1::text IS NULL THEN status <> 'AWAITING_PAYMENT' ELSE status = $1 END) \
-           AND ($2::text IS NULL OR bran_id = $2) \
-           AND ($3::timestamptz IS NULL OR (created_at, order_id) > ($3, $4)) \
-         ORDER BY created_at, order_id LIMIT $5"
-    )))
-    .bind(status)
-    .bind(bran_id)
-    .bind(after.map(|c| c.created_at))
-    .bind(after.map(|c| c.order_id))
-    .bind(limit)
-    .fetch_all(db)
-    .await?)
+    let sql = queue_sql(status.is_some(), bran_id.is_some());
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    if let Some(b) = bran_id {
+        q = q.bind(b);
+    }
+    if let Some(st) = status {
+        q = q.bind(st);
+    }
+    Ok(q.bind(after.map(|c| c.created_at))
+        .bind(after.map(|c| c.order_id))
+        .bind(limit)
+        .fetch_all(db)
+        .await?)
 }

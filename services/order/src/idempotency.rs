@@ -148,14 +148,14 @@ pub async fn claim(
     Ok(ours.is_some())
 }
 
-/// Forgets keys after 24 h.
+/// Deletes up to `$1` keys older than 24 h, found by `idempotency_key_created`.
+pub const PRUNE_SQL: &str = "DELETE FROM idempotency_key WHERE (member_id, idem_key) IN ( \
+       SELECT member_id, idem_key FROM idempotency_key \
+        WHERE created_at < now() - interval '24 hours' \
+        ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED)";
+
+/// Forgets keys after 24 h, a bounded batch at a time (`outbox::retention`).
 pub async fn prune(db: &PgPool) -> Result<u64> {
-    let mut tx = db.begin().await?;
-    let gone =
-        sqlx::query("DELETE FROM idempotency_key WHERE created_at < now() - interval '24 hours'")
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-    tx.commit().await?;
-    Ok(gone)
+    let batch = outbox::retention::BATCH;
+    Ok(outbox::retention::in_batches(db, PRUNE_SQL, batch, outbox::retention::PAUSE).await?)
 }

@@ -24,8 +24,9 @@ use crate::{
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct QueueQuery {
-    /// PENDING, ACCEPTED, READY, COMPLETED, REJECTED, CANCELLED, or AWAITING_PAYMENT (left
-    /// out unless asked for: the kitchen does not see unpaid orders).
+    /// PENDING, ACCEPTED, READY, COMPLETED, REJECTED, CANCELLED or AWAITING_PAYMENT. Without
+    /// it, the board: the orders still to act on (PENDING, ACCEPTED and READY); finished ones
+    /// only by their status, unpaid ones only when asked for.
     status: Option<String>,
     /// One branch (a STAFF member bound to a branch sees only that one).
     bran_id: Option<String>,

@@ -239,3 +239,36 @@ async fn a_key_must_be_visible_ascii_without_spaces_as_documented() {
     assert!(again.headers().contains_key("idempotent-replayed"));
     assert_eq!(app.scalar("SELECT count(*) FROM orders").await, 1);
 }
+
+#[tokio::test]
+async fn keys_are_forgotten_after_a_day_in_bounded_batches_and_recent_ones_kept() {
+    let db = testkit::TestDb::new(pizza_order::DB_ROLE, &pizza_order::MIGRATOR)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO idempotency_key (member_id, idem_key, request_hash, state, created_at)
+         SELECT 'm' || (g % 100), 'old-' || g, '\\x00', 'DONE', now() - interval '25 hours'
+           FROM generate_series(1, 4500) g;
+         INSERT INTO idempotency_key (member_id, idem_key, request_hash, state)
+         SELECT 'm' || g, 'new-' || g, '\\x00', 'DONE' FROM generate_series(1, 10) g;",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    // One statement deletes one batch at most.
+    let one = sqlx::query(pizza_order::idempotency::PRUNE_SQL)
+        .bind(outbox::retention::BATCH)
+        .execute(&db.pool)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(one, outbox::retention::BATCH as u64);
+    let rest = pizza_order::idempotency::prune(&db.pool).await.unwrap();
+    assert_eq!(one + rest, 4500);
+    let left: Vec<String> = sqlx::query_scalar("SELECT idem_key FROM idempotency_key")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 10);
+    assert!(left.iter().all(|k| k.starts_with("new-")), "{left:?}");
+}

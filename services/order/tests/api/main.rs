@@ -12,6 +12,7 @@ mod numbers;
 mod operations;
 mod payments;
 mod placing;
+mod plans;
 mod reading;
 mod sold_out;
 mod tables;
