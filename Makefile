@@ -1,6 +1,6 @@
 # The two commands that matter: `make up` and `make test`. Both work from a fresh clone on a
 # fresh Debian machine; they install and start what is missing.
-.PHONY: up down test lint logs check-deploy rehearse bench chaos observe
+.PHONY: up down test lint logs check-deploy rehearse bench bench-scale chaos observe
 
 up:        ## build and start the stack behind nginx on 127.0.0.1:8080 (REPLICAS=N)
 	@scripts/up.sh
@@ -20,6 +20,10 @@ rehearse:  ## run each rendered Deployment locally: env, probes, preStop, SIGTER
 bench:     ## release build, the stack, wrk scenarios + baselines → bench/results/<time>.{json,md,svg}
 	@cargo build --release --workspace --bins --examples -q
 	@python3 bench/run.py
+
+bench-scale: ## the order endpoints at ~60, 1M and 5M orders (grown in SQL) + the jobs → bench/results/scale-<time>.*
+	@cargo build --release --workspace --bins --examples -q
+	@python3 bench/scale.py
 
 chaos:     ## faults under load (kill -9, NATS, PostgreSQL, menu/login down 10 s): invariants + table
 	@scripts/chaos.sh
