@@ -494,8 +494,6 @@ def checkov(label: str, docs: list[dict]) -> None:
 
 def self_test(docs: list[dict], env_names: dict[str, set[str]], monitoring_docs: list[dict]) -> None:
     """The checks must catch a broken manifest; otherwise they prove nothing."""
-    global failures, quiet
-    saved = failures
 
     def pod(docs: list[dict], svc: str | None = None) -> tuple[dict, dict]:
         """The container and pod spec of svc's Deployment (default: the first one)."""
@@ -543,26 +541,26 @@ def self_test(docs: list[dict], env_names: dict[str, set[str]], monitoring_docs:
             "grafana_dashboard"),
     }
     for what, breakit in monitoring_cases.items():
-        broken = copy.deepcopy(monitoring_docs)
-        breakit(broken)
-        failures, quiet = [], True
-        check_monitoring("self-test", broken)
-        n = len(failures)
-        failures, quiet = saved, False
-        if n == 0:
-            fail(f"self-test: {what} was not caught")
-        else:
-            ok(f"self-test: {what} is caught")
+        caught(what, monitoring_docs, breakit, lambda d: check_monitoring("self-test", d))
     for what, breakit in cases.items():
-        broken = copy.deepcopy(docs)
-        breakit(broken)
-        failures, quiet = [], True
-        n = check_deployments("self-test", broken, env_names)
-        failures, quiet = saved, False
-        if n == 0:
-            fail(f"self-test: {what} was not caught")
-        else:
-            ok(f"self-test: {what} is caught")
+        caught(what, docs, breakit, lambda d: check_deployments("self-test", d, env_names))
+
+
+def caught(what: str, docs: list[dict], breakit, *checks) -> None:
+    """Breaks a copy of `docs` with `breakit`: `checks` must then fail, quietly."""
+    global failures, quiet
+    saved = failures
+    broken = copy.deepcopy(docs)
+    breakit(broken)
+    failures, quiet = [], True
+    for check in checks:
+        check(broken)
+    n = len(failures)
+    failures, quiet = saved, False
+    if n == 0:
+        fail(f"self-test: {what} was not caught")
+    else:
+        ok(f"self-test: {what} is caught")
 
 
 def env_of(c: dict) -> dict[str, dict]:
@@ -648,8 +646,7 @@ def check_strict_schema() -> None:
 
 
 def self_test_secured(docs: list[dict], env_names: dict[str, set[str]]) -> None:
-    global failures, quiet
-    saved = failures
+    """The secured render's own cases: NATS identities, Secret files, labels."""
 
     def dep(d: list[dict], svc: str) -> dict:
         return [x for x in by_kind(d, "Deployment") if service_of(x) == svc][0]["spec"]["template"]["spec"]
@@ -673,17 +670,8 @@ def self_test_secured(docs: list[dict], env_names: dict[str, set[str]]) -> None:
             {"name": "DATABASE_URL", "value": "postgres://menu_svc:pw@db/pizza"}),
     }
     for what, breakit in cases.items():
-        broken = copy.deepcopy(docs)
-        breakit(broken)
-        failures, quiet = [], True
-        n = check_deployments("self-test", broken, env_names)
-        check_conventions("self-test", broken)
-        n = len(failures)
-        failures, quiet = saved, False
-        if n == 0:
-            fail(f"self-test: {what} was not caught")
-        else:
-            ok(f"self-test: {what} is caught")
+        caught(what, docs, breakit, lambda d: check_deployments("self-test", d, env_names),
+               lambda d: check_conventions("self-test", d))
 
 
 def main() -> int:
