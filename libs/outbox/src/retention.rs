@@ -39,6 +39,16 @@ pub async fn in_batches(
     }
 }
 
+/// Deletes the rows of `table` where `cond` holds ([`in_batches`], by their row address: any
+/// table, whatever its key). `cond` is ours, never a client's, and should be an index's.
+pub async fn delete_where(pool: &PgPool, table: &str, cond: &str) -> sqlx::Result<u64> {
+    let sql = format!(
+        "DELETE FROM {table} WHERE ctid = ANY(ARRAY( \
+           SELECT ctid FROM {table} WHERE {cond} LIMIT $1 FOR UPDATE SKIP LOCKED))"
+    );
+    in_batches(pool, &sql, BATCH, PAUSE).await
+}
+
 /// The statement that deletes up to `$1` outbox rows published more than `keep` ago, found
 /// by `outbox_published`.
 pub fn prune_published_sql(keep: Duration) -> String {

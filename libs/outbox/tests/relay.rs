@@ -231,6 +231,32 @@ async fn retention_deletes_only_rows_published_long_ago_a_bounded_batch_at_a_tim
 }
 
 #[tokio::test]
+async fn delete_where_takes_every_matching_row_of_any_table_in_batches() {
+    let (db, _nats) = setup().await;
+    sqlx::raw_sql(
+        "CREATE TABLE expiring (k TEXT PRIMARY KEY, expires_at TIMESTAMPTZ NOT NULL);
+         CREATE INDEX expiring_at ON expiring (expires_at);
+         INSERT INTO expiring SELECT 'old-' || g, now() - interval '1 minute'
+           FROM generate_series(1, 4321) g;
+         INSERT INTO expiring SELECT 'live-' || g, now() + interval '1 hour'
+           FROM generate_series(1, 17) g;",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let n = outbox::retention::delete_where(&db.pool, "expiring", "expires_at < now()")
+        .await
+        .unwrap();
+    assert_eq!(n, 4321, "more than two batches' worth, all of it");
+    let left: Vec<String> = sqlx::query_scalar("SELECT k FROM expiring")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 17);
+    assert!(left.iter().all(|k| k.starts_with("live-")));
+}
+
+#[tokio::test]
 async fn a_republished_row_is_dropped_by_the_duplicate_window() {
     let (db, nats) = setup().await;
     let r = tokio::spawn(relay(&db, &nats).await.run(std::future::pending()));

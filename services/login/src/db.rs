@@ -288,18 +288,26 @@ pub async fn rotate_refresh_token(
 /// that their access tokens have expired too (their refresh tokens go with them), and
 /// login-throttling counters no rule looks at any more, social login flows and one-time codes
 /// past their time.
+/// Each kind a bounded batch at a time by its index (`outbox::retention`), so a backlog never
+/// becomes one long transaction.
 pub async fn prune(pool: &PgPool, access_ttl: Duration) -> Result<u64> {
-    let secs = access_ttl.as_secs_f64() + 60.0;
-    let mut tx = pool.begin().await?;
-    let s = sqlx::query(
-        "DELETE FROM session WHERE expires_at < now() \
-            OR revoked_at < now() - make_interval(secs => $1)",
-    )
-    .bind(secs)
-    .execute(&mut *tx)
-    .await?;
-    let t = crate::throttle::prune(&mut tx).await?;
-    let f = crate::social::store::prune(&mut tx).await?;
-    tx.commit().await?;
-    Ok(s.rows_affected() + t + f)
+    let secs = access_ttl.as_secs() + 60;
+    let mut n = 0;
+    for (table, cond) in [
+        (
+            "session",
+            format!("expires_at < now() OR revoked_at < now() - make_interval(secs => {secs})"),
+        ),
+        ("login_attempt", "at < now() - interval '1 hour'".to_owned()),
+        (
+            "login_throttle",
+            "last_failure < now() - interval '1 hour' AND blocked_until < now()".to_owned(),
+        ),
+        ("login_device", "expires_at < now()".to_owned()),
+        ("oauth_flow", "expires_at < now()".to_owned()),
+        ("oauth_handoff", "expires_at < now()".to_owned()),
+    ] {
+        n += outbox::retention::delete_where(pool, table, &cond).await?;
+    }
+    Ok(n)
 }

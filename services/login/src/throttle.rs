@@ -293,20 +293,6 @@ pub async fn remember_device(
     Ok(())
 }
 
-/// Deletes counters no rule looks at any more (older than an hour) and expired devices.
-pub async fn prune(conn: &mut PgConnection) -> Result<u64> {
-    let mut n = 0;
-    for sql in [
-        "DELETE FROM login_attempt WHERE at < now() - interval '1 hour'",
-        "DELETE FROM login_throttle \
-         WHERE last_failure < now() - interval '1 hour' AND blocked_until < now()",
-        "DELETE FROM login_device WHERE expires_at < now()",
-    ] {
-        n += sqlx::query(sql).execute(&mut *conn).await?.rows_affected();
-    }
-    Ok(n)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

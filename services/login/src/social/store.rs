@@ -288,16 +288,3 @@ pub async fn ways_in(
         .collect();
     Ok((linked, has_password))
 }
-
-/// Deletes flows and one-time codes past their time.
-pub async fn prune(conn: &mut PgConnection) -> Result<u64> {
-    let flows = sqlx::query("DELETE FROM oauth_flow WHERE expires_at < now()")
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    let codes = sqlx::query("DELETE FROM oauth_handoff WHERE expires_at < now()")
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    Ok(flows + codes)
-}
