@@ -44,6 +44,16 @@ pub struct Lifecycle {
     subscriptions: Vec<(&'static str, Arc<AtomicBool>)>,
 }
 
+/// The service's NATS connection as `args` say: the servers, credentials and TLS, and how
+/// many servers keep the streams it creates. `name` is the client name the server shows.
+pub async fn connect_nats(args: &settings::NatsArgs, name: &str) -> anyhow::Result<Nats> {
+    Ok(
+        outbox::connect_nats(&args.nats_url, args.connect_options().await?, name)
+            .await?
+            .stream_replicas(args.nats_stream_replicas.into()),
+    )
+}
+
 impl Lifecycle {
     /// `name` is the service's (`login`, `menu`, `order`): metrics and logs carry it.
     pub fn new(name: &'static str, db: PgPool, nats: Nats, shutdown: Shutdown) -> Self {

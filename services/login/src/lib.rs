@@ -116,13 +116,7 @@ pub struct Listeners {
 /// then stops it all ([`Lifecycle::serve`]).
 pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> anyhow::Result<()> {
     let db = cfg.db.pool(DB_ROLE)?;
-    let nats = outbox::connect_nats(
-        &cfg.nats.nats_url,
-        cfg.nats.connect_options().await?,
-        "pizza-login",
-    )
-    .await?
-    .stream_replicas(cfg.nats.nats_stream_replicas.into());
+    let nats = lifecycle::connect_nats(&cfg.nats, "pizza-login").await?;
     let state = AppState::new(db.clone(), &cfg);
     let mut life = Lifecycle::new("login", db.clone(), nats, shutdown);
     life.relay(vec![AuthEvent::STREAM]);

@@ -69,13 +69,7 @@ pub struct Listeners {
 /// `shutdown` stops, then stops it all ([`Lifecycle::serve`]).
 pub async fn run(cfg: ServeConfig, listeners: Listeners, shutdown: Shutdown) -> anyhow::Result<()> {
     let db = cfg.db.pool(DB_ROLE)?;
-    let nats = outbox::connect_nats(
-        &cfg.nats.nats_url,
-        cfg.nats.connect_options().await?,
-        "pizza-menu",
-    )
-    .await?
-    .stream_replicas(cfg.nats.nats_stream_replicas.into());
+    let nats = lifecycle::connect_nats(&cfg.nats, "pizza-menu").await?;
     let auth = AuthClient::from_args(&cfg.auth).map_err(|e| anyhow::anyhow!(e))?;
     let catalog = CatalogCache::new(db.clone(), cfg.menu_cache_ttl);
     let state = AppState(Arc::new(Shared {

@@ -94,13 +94,7 @@ impl FromRef<AppState> for AuthClient {
 /// ([`Lifecycle::serve`]).
 pub async fn run(cfg: ServeConfig, http: TcpListener, shutdown: Shutdown) -> anyhow::Result<()> {
     let db = cfg.db.pool(DB_ROLE)?;
-    let nats = outbox::connect_nats(
-        &cfg.nats.nats_url,
-        cfg.nats.connect_options().await?,
-        "pizza-order",
-    )
-    .await?
-    .stream_replicas(cfg.nats.nats_stream_replicas.into());
+    let nats = lifecycle::connect_nats(&cfg.nats, "pizza-order").await?;
     let auth = AuthClient::from_args(&cfg.auth).map_err(|e| anyhow::anyhow!(e))?;
     let prices = Prices::new(
         &cfg.menu_grpc_url,
