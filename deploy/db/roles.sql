@@ -20,15 +20,19 @@ ALTER ROLE menu_svc SET search_path = menu;
 ALTER ROLE order_svc SET search_path = ordering;
 ALTER ROLE payment_svc SET search_path = payment;
 
--- Backstops, so that no session of a service can hold locks for long whatever its code does
--- (ARCHITECTURE.md, "Cancel-safe writes"): the server ends a transaction left idle for 5 s
--- (the services never wait on anything else inside one) and cancels a statement after 15 s
--- (requests time out after 10 s). `pizza-<svc> migrate` lifts both for its own session.
+-- Backstops, so that no session of a service can hold a connection or locks for long whatever
+-- its code does (ARCHITECTURE.md, "Cancel-safe writes" and "Database limits"): the server ends
+-- a transaction left idle for 5 s (the services never wait on anything else inside one) and
+-- cancels a statement after 2 s, lock waits included: the slowest statement a service runs
+-- takes milliseconds at 5M orders (`make bench-scale`), so a statement at 2 s is stuck, and it
+-- gives its connection back before a request queued for the pool gives up (DB_ACQUIRE_TIMEOUT,
+-- 3 s). The request gets 503 and may retry. `pizza-<svc> migrate` and `import-legacy` lift
+-- both for their own session.
 ALTER ROLE login_svc SET idle_in_transaction_session_timeout = '5s';
 ALTER ROLE menu_svc SET idle_in_transaction_session_timeout = '5s';
 ALTER ROLE order_svc SET idle_in_transaction_session_timeout = '5s';
 ALTER ROLE payment_svc SET idle_in_transaction_session_timeout = '5s';
-ALTER ROLE login_svc SET statement_timeout = '15s';
-ALTER ROLE menu_svc SET statement_timeout = '15s';
-ALTER ROLE order_svc SET statement_timeout = '15s';
-ALTER ROLE payment_svc SET statement_timeout = '15s';
+ALTER ROLE login_svc SET statement_timeout = '2s';
+ALTER ROLE menu_svc SET statement_timeout = '2s';
+ALTER ROLE order_svc SET statement_timeout = '2s';
+ALTER ROLE payment_svc SET statement_timeout = '2s';

@@ -260,12 +260,17 @@ impl IntoResponse for Error {
 /// restarts: `57P01` (admin_shutdown: a fast shutdown ends the session mid-request), `57P02`
 /// (crash_shutdown), `57P03` (cannot_connect_now: starting up), any `08` connection
 /// exception, and `53300` (too_many_connections). The chaos run (`make chaos`) saw 57P01 come
-/// back as 500 before these were listed.
+/// back as 500 before these were listed. And `57014` (query_canceled): the role's
+/// `statement_timeout` (2 s, `deploy/db/roles.sql`) cut off a statement that was stuck (on a
+/// lock, say); the statement rolled back and a retry may well pass.
 pub fn db_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300") || code.starts_with("08")
+            matches!(
+                code.as_ref(),
+                "57P01" | "57P02" | "57P03" | "53300" | "57014"
+            ) || code.starts_with("08")
         }),
         _ => false,
     }
@@ -322,7 +327,9 @@ mod db_unavailable_tests {
 
     #[test]
     fn a_restarting_server_is_unavailable_and_a_broken_query_is_not() {
-        for code in ["57P01", "57P02", "57P03", "08006", "08001", "53300"] {
+        for code in [
+            "57P01", "57P02", "57P03", "08006", "08001", "53300", "57014",
+        ] {
             assert!(db_unavailable(&pg(code)), "{code} is 503");
         }
         // A constraint, a syntax error, a missing table: bugs or bad data, 500 (or mapped).

@@ -230,7 +230,8 @@ pub fn telemetry(
     telemetry::init(service, &log.log_level).map_err(|e| ConfigError::new(format!("{e:#}")))
 }
 
-/// `pizza-<service> import-legacy`: connects as the service's role and to pizza_back's
+/// `pizza-<service> import-legacy`: connects as the service's role (without the request
+/// path's statement and idle-transaction limits, like a migration) and to pizza_back's
 /// database (read only), runs `import` with them and whether this is a dry run, and prints
 /// the lines it reports as they come, then its summary.
 pub async fn import_legacy<S, F, Fut>(
@@ -247,7 +248,7 @@ where
     use anyhow::Context;
     let target = db
         .pool_options()
-        .connect_with(db.connect_options(role)?)
+        .connect_with(db.migration_options(role)?)
         .await
         .context("cannot connect to the database")?;
     let from = source

@@ -104,10 +104,11 @@ impl DbArgs {
             .connect_lazy_with(self.connect_options(default_user)?))
     }
 
-    /// Connection options for migrations: [`DbArgs::connect_options`] with the role's
-    /// `statement_timeout` and `idle_in_transaction_session_timeout` (set by the bootstrap for
-    /// the services' requests) lifted for the session: building an index on a large table
-    /// may take longer, and nothing else waits on a migration.
+    /// Connection options for migrations and the operator's batch commands (`import-legacy`):
+    /// [`DbArgs::connect_options`] with the role's `statement_timeout` and
+    /// `idle_in_transaction_session_timeout` (set by the bootstrap for the services'
+    /// requests) lifted for the session: building an index on a large table or copying
+    /// pizza_back's history may take longer, and no request waits on either.
     pub fn migration_options(&self, default_user: &str) -> Result<PgConnectOptions, ConfigError> {
         Ok(self.connect_options(default_user)?.options([
             ("statement_timeout", "0"),

@@ -44,7 +44,7 @@ async fn every_service_role_has_the_bootstrap_timeouts_and_migrations_lift_them(
         let mut c = PgConnection::connect_with(&app.db.options_as(role))
             .await
             .unwrap();
-        assert_eq!(show(&mut c, "statement_timeout").await, "15s", "{role}");
+        assert_eq!(show(&mut c, "statement_timeout").await, "2s", "{role}");
         assert_eq!(
             show(&mut c, "idle_in_transaction_session_timeout").await,
             "5s",
@@ -78,7 +78,30 @@ async fn every_service_role_has_the_bootstrap_timeouts_and_migrations_lift_them(
             "{role}"
         );
     }
-    tokio::time::sleep(Duration::from_millis(5500)).await;
+    // Meanwhile a statement stuck for longer than 2 s is cancelled, whatever the role.
+    let stuck = futures::future::join_all(
+        ["login_svc", "menu_svc", "order_svc", "payment_svc"].map(|role| {
+            let opts = app.db.options_as(role);
+            async move {
+                let mut c = PgConnection::connect_with(&opts).await.unwrap();
+                let started = std::time::Instant::now();
+                let err = sqlx::query("SELECT pg_sleep(4)")
+                    .execute(&mut c)
+                    .await
+                    .unwrap_err();
+                (role, started.elapsed(), err)
+            }
+        }),
+    );
+    let ((), stuck) = tokio::join!(tokio::time::sleep(Duration::from_millis(5500)), stuck);
+    for (role, took, err) in stuck {
+        let code = err.as_database_error().and_then(|e| e.code());
+        assert_eq!(code.as_deref(), Some("57014"), "{role}: {err}");
+        assert!(
+            took < Duration::from_millis(3500),
+            "{role}: cancelled after {took:?}"
+        );
+    }
     for (role, mut c) in idle {
         let err = sqlx::query("SELECT 1").execute(&mut c).await.unwrap_err();
         assert!(

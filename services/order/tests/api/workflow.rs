@@ -157,6 +157,69 @@ async fn a_status_change_whose_client_hangs_up_mid_write_still_happens_once() {
 }
 
 #[tokio::test]
+async fn a_change_stuck_behind_a_lock_is_refused_after_two_seconds_and_changes_nothing() {
+    let app = spawn(1).await;
+    let customer = app.customer("stuck_customer").await;
+    let staff = app
+        .token_with("staff_stuck", "STAFF", Some("gangnam"))
+        .await;
+    let id = place(&app, &customer, "gangnam").await;
+    // Something holds the order's row far longer than any request should wait.
+    let mut blocker = app.db.pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL idle_in_transaction_session_timeout = 0")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT 1 FROM orders WHERE order_id = '{id}' FOR UPDATE"
+    )))
+    .execute(&mut *blocker)
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (status, code, _) = envelope(
+        act(
+            &app,
+            0,
+            &staff,
+            &id,
+            "accept",
+            Some(json!({"estimated_time_minutes": 20})),
+        )
+        .await,
+    )
+    .await;
+    let took = started.elapsed();
+    // The role's statement_timeout (2 s) cancels the wait: the connection goes back to the
+    // pool and the staff member is told to retry, well before the 10 s request timeout.
+    assert_eq!((status, code.as_str()), (503, "SERVICE_UNAVAILABLE"));
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(5),
+        "answered after {took:?}"
+    );
+    blocker.rollback().await.unwrap();
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT count(*) FROM orders WHERE order_id = '{id}' AND status = 'PENDING'"
+        ))
+        .await,
+        1,
+        "the order is unchanged"
+    );
+    // Once the lock is gone, the retry goes through.
+    let retry = act(
+        &app,
+        0,
+        &staff,
+        &id,
+        "accept",
+        Some(json!({"estimated_time_minutes": 20})),
+    )
+    .await;
+    assert_eq!(retry.status(), 200);
+}
+
+#[tokio::test]
 async fn only_legal_transitions_by_the_right_people_happen() {
     let app = spawn(1).await;
     let alice = app.customer("alice_flow").await;
