@@ -26,6 +26,7 @@ use events::{
     order::{PaymentChanged, StatusChanged},
 };
 use httpkit::Result;
+use outbox::retention::{PAUSE, pause_after};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -200,10 +201,11 @@ pub async fn cancel_stale(
 }
 
 /// Cancels what each branch's closing left PENDING: orders placed before its last closing
-/// time ([`crate::hours::Schedule::last_close`]), in batches of `batch`, with the reason for
-/// the customer. Safe with several replicas, like [`cancel_stale`]. How many it cancelled.
-pub async fn cancel_closed(db: &PgPool, now: DateTime<Utc>, batch: i64) -> Result<usize> {
-    let mut count = 0;
+/// time ([`crate::hours::Schedule::last_close`]), up to `batch` per branch, with the reason
+/// for the customer. Safe with several replicas, like [`cancel_stale`]. How many it
+/// cancelled, and whether a branch had a full batch (more may be left).
+pub async fn cancel_closed(db: &PgPool, now: DateTime<Utc>, batch: i64) -> Result<(usize, bool)> {
+    let (mut count, mut more) = (0, false);
     for branch in db::branch_list(db).await? {
         let Some(closed) = branch.schedule.last_close(now) else {
             continue;
@@ -212,38 +214,48 @@ pub async fn cancel_closed(db: &PgPool, now: DateTime<Utc>, batch: i64) -> Resul
             "the shop closed at {}",
             closed.with_timezone(&crate::http::seoul()).format("%H:%M")
         );
-        loop {
-            let mut tx = db.begin().await?;
-            let cancelled =
-                db::cancel_at_close(&mut tx, &branch.bran_id, closed, &reason, batch).await?;
-            for moved in &cancelled {
-                record(&mut tx, moved, "system:closing", Some(&reason)).await?;
+        let mut tx = db.begin().await?;
+        let cancelled =
+            db::cancel_at_close(&mut tx, &branch.bran_id, closed, &reason, batch).await?;
+        for moved in &cancelled {
+            record(&mut tx, moved, "system:closing", Some(&reason)).await?;
+        }
+        tx.commit().await?;
+        count += cancelled.len();
+        more |= cancelled.len() as i64 == batch;
+    }
+    Ok((count, more))
+}
+
+/// One sweep: [`cancel_closed`], then [`cancel_stale`] for each timeout, in batches until no
+/// full batch is left. Each batch is a task of its own (stopping the sweep never cuts a
+/// cancellation half-way), and a backlog is cleared with rests between batches
+/// ([`pause_after`]) so the requests' writes keep going.
+pub async fn sweep(db: PgPool, timeouts: Timeouts) {
+    loop {
+        let pool = db.clone();
+        let started = std::time::Instant::now();
+        match outbox::run_to_completion(async move { cancel_closed(&pool, Utc::now(), 100).await })
+            .await
+        {
+            Ok((0, _)) => break,
+            Ok((n, more)) => {
+                tracing::info!(count = n, "cancelled orders left PENDING at closing time");
+                if !more {
+                    break;
+                }
+                tokio::time::sleep(pause_after(started.elapsed(), PAUSE)).await;
             }
-            tx.commit().await?;
-            count += cancelled.len();
-            if (cancelled.len() as i64) < batch {
+            Err(e) => {
+                tracing::warn!(error = %e, "closing-time cancel failed; will retry");
                 break;
             }
         }
     }
-    Ok(count)
-}
-
-/// One sweep: [`cancel_stale`] in batches, for each timeout, until no full batch is left;
-/// then [`cancel_closed`].
-pub async fn sweep(db: PgPool, timeouts: Timeouts) {
-    let pool = db.clone();
-    match outbox::run_to_completion(async move { cancel_closed(&pool, Utc::now(), 100).await })
-        .await
-    {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(count = n, "cancelled orders left PENDING at closing time"),
-        Err(e) => tracing::warn!(error = %e, "closing-time cancel failed; will retry"),
-    }
     for (status, method, timeout, why) in timeouts.each() {
         loop {
-            // On a task of its own: stopping the sweep never cuts a cancellation half-way.
             let pool = db.clone();
+            let started = std::time::Instant::now();
             match outbox::run_to_completion(async move {
                 cancel_stale(&pool, status, method, timeout, why, 100).await
             })
@@ -255,6 +267,8 @@ pub async fn sweep(db: PgPool, timeouts: Timeouts) {
                     if ids.len() < 100 {
                         break;
                     }
+                    // A backlog: leave the requests' writes room between batches.
+                    tokio::time::sleep(pause_after(started.elapsed(), PAUSE)).await;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "auto-cancel failed; will retry");
