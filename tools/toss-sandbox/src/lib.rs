@@ -19,8 +19,8 @@
 //! `TossPayments-Test-Code: <CODE>` fails with that code (as the provider's test mode does);
 //! an amount ending in 13 won is declined (403 `REJECT_CARD_PAYMENT`); a confirm whose amount
 //! is not the authenticated one is 400 `INVALID_REQUEST` (the provider documents no code).
-//! `POST /sandbox/faults {"delay_ms", "fail_next", "refuse_next"}` makes API answers slow, the
-//! next N fail with 500 `FAILED_INTERNAL_SYSTEM_PROCESSING`, or the next one (of `"path"`, a
+//! `POST /sandbox/faults {"delay_ms", "delay_path", "fail_next", "refuse_next"}` makes API
+//! answers slow (only of paths ending with `"delay_path"`, if given), the next N fail with 500 `FAILED_INTERNAL_SYSTEM_PROCESSING`, or the next one (of `"path"`, a
 //! suffix, if given) be refused with 403 and `"code"` — all after doing nothing; `GET
 //! /sandbox/ledger` lists every confirm and cancel the sandbox carried out; `GET /sandbox/calls`
 //! every API call it answered (`{"method", "path", "status"}`, faults included).
@@ -83,6 +83,8 @@ struct Inner {
     /// (key, secret key, path, method) → the first answer, or `None` while it runs.
     idempotent: HashMap<IdempotencyId, Option<Answer>>,
     delay: Duration,
+    /// Only calls whose path ends with this are delayed (empty: every call).
+    delay_path: String,
     fail_next: u32,
     /// (path suffix, code): the next call whose path ends so is refused with that code.
     refuse_next: Option<(String, String)>,
@@ -286,7 +288,14 @@ async fn api_answer(
     if let Err(e) = authenticate(&s.1.secret_key, headers) {
         return e;
     }
-    let delay = s.lock().delay;
+    let delay = {
+        let inner = s.lock();
+        if path.ends_with(inner.delay_path.as_str()) {
+            inner.delay
+        } else {
+            Duration::ZERO
+        }
+    };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
@@ -646,6 +655,9 @@ fn cancel(s: &Sandbox, payment_key: &str, body: &[u8]) -> Answer {
 struct Faults {
     #[serde(default)]
     delay_ms: u64,
+    /// Delay only the calls whose path ends with this (default: all).
+    #[serde(default)]
+    delay_path: String,
     #[serde(default)]
     fail_next: u32,
     #[serde(default)]
@@ -662,6 +674,7 @@ struct Refusal {
 async fn faults(State(s): State<Sandbox>, Json(f): Json<Faults>) -> StatusCode {
     let mut inner = s.lock();
     inner.delay = Duration::from_millis(f.delay_ms);
+    inner.delay_path = f.delay_path;
     inner.fail_next = f.fail_next;
     inner.refuse_next = f.refuse_next.map(|r| (r.path, r.code));
     StatusCode::NO_CONTENT

@@ -213,16 +213,29 @@ async fn a_refused_read_while_reconciling_never_unpays_a_charged_card() {
     let order = app.card_order(&kim).await;
     let id = order["order_id"].as_str().unwrap();
     let approved = app.approve(&app.checkout(&kim, id).await).await;
-    // Held long past the reconciler's first look (1 s), so that it is the reconciler, not the
-    // late answer, that settles the payment, however busy the machine.
-    app.faults(6_000, 0).await;
+    // The confirm's answer is held long past the reconciler's first look (1 s), so that it is
+    // the reconciler, not the late answer, that settles the payment, however busy the
+    // machine; and the reconciler's read of the order's payment is refused (a 403 that says
+    // nothing of the card). Both armed at once, before the confirm: the reconciler may look
+    // as soon as the browser's confirm gives up, before this test's next call.
+    let refuse = json!({"code": "FORBIDDEN_REQUEST", "path": format!("/orders/{id}")});
+    app.sandbox_post(
+        "/sandbox/faults",
+        json!({"delay_ms": 6_000, "delay_path": "/confirm", "refuse_next": refuse}),
+    )
+    .await;
     let (status, _, _) = envelope(app.confirm(&kim, approved.body()).await).await;
     assert_eq!(status, 503);
-    // The provider did confirm; the reconciler's read of the order's payment is refused (a
-    // 403 that says nothing of the card).
-    app.faults(0, 0).await;
-    app.refuse_next("FORBIDDEN_REQUEST", &format!("/orders/{id}"))
-        .await;
+    // The provider did confirm; its answers come at once again (the refusal stays armed
+    // until a read takes it).
+    let calls = app.sandbox_get("/sandbox/calls").await;
+    let refused_already = calls.iter().any(|c| c["status"] == 403);
+    let rearm = if refused_already { Value::Null } else { refuse };
+    app.sandbox_post(
+        "/sandbox/faults",
+        json!({"delay_ms": 0, "refuse_next": rearm}),
+    )
+    .await;
     app.order_becomes(&kim, id, "PENDING", "PAID").await;
     let calls = app.sandbox_get("/sandbox/calls").await;
     assert!(
