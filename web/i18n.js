@@ -66,6 +66,8 @@ const KO = {
   "Chicken": "치킨",
   "Supreme": "슈프림",
   "Veggie": "베지",
+  "Side": "사이드",
+  "Drink": "음료",
   "Pizzas": "피자",
   "Cart": "장바구니",
   "Branch": "지점",

@@ -32,8 +32,9 @@ use outbox::Broadcast;
 use httpkit::Result;
 
 use crate::{
-    db,
-    pizza::{CATEGORIES, MenuItem, PizzaType, SIZES, parse_size},
+    db::{self, CatalogRows},
+    options::{self, OptionGroup},
+    pizza::{ALL_SIZES, CATEGORIES, ItemDetail, ItemSize, MenuItem, PizzaType, parse_size},
 };
 
 static LOADS: LazyLock<IntCounter> = LazyLock::new(|| {
@@ -47,7 +48,9 @@ static LOADS: LazyLock<IntCounter> = LazyLock::new(|| {
 });
 
 /// A response body with its entity tag, and the same body gzip-compressed once, when that is
-/// smaller: every browser asks for gzip, and the menu is ~20 KB of repetitive JSON.
+/// smaller: every browser asks for gzip, and the menu is ~20 KB of repetitive JSON. Cheap to
+/// clone (shared bytes).
+#[derive(Clone)]
 pub struct Rendered {
     pub body: Bytes,
     pub etag: HeaderValue,
@@ -104,23 +107,46 @@ pub struct Catalog {
     types_rendered: Rendered,
     /// Per branch, the pizzas sold out there.
     sold_out: HashMap<String, HashSet<String>>,
+    /// Per type, its option groups.
+    groups: HashMap<String, Vec<OptionGroup>>,
+    /// Per type, `GET /menu/items/{id}/` as every branch sees it.
+    details: HashMap<String, Rendered>,
+}
+
+/// Pizzas first, then sides, then drinks (within each, by category and name, as before).
+fn kind_rank(kind: &str) -> u8 {
+    match kind {
+        "pizza" => 0,
+        "side" => 1,
+        _ => 2,
+    }
 }
 
 impl Catalog {
-    pub fn new(
-        version: i64,
-        mut items: Vec<MenuItem>,
-        types: Vec<PizzaType>,
-        sold_out: Vec<(String, String)>,
-    ) -> Self {
-        let size_rank = |s: &str| SIZES.iter().position(|x| *x == s).unwrap_or(SIZES.len());
+    pub fn new(rows: CatalogRows) -> Self {
+        let CatalogRows {
+            version,
+            mut items,
+            types,
+            sold_out,
+            groups,
+            options,
+        } = rows;
+        let size_rank = |s: &str| {
+            ALL_SIZES
+                .iter()
+                .position(|x| *x == s)
+                .unwrap_or(ALL_SIZES.len())
+        };
         items.sort_by(|a, b| {
             (
+                kind_rank(&a.kind),
                 a.pizza_categ.as_str(),
                 a.pizza_nm.as_str(),
                 size_rank(&a.size),
             )
                 .cmp(&(
+                    kind_rank(&b.kind),
                     b.pizza_categ.as_str(),
                     b.pizza_nm.as_str(),
                     size_rank(&b.size),
@@ -143,7 +169,8 @@ impl Catalog {
                 (*c, Rendered::of(&subset))
             })
             .collect();
-        Self {
+        let groups = options::groups_by_owner(groups, &options);
+        let mut catalog = Self {
             version,
             menu_all: Rendered::of(&items),
             types_rendered: Rendered::of(&types),
@@ -156,6 +183,64 @@ impl Catalog {
                 m.entry(b).or_insert_with(HashSet::new).insert(p);
                 m
             }),
+            groups,
+            details: HashMap::new(),
+        };
+        catalog.details = catalog
+            .types
+            .iter()
+            .map(|t| {
+                let detail = catalog.detail(t, None);
+                (t.pizza_type_id.clone(), Rendered::of(&detail))
+            })
+            .collect();
+        catalog
+    }
+
+    /// One item as its sheet shows it, at `bran_id` if given.
+    fn detail(&self, t: &PizzaType, bran_id: Option<&str>) -> ItemDetail {
+        let gone = bran_id.and_then(|b| self.sold_out.get(b));
+        ItemDetail {
+            pizza_type_id: t.pizza_type_id.clone(),
+            pizza_nm: t.pizza_nm.clone(),
+            pizza_categ: t.pizza_categ.clone(),
+            kind: t.kind.clone(),
+            pizza_img_url: t.pizza_img_url.clone(),
+            description_ko: t.description_ko.clone(),
+            description_en: t.description_en.clone(),
+            allergens: t.allergens.clone(),
+            sizes: self
+                .items
+                .iter()
+                .filter(|p| p.pizza_type_id == t.pizza_type_id)
+                .map(|p| ItemSize {
+                    pizza_id: p.pizza_id.clone(),
+                    size: p.size.clone(),
+                    price: p.price,
+                    available: p.available && !gone.is_some_and(|g| g.contains(&p.pizza_id)),
+                })
+                .collect(),
+            option_groups: self
+                .groups
+                .get(&t.pizza_type_id)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// `GET /menu/items/{id}/`, at `bran_id` if given (rendered on demand when something is
+    /// sold out there); `None` for no such item.
+    pub fn item_detail(&self, pizza_type_id: &str, bran_id: Option<&str>) -> Option<Rendered> {
+        let t = self
+            .types
+            .iter()
+            .find(|t| t.pizza_type_id == pizza_type_id)?;
+        match bran_id
+            .and_then(|b| self.sold_out.get(b))
+            .filter(|s| !s.is_empty())
+        {
+            Some(_) => Some(Rendered::of(&self.detail(t, bran_id))),
+            None => self.details.get(pizza_type_id).cloned(),
         }
     }
 
@@ -196,6 +281,15 @@ impl Catalog {
         self.by_name_size
             .get(&(pizza_nm.trim().to_lowercase(), size))
             .map(|i| &self.items[*i])
+    }
+
+    /// An option, wherever it belongs.
+    pub fn option(&self, option_id: &str) -> Option<&crate::options::ItemOption> {
+        self.groups
+            .values()
+            .flatten()
+            .flat_map(|g| &g.options)
+            .find(|o| o.option_id == option_id)
     }
 
     pub fn has_type(&self, pizza_type_id: &str) -> bool {
@@ -244,12 +338,7 @@ impl CatalogCache {
             .try_get_with(generation, async move {
                 LOADS.inc();
                 let rows = db::load_catalog(&db).await?;
-                Ok::<_, sqlx::Error>(Arc::new(Catalog::new(
-                    rows.version,
-                    rows.items,
-                    rows.types,
-                    rows.sold_out,
-                )))
+                Ok::<_, sqlx::Error>(Arc::new(Catalog::new(rows)))
             })
             .await?;
         Ok(c)

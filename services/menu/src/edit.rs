@@ -67,6 +67,44 @@ pub async fn update_pizza(
     Ok(Some(version))
 }
 
+/// Changes an option's price delta and/or availability; the new catalog version, or `None`
+/// when nothing changed. Orders priced after the commit pay the new delta (`GetPrices` reads
+/// the options as committed), and every replica's menu drops its copy on `catalog.updated`.
+pub async fn update_option(
+    db: &PgPool,
+    who: &str,
+    option_id: &str,
+    price_delta: Option<i64>,
+    available: Option<bool>,
+) -> Result<Option<i64>> {
+    let mut tx = db.begin().await?;
+    let (old_delta, old_available) = db::option_for_update(&mut tx, option_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no option '{option_id}'")))?;
+    let new_delta = price_delta.unwrap_or(old_delta);
+    let new_available = available.unwrap_or(old_available);
+    if (new_delta, new_available) == (old_delta, old_available) {
+        return Ok(None);
+    }
+    let version = db::next_version(&mut tx).await?;
+    db::set_option(&mut tx, option_id, new_delta, new_available).await?;
+    let change = Change {
+        version,
+        who,
+        kind: "option_updated",
+        pizza_type_id: None,
+        pizza_id: None,
+        old: Some(
+            json!({"option_id": option_id, "price_delta": old_delta, "available": old_available}),
+        ),
+        new: json!({"option_id": option_id, "price_delta": new_delta, "available": new_available}),
+    };
+    db::record_change(&mut tx, change).await?;
+    announce(&mut tx, version, &[]).await?;
+    tx.commit().await?;
+    Ok(Some(version))
+}
+
 /// Marks a pizza sold out at one branch (`available: false`) or back; the new catalog
 /// version, or `None` when it was so already. 404 for a pizza that is not there.
 pub async fn set_branch_availability(
@@ -102,7 +140,8 @@ pub async fn set_branch_availability(
     Ok(Some(version))
 }
 
-/// Adds a size of an existing type; its id is `{pizza_type_id}_{size}`.
+/// Adds a size of an existing type (one of its kind's sizes); its id is
+/// `{pizza_type_id}_{size}` (lower case, `.` as `_`).
 pub async fn add_pizza(
     db: &PgPool,
     who: &str,
@@ -111,11 +150,18 @@ pub async fn add_pizza(
     price: i64,
     available: bool,
 ) -> Result<String> {
-    let pizza_id = format!("{pizza_type_id}_{}", size.to_lowercase());
+    let pizza_id = format!("{pizza_type_id}_{}", size.to_lowercase().replace('.', "_"));
     let mut tx = db.begin().await?;
-    if !db::type_exists(&mut tx, pizza_type_id).await? {
+    let Some(kind) = db::type_kind(&mut tx, pizza_type_id).await? else {
         return Err(Error::Unprocessable(format!(
             "no pizza type '{pizza_type_id}'"
+        )));
+    };
+    let sizes = crate::pizza::sizes_of(&kind);
+    if !sizes.contains(&size) {
+        return Err(Error::Unprocessable(format!(
+            "a {kind} comes in {}",
+            sizes.join(", ")
         )));
     }
     if !db::insert_pizza(&mut tx, &pizza_id, pizza_type_id, size, price, available).await? {

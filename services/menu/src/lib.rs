@@ -19,6 +19,7 @@ pub mod grpc;
 pub mod http;
 pub mod images;
 pub mod import;
+pub mod options;
 pub mod pizza;
 
 use std::sync::Arc;

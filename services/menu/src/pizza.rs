@@ -1,17 +1,39 @@
 //! What the menu sells, as the catalog and its API name it: sizes, categories, pizzas and
-//! pizza types (docs/contract.md §2).
+//! pizza types (docs/contract.md §2), and the sides and drinks sold next to them. Every item
+//! is a "pizza type" with "pizzas" (one per size) to the API, as it was before there were
+//! others: old clients keep working, and `kind` tells them apart.
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// The sizes of docs/contract.md §2, smallest first.
+/// The sizes of a pizza (docs/contract.md §2), smallest first.
 pub const SIZES: [&str; 5] = ["S", "M", "L", "XL", "XXL"];
-/// The categories of the catalog.
-pub const CATEGORIES: [&str; 4] = ["Classic", "Chicken", "Supreme", "Veggie"];
+/// Every size the catalog knows, in the order the menu lists them: a pizza's, then a side's
+/// one regular portion, then a drink's bottles.
+pub const ALL_SIZES: [&str; 8] = ["S", "M", "L", "XL", "XXL", "REG", "500ml", "1.25L"];
+/// The categories of the catalog: the pizzas', then the sides' and the drinks'.
+pub const CATEGORIES: [&str; 6] = ["Classic", "Chicken", "Supreme", "Veggie", "Side", "Drink"];
 
 /// The canonical spelling of a size, if it is one.
 pub fn parse_size(s: &str) -> Option<&'static str> {
     SIZES
+        .iter()
+        .copied()
+        .find(|x| x.eq_ignore_ascii_case(s.trim()))
+}
+
+/// The sizes an item of `kind` comes in.
+pub fn sizes_of(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "side" => &ALL_SIZES[5..6],
+        "drink" => &ALL_SIZES[6..8],
+        _ => &SIZES,
+    }
+}
+
+/// The canonical spelling of any size of the catalog, if it is one.
+pub fn parse_any_size(s: &str) -> Option<&'static str> {
+    ALL_SIZES
         .iter()
         .copied()
         .find(|x| x.eq_ignore_ascii_case(s.trim()))
@@ -25,7 +47,16 @@ pub fn parse_category(s: &str) -> Option<&'static str> {
         .find(|x| x.eq_ignore_ascii_case(s.trim()))
 }
 
-/// One pizza as the menu shows it.
+/// What an item of `category` is.
+pub fn kind_of(category: &str) -> &'static str {
+    match category {
+        "Side" => "side",
+        "Drink" => "drink",
+        _ => "pizza",
+    }
+}
+
+/// One item in one size (a pizza, a side or a drink) as the menu shows it.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct MenuItem {
     #[schema(example = "bbq_ckn_s")]
@@ -38,22 +69,42 @@ pub struct MenuItem {
     pub pizza_categ: String,
     #[schema(example = "/menu/images/bbq_ckn.svg")]
     pub pizza_img_url: String,
-    /// S, M, L, XL or XXL.
+    /// S, M, L, XL or XXL for a pizza; REG for a side; 500ml or 1.25L for a drink.
     pub size: String,
     /// Whole won.
     #[schema(example = 17800)]
     pub price: i64,
     /// `false` when sold out.
     pub available: bool,
+    /// `pizza`, `side` or `drink`.
+    #[schema(example = "pizza")]
+    pub kind: String,
+    #[schema(example = "바비큐 치킨, 홍피망과 청피망, 토마토, 적양파에 바비큐 소스.")]
+    pub description_ko: String,
+    #[schema(
+        example = "Barbecued chicken, red and green peppers, tomatoes, red onions and barbecue sauce."
+    )]
+    pub description_en: Option<String>,
+    /// Korean labelling's allergens it contains, as codes (`wheat`, `milk`, `egg`, `soy`,
+    /// `pork`, `beef`, `chicken`, `shrimp`, `tomato`, …).
+    #[schema(example = json!(["wheat", "milk", "chicken", "tomato"]))]
+    pub allergens: Vec<String>,
+    /// Whether it has options to choose (`GET /menu/items/{pizza_type_id}/` lists them).
+    pub has_options: bool,
 }
 
-/// One pizza type.
+/// One pizza type (or side, or drink).
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct PizzaType {
     pub pizza_type_id: String,
     pub pizza_nm: String,
     pub pizza_categ: String,
     pub pizza_img_url: String,
+    /// `pizza`, `side` or `drink`.
+    pub kind: String,
+    pub description_ko: String,
+    pub description_en: Option<String>,
+    pub allergens: Vec<String>,
 }
 
 impl PizzaType {
@@ -79,6 +130,45 @@ impl PizzaType {
             pizza_nm: name.to_owned(),
             pizza_categ: categ.to_owned(),
             pizza_img_url: format!("/menu/images/{id}.svg"),
+            kind: kind_of(categ).to_owned(),
+            description_ko: String::new(),
+            description_en: None,
+            allergens: vec![],
         })
     }
+}
+
+/// One size of an item, as its sheet lists them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ItemSize {
+    #[schema(example = "bbq_ckn_l")]
+    pub pizza_id: String,
+    #[schema(example = "L")]
+    pub size: String,
+    /// Whole won, before options.
+    #[schema(example = 29000)]
+    pub price: i64,
+    pub available: bool,
+}
+
+/// `GET /menu/items/{pizza_type_id}/`: one item with its sizes and its option groups.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ItemDetail {
+    #[schema(example = "bbq_ckn")]
+    pub pizza_type_id: String,
+    #[schema(example = "The Barbecue Chicken Pizza")]
+    pub pizza_nm: String,
+    #[schema(example = "Chicken")]
+    pub pizza_categ: String,
+    /// `pizza`, `side` or `drink`.
+    pub kind: String,
+    pub pizza_img_url: String,
+    pub description_ko: String,
+    pub description_en: Option<String>,
+    pub allergens: Vec<String>,
+    /// Smallest first.
+    pub sizes: Vec<ItemSize>,
+    /// In the order the sheet shows them; each option's `price_delta` is added to the size's
+    /// price.
+    pub option_groups: Vec<crate::options::OptionGroup>,
 }

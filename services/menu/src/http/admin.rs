@@ -10,11 +10,11 @@ use httpkit::{Error, Json, Result};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::read::size;
 use crate::{
     AppState,
     catalog::Catalog,
     edit,
+    options::ItemOption,
     pizza::{MenuItem, PizzaType},
 };
 
@@ -93,11 +93,91 @@ pub(super) async fn update_pizza(
     Ok(Json(fresh_item(&s, &pizza_id).await?))
 }
 
+/// At least one of the two.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(min_properties = 1)]
+pub struct OptionPatch {
+    /// Added to the item's price, whole won (0 to 100,000).
+    #[serde(default, deserialize_with = "httpkit::whole::option")]
+    #[schema(minimum = 0, maximum = 100_000, nullable = false)]
+    pub price_delta: Option<i64>,
+    /// `false`: not to be had until it is `true` again.
+    #[serde(default, deserialize_with = "httpkit::whole::present")]
+    #[schema(nullable = false)]
+    pub available: Option<bool>,
+}
+
+/// The dearest an option may add, in won.
+pub const MAX_PRICE_DELTA: i64 = 100_000;
+
+/// An option as now served, with its group.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct OptionNow {
+    pub group_id: String,
+    #[serde(flatten)]
+    pub option: ItemOption,
+}
+
+#[utoipa::path(patch, path = "/menu/options/{option_id}/", tag = "admin",
+    security(("bearer" = [])),
+    params(("option_id" = String, Path, example = "crust_cheese_edge")),
+    request_body = OptionPatch,
+    responses(
+        (status = 200, body = OptionNow, description = "The option as now served"),
+        (status = 400, body = httpkit::doc::ErrorEnvelope),
+        (status = 401, body = httpkit::doc::ErrorEnvelope),
+        (status = 403, body = httpkit::doc::ErrorEnvelope, description = "Not an ADMIN"),
+        (status = 404, body = httpkit::doc::ErrorEnvelope),
+    ))]
+pub(super) async fn update_option(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(option_id): Path<String>,
+    Json(req): Json<OptionPatch>,
+) -> Result<Json<OptionNow>> {
+    caller.require(&[Role::Admin])?;
+    if req.price_delta.is_none() && req.available.is_none() {
+        return Err(Error::Validation(
+            "give price_delta and/or available".into(),
+        ));
+    }
+    if let Some(d) = req.price_delta
+        && !(0..=MAX_PRICE_DELTA).contains(&d)
+    {
+        return Err(Error::Validation(format!(
+            "price_delta must be whole won from 0 to {MAX_PRICE_DELTA}"
+        )));
+    }
+    if let Some(version) = edit::update_option(
+        &s.db,
+        &caller.member_id,
+        &option_id,
+        req.price_delta,
+        req.available,
+    )
+    .await?
+    {
+        tracing::info!(option.id = %option_id, catalog_version = version, by = %caller.member_id, "option updated");
+    }
+    s.catalog.invalidate();
+    let c = s.catalog.get().await?;
+    let option = c
+        .option(&option_id)
+        .cloned()
+        .ok_or_else(|| Error::NotFound(format!("no option '{option_id}'")))?;
+    Ok(Json(OptionNow {
+        group_id: option.group_id.clone(),
+        option,
+    }))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewPizza {
     pub pizza_type_id: String,
-    /// S, M, L, XL or XXL (any case).
-    #[schema(pattern = "^\\s*([Ss]|[Mm]|[Ll]|[Xx][Ll]|[Xx][Xx][Ll])\\s*$")]
+    /// S, M, L, XL or XXL for a pizza; REG for a side; 500ml or 1.25L for a drink (any case).
+    #[schema(
+        pattern = "^\\s*([Ss]|[Mm]|[Ll]|[Xx][Ll]|[Xx][Xx][Ll]|[Rr][Ee][Gg]|500[Mm][Ll]|1\\.25[Ll])\\s*$"
+    )]
     pub size: String,
     /// In whole won, 1 to 1,000,000.
     #[serde(deserialize_with = "httpkit::whole::number")]
@@ -124,7 +204,12 @@ pub(super) async fn add_pizza(
     Json(req): Json<NewPizza>,
 ) -> Result<(StatusCode, Json<MenuItem>)> {
     caller.require(&[Role::Admin])?;
-    let size = size(&req.size)?;
+    let size = crate::pizza::parse_any_size(&req.size).ok_or_else(|| {
+        Error::Validation(format!(
+            "size must be one of {}",
+            crate::pizza::ALL_SIZES.join(", ")
+        ))
+    })?;
     check_price(req.price)?;
     let pizza_id = edit::add_pizza(
         &s.db,
@@ -152,9 +237,9 @@ pub struct NewType {
         pattern = "\\S"
     )]
     pub pizza_nm: String,
-    /// Classic, Chicken, Supreme or Veggie (any case).
+    /// Classic, Chicken, Supreme or Veggie for a pizza; Side; Drink (any case).
     #[schema(
-        pattern = "^\\s*([Cc][Ll][Aa][Ss][Ss][Ii][Cc]|[Cc][Hh][Ii][Cc][Kk][Ee][Nn]|[Ss][Uu][Pp][Rr][Ee][Mm][Ee]|[Vv][Ee][Gg][Gg][Ii][Ee])\\s*$"
+        pattern = "^\\s*([Cc][Ll][Aa][Ss][Ss][Ii][Cc]|[Cc][Hh][Ii][Cc][Kk][Ee][Nn]|[Ss][Uu][Pp][Rr][Ee][Mm][Ee]|[Vv][Ee][Gg][Gg][Ii][Ee]|[Ss][Ii][Dd][Ee]|[Dd][Rr][Ii][Nn][Kk])\\s*$"
     )]
     pub pizza_categ: String,
 }

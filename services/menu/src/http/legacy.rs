@@ -62,13 +62,14 @@ pub struct LegacyPizzaId {
 
 #[deprecated = "pizza_back's API: use GET /menu/"]
 #[utoipa::path(get, path = "/api/menu/", tag = "legacy", operation_id = "legacy_menu",
-    responses((status = 200, body = Vec<LegacyPizza>, description = "Every pizza on sale (sold-out ones are left out: the old client cannot show them)")))]
+    responses((status = 200, body = Vec<LegacyPizza>, description = "Every pizza on sale (sold-out ones are left out: the old client cannot show them; so are sides and drinks, which it cannot order)")))]
 pub(super) async fn menu(State(s): State<AppState>) -> Result<Json<Vec<LegacyPizza>>> {
     let c = s.catalog.get().await?;
     Ok(Json(
         c.items
             .iter()
-            .filter(|p| p.available)
+            // Its front end knows pizzas and their sizes only: sides and drinks stay out.
+            .filter(|p| p.available && p.kind == "pizza")
             .map(|p| LegacyPizza {
                 pizza_id: p.pizza_id.clone(),
                 pizza_nm: p.pizza_nm.clone(),
@@ -87,6 +88,7 @@ pub(super) async fn types(State(s): State<AppState>) -> Result<Json<Vec<LegacyTy
     Ok(Json(
         c.types
             .iter()
+            .filter(|t| t.kind == "pizza")
             .map(|t| LegacyType {
                 pizza_type_id: t.pizza_type_id.clone(),
                 pizza_nm: t.pizza_nm.clone(),

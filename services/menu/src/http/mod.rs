@@ -1,7 +1,7 @@
 //! The public HTTP API under `/menu` (docs/contract.md §3):
 //!
-//! - [`read`] — the menu and the types (with `ETag`, gzip once per catalog version), pizza
-//!   lookup, the pictures;
+//! - [`read`] — the menu and the types (with `ETag`, gzip once per catalog version), one
+//!   item with its options, pizza lookup, the pictures;
 //! - [`admin`] — the ADMIN's catalog edits;
 //! - [`legacy`] — pizza_back's `/api/menu/…` for its old front end;
 //! - here: the routes, the conditional answer both use, and the OpenAPI document.
@@ -29,6 +29,8 @@ pub fn router(state: AppState) -> Router {
     r = route_both(r, "/menu/", get(read::menu));
     r = route_both(r, "/menu/types/", get(read::types).post(admin::add_type));
     r = route_both(r, "/menu/get_pizza_id/", post(read::get_pizza_id));
+    r = route_both(r, "/menu/items/{pizza_type_id}/", get(read::item));
+    r = route_both(r, "/menu/options/{option_id}/", patch(admin::update_option));
     r = route_both(r, "/menu/pizzas/", post(admin::add_pizza));
     r = route_both(r, "/menu/pizzas/{pizza_id}/", patch(admin::update_pizza));
     r = route_both(
@@ -121,8 +123,10 @@ pub(super) fn conditional(
         read::menu,
         read::types,
         read::get_pizza_id,
+        read::item,
         read::image,
         admin::update_pizza,
+        admin::update_option,
         admin::set_branch_availability,
         admin::add_pizza,
         admin::add_type,

@@ -14,15 +14,16 @@ use crate::{
     AppState,
     catalog::Rendered,
     images,
-    pizza::{self, MenuItem, PizzaType},
+    pizza::{self, ItemDetail, MenuItem, PizzaType},
 };
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MenuQuery {
-    /// Only this category: Classic, Chicken, Supreme or Veggie (any case; empty means all).
+    /// Only this category: Classic, Chicken, Supreme, Veggie, Side or Drink (any case; empty
+    /// means all).
     #[param(
-        pattern = "^\\s*([Cc][Ll][Aa][Ss][Ss][Ii][Cc]|[Cc][Hh][Ii][Cc][Kk][Ee][Nn]|[Ss][Uu][Pp][Rr][Ee][Mm][Ee]|[Vv][Ee][Gg][Gg][Ii][Ee]|)\\s*$"
+        pattern = "^\\s*([Cc][Ll][Aa][Ss][Ss][Ii][Cc]|[Cc][Hh][Ii][Cc][Kk][Ee][Nn]|[Ss][Uu][Pp][Rr][Ee][Mm][Ee]|[Vv][Ee][Gg][Gg][Ii][Ee]|[Ss][Ii][Dd][Ee]|[Dd][Rr][Ii][Nn][Kk]|)\\s*$"
     )]
     categ: Option<String>,
     /// As this branch sells it: `available` is false for what is sold out there too.
@@ -32,7 +33,7 @@ pub struct MenuQuery {
 
 #[utoipa::path(get, path = "/menu/", tag = "menu", params(MenuQuery),
     responses(
-        (status = 200, body = Vec<MenuItem>, description = "Every pizza with its type, size, price and availability"),
+        (status = 200, body = Vec<MenuItem>, description = "Every item (pizzas, then sides and drinks) in every size, with its type, price and availability"),
         (status = 304, description = "Not modified since the ETag given in If-None-Match"),
         (status = 400, body = httpkit::doc::ErrorEnvelope, description = "Unknown category"),
     ))]
@@ -61,6 +62,39 @@ pub(super) async fn menu(
         return Ok(conditional(&rendered, &headers, "application/json"));
     }
     Ok(conditional(c.menu(category), &headers, "application/json"))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ItemQuery {
+    /// As this branch sells it: a size's `available` is false for what is sold out there too.
+    #[param(example = "gangnam")]
+    bran_id: Option<String>,
+}
+
+#[utoipa::path(get, path = "/menu/items/{pizza_type_id}/", tag = "menu",
+    params(("pizza_type_id" = String, Path, example = "bbq_ckn"), ItemQuery),
+    responses(
+        (status = 200, body = ItemDetail, description = "The item, its sizes and its option groups"),
+        (status = 304, description = "Not modified since the ETag given in If-None-Match"),
+        (status = 404, body = httpkit::doc::ErrorEnvelope, description = "No such item"),
+    ))]
+pub(super) async fn item(
+    State(s): State<AppState>,
+    Path(pizza_type_id): Path<String>,
+    Query(q): Query<ItemQuery>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let c = s.catalog.get().await?;
+    let at = q
+        .bran_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|b| !b.is_empty());
+    let rendered = c
+        .item_detail(&pizza_type_id, at)
+        .ok_or_else(|| Error::NotFound(format!("no item '{pizza_type_id}'")))?;
+    Ok(conditional(&rendered, &headers, "application/json"))
 }
 
 #[utoipa::path(get, path = "/menu/types/", tag = "menu",

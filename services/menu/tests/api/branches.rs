@@ -66,6 +66,7 @@ async fn priced_available(app: &TestApp, replica: usize, bran_id: &str, pizza_id
         .get_prices(GetPricesRequest {
             pizza_ids: vec![pizza_id.into()],
             bran_id: bran_id.into(),
+            lines: vec![],
         })
         .await
         .unwrap()

@@ -4,6 +4,7 @@
 mod branches;
 mod edits;
 mod helpers;
+mod items;
 mod legacy;
 mod operations;
 mod reads;
