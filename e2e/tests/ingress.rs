@@ -266,7 +266,7 @@ async fn the_menu_is_served_through_the_ingress_with_revalidation_and_images() {
         .json()
         .await
         .unwrap();
-    assert_eq!(all.len(), 93);
+    assert_eq!(all.len(), 93 + 11, "the pizzas, the sides and the drinks");
     let img = http
         .get(stack.url(chicken[0]["pizza_img_url"].as_str().unwrap()))
         .send()

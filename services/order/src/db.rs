@@ -86,8 +86,11 @@ pub struct LineRow {
     pub pizza_nm: String,
     pub size: String,
     pub quantity: i32,
+    /// With its options' deltas.
     pub unit_price: i64,
     pub line_total: i64,
+    /// As the menu priced them when the order was placed.
+    pub options: sqlx::types::Json<Vec<crate::prices::ChosenOption>>,
 }
 
 /// An order about to be written. Owned, so that its write can run on a task of its own
@@ -420,11 +423,14 @@ async fn insert_lines(conn: &mut PgConnection, order: &NewOrder) -> Result<()> {
     let quantity: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
     let unit_price: Vec<i64> = lines.iter().map(|l| l.unit_price).collect();
     let line_total: Vec<i64> = lines.iter().map(|l| l.line_total).collect();
+    let options: Vec<&sqlx::types::Json<Vec<crate::prices::ChosenOption>>> =
+        lines.iter().map(|l| &l.options).collect();
     sqlx::query(
         "INSERT INTO order_detail \
-           (order_id, line_no, pizza_id, pizza_nm, size, quantity, unit_price, line_total) \
+           (order_id, line_no, pizza_id, pizza_nm, size, quantity, unit_price, line_total, \
+            options) \
          SELECT $1, * FROM UNNEST($2::int2[], $3::text[], $4::text[], $5::text[], \
-                                  $6::int4[], $7::int8[], $8::int8[])",
+                                  $6::int4[], $7::int8[], $8::int8[], $9::jsonb[])",
     )
     .bind(order.order_id)
     .bind(&line_no)
@@ -434,6 +440,7 @@ async fn insert_lines(conn: &mut PgConnection, order: &NewOrder) -> Result<()> {
     .bind(&quantity)
     .bind(&unit_price)
     .bind(&line_total)
+    .bind(&options)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -658,7 +665,7 @@ pub async fn member_orders(
 
 /// The lines of many orders in one query (never one query per order).
 pub const LINES_SQL: &str = "SELECT order_id, pizza_id, pizza_nm, size, quantity, unit_price, \
-     line_total FROM order_detail WHERE order_id = ANY($1) ORDER BY order_id, line_no";
+     line_total, options FROM order_detail WHERE order_id = ANY($1) ORDER BY order_id, line_no";
 
 pub async fn lines_of(db: &PgPool, order_ids: &[Uuid]) -> Result<Vec<LineRow>> {
     Ok(sqlx::query_as(LINES_SQL)

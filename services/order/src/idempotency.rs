@@ -12,7 +12,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 
-use crate::place::{Payment, Where};
+use crate::place::{AskedLine, Payment, Where};
 
 /// A client's key: 1 to 255 visible ASCII characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,14 +41,14 @@ impl Key {
     }
 }
 
-/// The request as understood, in a canonical form (branch, then each pizza and quantity,
-/// then how it is paid if not at pickup, then the customer's request if any): its hash
-/// decides whether a reused key carries the same request. An order paid at pickup without a
-/// request hashes as it did before either existed, so keys recorded by the previous release
-/// still replay.
+/// The request as understood, in a canonical form (branch, then each pizza and quantity with
+/// its options if named, then how it is paid if not at pickup, then the customer's request if
+/// any): its hash decides whether a reused key carries the same request. An order paid at
+/// pickup without a request or options hashes as it did before any existed, so keys recorded
+/// by the previous release still replay.
 pub fn request_hash(
     at: &Where,
-    lines: &[(String, i64)],
+    lines: &[AskedLine],
     payment: &Payment,
     special_requests: Option<&str>,
 ) -> Vec<u8> {
@@ -59,8 +59,11 @@ pub fn request_hash(
         Where::Branch(bran_id) => h.update(bran_id.as_bytes()),
         Where::Table(token) => h.update(format!("table:{token}").as_bytes()),
     }
-    for (id, q) in lines {
-        h.update(format!("\n{id}:{q}").as_bytes());
+    for l in lines {
+        h.update(format!("\n{}:{}", l.pizza_id, l.quantity).as_bytes());
+        if let Some(options) = &l.options {
+            h.update(format!("[{}]", options.join(",")).as_bytes());
+        }
     }
     if payment.method.is_prepaid() {
         h.update(format!("\npay:{}", payment.method.as_str()).as_bytes());

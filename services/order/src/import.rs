@@ -250,6 +250,8 @@ fn readable(o: &LegacyOrder, lines: Vec<LegacyLine>) -> Result<(i64, NewOrder), 
             quantity,
             unit_price,
             line_total: unit_price * i64::from(quantity),
+            // pizza_back had none.
+            options: sqlx::types::Json(vec![]),
         });
     }
     let total_price = rows.iter().map(|r| r.line_total).sum();

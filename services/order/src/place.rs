@@ -15,6 +15,16 @@ use crate::{
     tables,
 };
 
+/// A line as the customer asked for it: a pizza, how many, and the options if named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AskedLine {
+    pub pizza_id: String,
+    pub quantity: i64,
+    /// `None`: no `options` in the request (each required group's default); otherwise the
+    /// option ids as given, sorted.
+    pub options: Option<Vec<String>>,
+}
+
 /// How an order is to be paid, as the customer chose.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {

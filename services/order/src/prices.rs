@@ -3,8 +3,12 @@
 //! committed), so no order is priced, or sold something sold out, from a copy older than a
 //! change the menu has acknowledged.
 //!
-//! The answers are kept in `moka` per branch and pizza for one case only: the menu cannot be
-//! reached. Every `catalog.updated` (from any menu replica) drops them on every order
+//! Options too: each line's choice goes with the call (`lines`), and the menu answers the
+//! options the line gets with their prices, or the group the choice breaks; the order
+//! service never prices an option itself.
+//!
+//! The answers are kept in `moka` per branch and line (pizza and choice) for one case only:
+//! the menu cannot be reached. Every `catalog.updated` (from any menu replica) drops them on every order
 //! replica — a broadcast subscription per process. As in the menu, the cache key carries a
 //! generation bumped by each invalidation, so an answer fetched before a change and stored
 //! after it is never used. A reconnect to NATS drops everything; `PRICE_CACHE_TTL` bounds
@@ -28,13 +32,16 @@ use moka::future::Cache;
 use outbox::Broadcast;
 use prometheus::{HistogramOpts, HistogramVec, IntCounter, Opts};
 use proto::menu::v1::{
-    FindPizzasRequest, GetPricesRequest, PizzaName, menu_service_client::MenuServiceClient,
+    FindPizzasRequest, GetPricesRequest, LineChoice, PizzaName,
+    menu_service_client::MenuServiceClient,
 };
+use serde::{Deserialize, Serialize};
 use tonic::{
     service::interceptor::InterceptedService,
     transport::{Channel, Endpoint},
 };
 use tracing::Instrument;
+use utoipa::ToSchema;
 
 use httpkit::{Error, Result};
 
@@ -47,6 +54,53 @@ pub struct Price {
     pub price: i64,
     pub available: bool,
     pub catalog_version: i64,
+}
+
+/// An option of a line, as the menu priced it when the order was placed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChosenOption {
+    #[schema(example = "crust_cheese_edge")]
+    pub option_id: String,
+    /// As the receipt and the kitchen show it.
+    #[schema(example = "치즈 크러스트")]
+    pub name: String,
+    /// Included in the line's `unit_price`, whole won.
+    #[schema(example = 3000)]
+    pub price_delta: i64,
+}
+
+/// A line as asked: its pizza and, if the customer named them, its options.
+#[derive(Debug, Clone, Copy)]
+pub struct LineAsk<'a> {
+    pub pizza_id: &'a str,
+    /// `None`: the line names no options and gets each required group's default.
+    pub options: Option<&'a [String]>,
+}
+
+impl LineAsk<'_> {
+    /// The line's key in the fallback cache: its pizza and its choice.
+    fn key(&self) -> String {
+        match self.options {
+            None => self.pizza_id.to_owned(),
+            Some(o) => format!("{}|{}", self.pizza_id, o.join(",")),
+        }
+    }
+}
+
+/// Why the menu refused a line's choice: the group (empty for an unknown option) and what is
+/// wrong, naming it, for the customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub group_id: String,
+    pub problem: String,
+}
+
+/// A line as the menu answered it: its pizza (`None`: the menu has no such pizza) and its
+/// options, or why they were refused.
+#[derive(Debug, Clone)]
+pub struct Quoted {
+    pub price: Option<Arc<Price>>,
+    pub options: Result<Vec<ChosenOption>, Refusal>,
 }
 
 static GRPC_LATENCY: LazyLock<HistogramVec> = LazyLock::new(|| {
@@ -84,9 +138,8 @@ static STALE_REPLIES: LazyLock<IntCounter> = LazyLock::new(|| {
 #[derive(Clone)]
 pub struct Prices {
     grpc: MenuServiceClient<InterceptedService<Channel, grpckit::Propagate>>,
-    /// The last answers, per branch and pizza, for when the menu cannot be reached; `None`
-    /// records an id the menu does not know.
-    cache: Cache<(u64, String, String), Option<Arc<Price>>>,
+    /// The last answers, per branch and line, for when the menu cannot be reached.
+    cache: Cache<(u64, String, String), Arc<Quoted>>,
     generation: Arc<AtomicU64>,
     /// The newest catalog version `catalog.updated` has announced. A reply older than that
     /// came from a menu replica that has not taken the change in yet (the event reaches the
@@ -119,23 +172,33 @@ impl Prices {
         })
     }
 
-    /// The price of each id at `bran_id` (`None` for ids the menu does not know), asked of the
-    /// menu every time, in one batch: the menu answers as committed, so a price or a sold-out
-    /// it has acknowledged prices every order asked after it (the race with a change is
-    /// decided by when the lookup happens, never by a cache). Only when the menu cannot be
-    /// reached are the last answers used — kept per branch, dropped on every
-    /// `catalog.updated` — and then only if every id has one.
-    pub async fn lookup(
-        &self,
-        ids: &[&str],
-        bran_id: &str,
-    ) -> Result<HashMap<String, Option<Arc<Price>>>> {
+    /// Each line priced at `bran_id`, in order, asked of the menu every time, in one batch:
+    /// the menu answers as committed, so a price, an option's price or a sold-out it has
+    /// acknowledged prices every order asked after it (the race with a change is decided by
+    /// when the lookup happens, never by a cache). Only when the menu cannot be reached are
+    /// the last answers used — kept per branch and line, dropped on every `catalog.updated` —
+    /// and then only if every line has one.
+    pub async fn lookup(&self, lines: &[LineAsk<'_>], bran_id: &str) -> Result<Vec<Quoted>> {
         let generation = self.generation.load(Ordering::Acquire);
-        let key = |id: &str| (generation, bran_id.to_owned(), id.to_owned());
+        let key = |l: &LineAsk<'_>| (generation, bran_id.to_owned(), l.key());
         let started = Instant::now();
+        let mut pizza_ids: Vec<String> = vec![];
+        for l in lines {
+            if !pizza_ids.iter().any(|id| id == l.pizza_id) {
+                pizza_ids.push(l.pizza_id.to_owned());
+            }
+        }
         let mut req = tonic::Request::new(GetPricesRequest {
-            pizza_ids: ids.iter().map(|id| (*id).to_owned()).collect(),
+            pizza_ids,
             bran_id: bran_id.to_owned(),
+            lines: lines
+                .iter()
+                .map(|l| LineChoice {
+                    pizza_id: l.pizza_id.to_owned(),
+                    options_given: l.options.is_some(),
+                    option_ids: l.options.map(<[String]>::to_vec).unwrap_or_default(),
+                })
+                .collect(),
         });
         req.set_timeout(self.timeout);
         let result = self
@@ -154,10 +217,10 @@ impl Prices {
             Ok(reply) => reply.into_inner(),
             Err(s) => {
                 tracing::warn!(code = ?s.code(), message = s.message(), "GetPrices failed");
-                let mut found = HashMap::with_capacity(ids.len());
-                for id in ids {
-                    match self.cache.get(&key(id)).await {
-                        Some(p) => found.insert((*id).to_owned(), p),
+                let mut found = Vec::with_capacity(lines.len());
+                for l in lines {
+                    match self.cache.get(&key(l)).await {
+                        Some(q) => found.push(Quoted::clone(&q)),
                         None => {
                             PRICE_MISSES.inc();
                             return Err(Error::DependencyDown(
@@ -171,27 +234,60 @@ impl Prices {
             }
         };
         let announced = self.announced.load(Ordering::Acquire);
-        let mut found = HashMap::with_capacity(ids.len());
-        for p in reply.prices {
-            let stale = p.catalog_version < announced;
-            let price = Some(Arc::new(Price {
-                pizza_id: p.pizza_id.clone(),
-                pizza_nm: p.pizza_nm,
-                size: p.size,
-                price: p.price,
-                available: p.available,
-                catalog_version: p.catalog_version,
-            }));
-            if stale {
-                STALE_REPLIES.inc();
-            } else {
-                self.cache.insert(key(&p.pizza_id), price.clone()).await;
-            }
-            found.insert(p.pizza_id, price);
+        let stale = reply.catalog_version < announced;
+        if stale {
+            STALE_REPLIES.inc();
         }
-        for id in reply.unknown_ids {
-            self.cache.insert(key(&id), None).await;
-            found.insert(id, None);
+        let prices: HashMap<String, Arc<Price>> = reply
+            .prices
+            .into_iter()
+            .map(|p| {
+                let price = Arc::new(Price {
+                    pizza_id: p.pizza_id.clone(),
+                    pizza_nm: p.pizza_nm,
+                    size: p.size,
+                    price: p.price,
+                    available: p.available,
+                    catalog_version: p.catalog_version,
+                });
+                (p.pizza_id, price)
+            })
+            .collect();
+        // A menu of the previous release answers no lines: it can price a line that names
+        // no options (the defaults add nothing to the seed's prices) but not a choice.
+        let old_menu = reply.lines.len() != lines.len();
+        let mut answered = reply.lines.into_iter();
+        let mut found = Vec::with_capacity(lines.len());
+        for l in lines {
+            let options = match (old_menu, answered.next()) {
+                (false, Some(line)) if !line.problem.is_empty() => Err(Refusal {
+                    group_id: line.group_id,
+                    problem: line.problem,
+                }),
+                (false, Some(line)) => Ok(line
+                    .options
+                    .into_iter()
+                    .map(|o| ChosenOption {
+                        option_id: o.option_id,
+                        name: o.name,
+                        price_delta: o.price_delta,
+                    })
+                    .collect()),
+                _ if l.options.is_none() => Ok(vec![]),
+                _ => {
+                    return Err(Error::DependencyDown(
+                        "options cannot be priced right now; try again",
+                    ));
+                }
+            };
+            let quoted = Quoted {
+                price: prices.get(l.pizza_id).cloned(),
+                options,
+            };
+            if !stale && !old_menu {
+                self.cache.insert(key(l), Arc::new(quoted.clone())).await;
+            }
+            found.push(quoted);
         }
         Ok(found)
     }

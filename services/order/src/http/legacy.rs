@@ -147,7 +147,11 @@ pub(super) async fn create_order(
         table_token: None,
         items: by_id
             .into_iter()
-            .map(|(pizza_id, quantity)| place::NewOrderLine { pizza_id, quantity })
+            .map(|(pizza_id, quantity)| place::NewOrderLine {
+                pizza_id,
+                quantity,
+                options: None,
+            })
             .collect(),
     })?;
     let placing = place::Placing {

@@ -100,9 +100,11 @@ pub struct OrderLine {
     pub pizza_nm: String,
     pub size: String,
     pub quantity: i32,
-    /// Whole won, as paid: it never changes afterwards.
+    /// Whole won, as paid, its options included: it never changes afterwards.
     pub unit_price: i64,
     pub line_total: i64,
+    /// The options chosen (or the defaults given), with what each added.
+    pub options: Vec<crate::prices::ChosenOption>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -249,6 +251,7 @@ fn line_view(l: LineRow) -> OrderLine {
         quantity: l.quantity,
         unit_price: l.unit_price,
         line_total: l.line_total,
+        options: l.options.0,
     }
 }
 

@@ -21,13 +21,16 @@ use crate::{
     AppState,
     db::{self, LineRow, OrderRow},
     idempotency::{self, Key, Recorded},
-    place::{self, Payment, Placement, Where},
+    place::{self, AskedLine, Payment, Placement, Where},
+    prices::LineAsk,
     status::{PaymentMethod, Service, Status},
     tables::AtTable,
 };
 
 pub const MAX_LINES: usize = 50;
 pub const MAX_QUANTITY: i64 = 100;
+/// More options than any item offers on one line is a mistake.
+pub const MAX_OPTIONS: usize = 20;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewOrder {
@@ -40,7 +43,7 @@ pub struct NewOrder {
     #[serde(default)]
     #[schema(example = "q3J0c2kxZ2hWbG9vX2Zvcg")]
     pub table_token: Option<String>,
-    /// 1 to 50 lines, each pizza once.
+    /// 1 to 50 lines, each pizza with the same options once.
     #[schema(min_items = 1, max_items = 50)]
     pub items: Vec<NewOrderLine>,
     /// `AT_PICKUP` (the default: paid at the counter), `CARD` (through the provider's
@@ -128,6 +131,13 @@ pub struct NewOrderLine {
     #[serde(deserialize_with = "httpkit::whole::number")]
     #[schema(example = 2, minimum = 1, maximum = 100)]
     pub quantity: i64,
+    /// The chosen options' ids (`GET /menu/items/{pizza_type_id}/` lists them), priced by the
+    /// menu. Left out: each required group's default (a pizza's original crust), as clients
+    /// without options order; given: exactly these, and a required group must be among them
+    /// (422 naming the group otherwise).
+    #[serde(default)]
+    #[schema(example = json!(["crust_cheese_edge", "topping_cheese"]), max_items = 20)]
+    pub options: Option<Vec<String>>,
 }
 
 /// `bran_id` or `table_token`, exactly one; 400 otherwise.
@@ -166,8 +176,9 @@ fn table_gone() -> Error {
     )
 }
 
-/// The lines as (pizza id, quantity), each pizza once; 400 for anything else.
-pub(super) fn validate(req: &NewOrder) -> Result<Vec<(String, i64)>> {
+/// The lines as asked, each pizza with the same options once (options sorted); 400 for
+/// anything else.
+pub(super) fn validate(req: &NewOrder) -> Result<Vec<AskedLine>> {
     if req.items.is_empty() {
         return Err(Error::Validation("items must not be empty".into()));
     }
@@ -188,12 +199,32 @@ pub(super) fn validate(req: &NewOrder) -> Result<Vec<(String, i64)>> {
                 "quantity of '{id}' must be 1 to {MAX_QUANTITY}"
             )));
         }
-        if !seen.insert(id) {
+        let options = match &item.options {
+            None => None,
+            Some(o) if o.len() > MAX_OPTIONS => {
+                return Err(Error::Validation(format!(
+                    "at most {MAX_OPTIONS} options on '{id}'"
+                )));
+            }
+            Some(o) => {
+                let mut o: Vec<String> = o.iter().map(|x| x.trim().to_owned()).collect();
+                if o.iter().any(String::is_empty) {
+                    return Err(Error::Validation(format!("an option of '{id}' is empty")));
+                }
+                o.sort();
+                Some(o)
+            }
+        };
+        if !seen.insert((id, options.clone())) {
             return Err(Error::Validation(format!(
-                "'{id}' is listed twice; give one line per pizza"
+                "'{id}' is listed twice with the same options; give one line with its quantity"
             )));
         }
-        lines.push((id.to_owned(), item.quantity));
+        lines.push(AskedLine {
+            pizza_id: id.to_owned(),
+            quantity: item.quantity,
+            options,
+        });
     }
     Ok(lines)
 }
@@ -281,7 +312,7 @@ pub(super) struct Placing<'a> {
     pub bran_id: &'a str,
     /// DINE_IN: the table (of `bran_id`).
     pub table: Option<AtTable>,
-    pub lines: &'a [(String, i64)],
+    pub lines: &'a [AskedLine],
     pub pay: Payment,
     pub special_requests: Option<String>,
 }
@@ -301,35 +332,49 @@ pub(super) async fn price_and_write(
         pay,
         special_requests,
     } = placing;
-    let ids: Vec<&str> = lines.iter().map(|(id, _)| id.as_str()).collect();
-    let prices = s.prices.lookup(&ids, bran_id).await?;
+    let asks: Vec<LineAsk> = lines
+        .iter()
+        .map(|l| LineAsk {
+            pizza_id: &l.pizza_id,
+            options: l.options.as_deref(),
+        })
+        .collect();
+    let quoted = s.prices.lookup(&asks, bran_id).await?;
     let order_id = Uuid::now_v7();
     let mut rows = Vec::with_capacity(lines.len());
     let mut total: i64 = 0;
-    for (id, quantity) in lines {
-        let p = prices
-            .get(id)
-            .cloned()
-            .flatten()
+    let too_large = || Error::Validation("order total is too large".into());
+    for (line, q) in lines.iter().zip(quoted) {
+        let id = &line.pizza_id;
+        let p = q
+            .price
             .ok_or_else(|| unprocessable_pizza(id, "is not on the menu"))?;
         if !p.available {
             return Err(unprocessable_pizza(id, "is sold out"));
         }
-        let line_total = p
-            .price
-            .checked_mul(*quantity)
-            .ok_or_else(|| Error::Validation("order total is too large".into()))?;
-        total = total
-            .checked_add(line_total)
-            .ok_or_else(|| Error::Validation("order total is too large".into()))?;
+        let options = q.options.map_err(|r| {
+            Error::Api(
+                httpkit::ApiError::unprocessable(r.problem)
+                    .with_details(json!({"pizza_id": id, "group_id": r.group_id})),
+            )
+        })?;
+        let unit_price = options
+            .iter()
+            .try_fold(p.price, |sum, o| sum.checked_add(o.price_delta))
+            .ok_or_else(too_large)?;
+        let line_total = unit_price
+            .checked_mul(line.quantity)
+            .ok_or_else(too_large)?;
+        total = total.checked_add(line_total).ok_or_else(too_large)?;
         rows.push(LineRow {
             order_id,
             pizza_id: p.pizza_id.clone(),
             pizza_nm: p.pizza_nm.clone(),
             size: p.size.clone(),
-            quantity: *quantity as i32,
-            unit_price: p.price,
+            quantity: line.quantity as i32,
+            unit_price,
             line_total,
+            options: sqlx::types::Json(options),
         });
     }
 

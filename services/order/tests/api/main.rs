@@ -10,6 +10,7 @@ mod live;
 mod notify;
 mod numbers;
 mod operations;
+mod options;
 mod payments;
 mod placing;
 mod plans;

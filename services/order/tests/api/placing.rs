@@ -22,7 +22,9 @@ async fn an_order_is_priced_by_the_server_and_written_whole() {
     assert_eq!(
         o["items"][0],
         json!({"pizza_id": "bbq_ckn_l", "pizza_nm": "The Barbecue Chicken Pizza",
-        "size": "L", "quantity": 2, "unit_price": 29000, "line_total": 58000})
+        "size": "L", "quantity": 2, "unit_price": 29000, "line_total": 58000,
+        // Named no options: the house crust, which adds nothing.
+        "options": [{"option_id": "crust_original", "name": "오리지널", "price_delta": 0}]})
     );
     assert_eq!(o["items"][1]["line_total"], 18600);
     assert_eq!(o["total_price"], 58000 + 18600);
