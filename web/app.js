@@ -124,6 +124,11 @@ function plain(text, lines = false) {
   return text.replace(lines ? /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g : /[\u0000-\u001f\u007f-\u009f]/g, " ").trim();
 }
 
+/** One line of an order as the customer and the kitchen read it: "The Hawaiian Pizza (M) × 2
+ * (치즈 크러스트, 치즈 추가)" — the options as the menu priced them, in its group order. */
+const lineText = (i) =>
+  `${i.pizza_nm} (${i.size}) × ${i.quantity}` + (i.options?.length ? ` (${i.options.map((o) => o.name).join(", ")})` : "");
+
 /** "#42" on the board; nothing for an old (imported) order without a number. */
 const numbered = (o, prefix) => (o.order_number == null ? null : `${prefix}${o.order_number}`);
 
@@ -361,6 +366,7 @@ function customerView(member) {
           { class: "pizza" },
           h("img", { src: api.API + first.pizza_img_url, alt: "", width: 64, height: 64, loading: "lazy" }),
           h("h3", {}, first.pizza_nm),
+          first.description_ko ? h("p", { class: "description" }, first.description_ko) : null,
           h(
             "div",
             { class: "sizes" },
@@ -373,25 +379,112 @@ function customerView(member) {
               }, `${p.size} · ${won(p.price)}`),
             ),
           ),
+          first.has_options
+            ? h("button", {
+              type: "button",
+              class: "choose",
+              disabled: !sizes.some((p) => p.available),
+              "aria-label": t("Choose options for {0}", first.pizza_nm),
+              onclick: (e) => act(e.currentTarget, () => openSheet(first.pizza_type_id, e.currentTarget)),
+            }, t("Options…"))
+            : null,
         );
       }),
     );
   }
 
-  function add(p) {
-    const line = state.cart.get(p.pizza_id) ?? { pizza: p, quantity: 0 };
+  /** A cart line's key: the pizza and its options (none: the house defaults). */
+  const lineKey = (p, options) => (options ? `${p.pizza_id}|${options.map((o) => o.option_id).sort().join(",")}` : p.pizza_id);
+  const unitPrice = (l) => l.pizza.price + (l.options ?? []).reduce((sum, o) => sum + o.price_delta, 0);
+  const describe = (l) => `${l.pizza.pizza_nm} (${l.pizza.size})` + (l.options?.length ? ` · ${l.options.map((o) => o.name_ko).join(", ")}` : "");
+
+  function add(p, options) {
+    const key = lineKey(p, options);
+    const line = state.cart.get(key) ?? { pizza: p, quantity: 0, options };
     line.quantity = Math.min(100, line.quantity + 1);
-    state.cart.set(p.pizza_id, line);
+    state.cart.set(key, line);
     state.key = null; // another cart is another order
     drawCart();
     say(t("Added {0} ({1}). {2} in the cart.", p.pizza_nm, p.size, state.cart.size));
   }
 
+  // The item sheet: one item's sizes and option groups, priced as the choice changes; what
+  // it adds to the cart the menu prices again when the order is placed.
+  const sheet = h("dialog", { class: "sheet", "aria-labelledby": "sheet-title" });
+  async function openSheet(typeId, opener) {
+    const at = state.table?.bran_id ?? branch.value;
+    const item = await api.call("GET", `/menu/items/${encodeURIComponent(typeId)}/` + (at ? `?bran_id=${encodeURIComponent(at)}` : ""), { auth: false });
+    const sizes = item.sizes.filter((z) => z.available);
+    const sizeInputs = sizes.map((z, i) => h("input", { type: "radio", name: "sheet-size", value: z.pizza_id, checked: i === sizes.length - 1 }));
+    const groups = item.option_groups.map((g) => {
+      const single = g.max_choices === 1;
+      const inputs = g.options.map((o) => h("input", {
+        type: single ? "radio" : "checkbox",
+        name: `sheet-${g.group_id}`,
+        value: o.option_id,
+        disabled: !o.available,
+        checked: single && g.required && o.is_default && o.available,
+      }));
+      const rule = g.required
+        ? (single ? t("required, choose 1") : t("required, {0} to {1}", g.min_choices, g.max_choices))
+        : t("optional, up to {0}", g.max_choices);
+      const box = h("fieldset", { class: "option-group" },
+        h("legend", {}, `${g.name_ko} (${rule})`),
+        ...g.options.map((o, i) => h("label", { class: "choice" }, inputs[i],
+          h("span", {}, o.name_ko + (o.price_delta ? ` +${won(o.price_delta)}` : "") + (o.available ? "" : ` (${t("sold out")})`)))));
+      // No more than its maximum: the other boxes wait while it is reached.
+      box.addEventListener("change", () => {
+        if (single) return;
+        const n = inputs.filter((i) => i.checked).length;
+        g.options.forEach((o, i) => { inputs[i].disabled = !o.available || (!inputs[i].checked && n >= g.max_choices); });
+      });
+      return { g, inputs, box };
+    });
+    const price = h("p", { class: "total", "aria-live": "polite" });
+    const chosen = () => groups.flatMap(({ g, inputs }) => g.options.filter((o, i) => inputs[i].checked));
+    const size = () => state.menu.find((p) => p.pizza_id === sizeInputs.find((i) => i.checked)?.value);
+    const reprice = () => {
+      const p = size();
+      price.textContent = p ? t("Total {0}", won(p.price + chosen().reduce((sum, o) => sum + o.price_delta, 0))) : "";
+    };
+    const addButton = h("button", { type: "submit", class: "primary" }, t("Add to cart"));
+    const form = h("form", { method: "dialog" },
+      h("h2", { id: "sheet-title" }, item.pizza_nm),
+      item.description_ko ? h("p", { class: "description" }, item.description_ko) : null,
+      item.allergens.length ? h("p", { class: "hint" }, t("Allergens: {0}", item.allergens.map((a) => t(a === "pine_nut" ? "pine nuts" : a)).join(", "))) : null,
+      h("fieldset", { class: "option-group" }, h("legend", {}, t("Size")),
+        ...sizes.map((z, i) => h("label", { class: "choice" }, sizeInputs[i], h("span", {}, `${z.size} · ${won(z.price)}`)))),
+      ...groups.map(({ box }) => box),
+      price,
+      h("p", { class: "actions" },
+        h("button", { type: "button", onclick: () => sheet.close() }, t("Cancel")),
+        " ",
+        addButton));
+    form.addEventListener("change", reprice);
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      // Each required group needs its choices; the menu checks again when the order is placed.
+      const short = groups.find(({ g, inputs }) => inputs.filter((i) => i.checked).length < g.min_choices);
+      if (short) {
+        showError(new Error(t("Choose {0}.", short.g.name_ko)));
+        return;
+      }
+      const p = size();
+      if (!p) return;
+      add(p, chosen().map((o) => ({ option_id: o.option_id, name_ko: o.name_ko, price_delta: o.price_delta })));
+      sheet.close();
+    });
+    sheet.replaceChildren(form);
+    sheet.onclose = () => opener?.focus();
+    reprice();
+    sheet.showModal();
+  }
+
   function drawCart() {
     let sum = 0;
     cartList.replaceChildren(
-      ...[...state.cart.values()].map((l) => {
-        sum += l.pizza.price * l.quantity;
+      ...[...state.cart.entries()].map(([key, l]) => {
+        sum += unitPrice(l) * l.quantity;
         const qty = h("input", { type: "number", min: 1, max: 100, value: l.quantity, class: "qty" });
         qty.addEventListener("change", () => {
           l.quantity = Math.max(1, Math.min(100, Number(qty.value) || 1));
@@ -401,13 +494,13 @@ function customerView(member) {
         return h(
           "li",
           {},
-          h("span", {}, `${l.pizza.pizza_nm} (${l.pizza.size})`),
+          h("span", {}, describe(l)),
           field(t("Quantity"), qty),
           h("button", {
             type: "button",
-            "aria-label": t("Remove {0} ({1})", l.pizza.pizza_nm, l.pizza.size),
+            "aria-label": t("Remove {0}", describe(l)),
             onclick: () => {
-              state.cart.delete(l.pizza.pizza_id);
+              state.cart.delete(key);
               state.key = null;
               drawCart();
             },
@@ -421,14 +514,14 @@ function customerView(member) {
     const count = [...state.cart.values()].reduce((n, l) => n + l.quantity, 0);
     cartJump.textContent = t("Your order: {0} · {1} — review and order", count, won(sum));
     cartJump.hidden = state.cart.size === 0;
-    sessionStorage.setItem(CART_KEY, JSON.stringify([...state.cart.values()].map((l) => [l.pizza.pizza_id, l.quantity])));
+    sessionStorage.setItem(CART_KEY, JSON.stringify([...state.cart.values()].map((l) => [l.pizza.pizza_id, l.quantity, l.options ?? null])));
   }
 
   /** The cart kept from before (a login, the checkout), with today's prices. */
   function restoreCart() {
-    for (const [id, quantity] of kept) {
+    for (const [id, quantity, options] of kept) {
       const pizza = state.menu.find((p) => p.pizza_id === id);
-      if (pizza?.available) state.cart.set(id, { pizza, quantity });
+      if (pizza?.available) state.cart.set(lineKey(pizza, options ?? undefined), { pizza, quantity, options: options ?? undefined });
     }
     drawCart();
   }
@@ -437,8 +530,8 @@ function customerView(member) {
   async function loadMenu() {
     const at = state.table?.bran_id ?? branch.value;
     state.menu = await api.call("GET", at ? `/menu/?bran_id=${encodeURIComponent(at)}` : "/menu/", { auth: false });
-    for (const [id, l] of state.cart) {
-      const now = state.menu.find((p) => p.pizza_id === id);
+    for (const l of state.cart.values()) {
+      const now = state.menu.find((p) => p.pizza_id === l.pizza.pizza_id);
       if (now) l.pizza = now;
     }
     drawCategories();
@@ -462,7 +555,11 @@ function customerView(member) {
       const how = method();
       const body = {
         ...(state.table ? { table_token: tableToken } : { bran_id: branch.value }),
-        items: [...state.cart.values()].map((l) => ({ pizza_id: l.pizza.pizza_id, quantity: l.quantity })),
+        items: [...state.cart.values()].map((l) => ({
+          pizza_id: l.pizza.pizza_id,
+          quantity: l.quantity,
+          ...(l.options ? { options: l.options.map((o) => o.option_id) } : {}),
+        })),
         payment_method: how,
       };
       const wish = plain(requests.value, true);
@@ -600,7 +697,7 @@ function customerView(member) {
         " ",
         paymentBadge(o),
         ` ${o.date} ${o.time} · ${won(o.total_price)}`),
-      h("p", { class: "lines" }, o.items.map((i) => `${i.pizza_nm} (${i.size}) × ${i.quantity}`).join(", ")),
+      h("p", { class: "lines" }, o.items.map(lineText).join(", ")),
       o.special_requests ? h("p", { class: "request" }, h("strong", {}, t("Your request: ")), o.special_requests) : null,
       eta || said ? h("p", { class: "eta" }, eta, eta && said ? " · " : null, said) : null,
       o.reject_reason ? h("p", {}, t("Reason: {0}", o.reject_reason)) : null,
@@ -629,7 +726,8 @@ function customerView(member) {
     h("section", { "aria-labelledby": "menu-title" },
       h("h2", { id: "menu-title" }, t("Menu")),
       categories,
-      grid),
+      grid,
+      sheet),
     cartJump,
     h("aside", { id: "cart", "aria-labelledby": "cart-title", class: "card", tabindex: -1 },
       h("h2", { id: "cart-title" }, t("Your order")),
@@ -811,7 +909,7 @@ function staffView(member) {
   }
 
   function card(o) {
-    const lines = h("p", { class: "lines" }, o.items.map((i) => `${i.pizza_nm} (${i.size}) × ${i.quantity}`).join(", "));
+    const lines = h("p", { class: "lines" }, o.items.map(lineText).join(", "));
     const no = numbered(o, "#");
     const head = h("p", {},
       no ? h("strong", { class: "order-no" }, no) : null,

@@ -422,7 +422,46 @@ try {
   await customer.getByRole("button", { name: /^Add The Hawaiian Pizza, size L, .*\(sold out\)$/ }).waitFor();
   await soldOutButton.click();
   await staff.getByRole("button", { name: "Sold out: The Hawaiian Pizza (L)", pressed: false }).waitFor();
+
+  step("a pizza with a crust and a topping, and a drink: priced by the menu, shown to the kitchen");
+  // The item sheet, checked by axe-core while open (the guest's context allows the script).
+  await guest.getByRole("button", { name: "Chicken", exact: true }).click();
+  await guest.getByRole("button", { name: "Choose options for The Barbecue Chicken Pizza" }).click();
+  const guestSheet = guest.getByRole("dialog", { name: "The Barbecue Chicken Pizza" });
+  await guestSheet.getByRole("group", { name: /^도우 선택/ }).waitFor();
+  await accessible(guest, "the item sheet");
+  await guestSheet.getByRole("button", { name: "Cancel" }).click();
+  await guestSheet.waitFor({ state: "hidden" });
   await guestCtx.close();
+
+  await customer.getByRole("radio", { name: "Pay at pickup" }).check();
+  await customer.getByRole("button", { name: "Chicken", exact: true }).click();
+  await customer.getByRole("button", { name: "Choose options for The Barbecue Chicken Pizza" }).click();
+  const sheet = customer.getByRole("dialog", { name: "The Barbecue Chicken Pizza" });
+  await sheet.getByRole("radio", { name: "L · 29,000원" }).check();
+  await sheet.getByRole("radio", { name: /^치즈 크러스트/ }).check();
+  await sheet.getByRole("checkbox", { name: /^치즈 추가/ }).check();
+  await sheet.getByText("Total 33,500원").waitFor(); // 29,000 + 3,000 + 1,500
+  // Up to three toppings: a fourth waits while three are chosen.
+  for (const name of [/^페퍼로니 추가/, /^양송이 추가/]) await sheet.getByRole("checkbox", { name }).check();
+  assert.ok(await sheet.getByRole("checkbox", { name: /^블랙 올리브 추가/ }).isDisabled(), "no fourth topping");
+  for (const name of [/^페퍼로니 추가/, /^양송이 추가/]) await sheet.getByRole("checkbox", { name }).uncheck();
+  await customer.screenshot({ path: path.join(SHOTS, "item-sheet-phone.png") });
+  await sheet.getByRole("button", { name: "Add to cart" }).click();
+  await sheet.waitFor({ state: "hidden" });
+  await customer.getByRole("button", { name: "Drink", exact: true }).click();
+  await customer.getByRole("button", { name: /^Add Coca-Cola, size 500ml, 2,000원/ }).click();
+  await customer.getByText("The Barbecue Chicken Pizza (L) · 치즈 크러스트, 치즈 추가").waitFor();
+  await customer.getByRole("link", { name: /^Your order: 2 · 35,500원/ }).click();
+  await customer.getByRole("button", { name: "Place order" }).click();
+  await customer.getByText("Order placed: 35,500원", { exact: false }).waitFor();
+  const withOptions = mine.first();
+  await withOptions.getByText("The Barbecue Chicken Pizza (L) × 1 (치즈 크러스트, 치즈 추가), Coca-Cola (500ml) × 1").waitFor();
+  const optionsId = await withOptions.getAttribute("data-order-id");
+  const onTheBoard = onBoard(optionsId, "PENDING");
+  await onTheBoard.waitFor({ timeout: 10_000 });
+  await onTheBoard.getByText("The Barbecue Chicken Pizza (L) × 1 (치즈 크러스트, 치즈 추가)", { exact: false }).waitFor();
+  await onTheBoard.getByRole("button", { name: "Reject" }).waitFor();
 
   step("the printable sheet of the branch's QR codes, from the shop console");
   const [sheetPage] = await Promise.all([
