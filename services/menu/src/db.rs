@@ -404,3 +404,38 @@ pub async fn set_option(
     .await?;
     Ok(())
 }
+
+/// What an item says about itself: its descriptions and allergens, locked until the
+/// transaction ends.
+pub async fn about_for_update(
+    conn: &mut PgConnection,
+    pizza_type_id: &str,
+) -> Result<Option<(String, Option<String>, Vec<String>)>> {
+    Ok(sqlx::query_as(
+        "SELECT description_ko, description_en, allergens FROM pizza_types \
+         WHERE pizza_type_id = $1 FOR UPDATE",
+    )
+    .bind(pizza_type_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn set_about(
+    conn: &mut PgConnection,
+    pizza_type_id: &str,
+    description_ko: &str,
+    description_en: Option<&str>,
+    allergens: &[String],
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE pizza_types SET description_ko = $2, description_en = $3, allergens = $4 \
+         WHERE pizza_type_id = $1",
+    )
+    .bind(pizza_type_id)
+    .bind(description_ko)
+    .bind(description_en)
+    .bind(allergens)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

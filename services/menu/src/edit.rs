@@ -105,6 +105,56 @@ pub async fn update_option(
     Ok(Some(version))
 }
 
+/// What an item says about itself, as the owner writes it.
+pub struct About {
+    pub description_ko: Option<String>,
+    /// `Some(None)`: no English description any more.
+    pub description_en: Option<Option<String>>,
+    pub allergens: Option<Vec<String>>,
+}
+
+/// Changes an item's descriptions and/or allergens; the new catalog version, or `None` when
+/// nothing changed.
+pub async fn update_about(
+    db: &PgPool,
+    who: &str,
+    pizza_type_id: &str,
+    about: About,
+) -> Result<Option<i64>> {
+    let mut tx = db.begin().await?;
+    let (ko, en, allergens) = db::about_for_update(&mut tx, pizza_type_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no item '{pizza_type_id}'")))?;
+    let new_ko = about.description_ko.unwrap_or_else(|| ko.clone());
+    let new_en = about.description_en.unwrap_or_else(|| en.clone());
+    let new_allergens = about.allergens.unwrap_or_else(|| allergens.clone());
+    if (&new_ko, &new_en, &new_allergens) == (&ko, &en, &allergens) {
+        return Ok(None);
+    }
+    let version = db::next_version(&mut tx).await?;
+    db::set_about(
+        &mut tx,
+        pizza_type_id,
+        &new_ko,
+        new_en.as_deref(),
+        &new_allergens,
+    )
+    .await?;
+    let change = Change {
+        version,
+        who,
+        kind: "type_updated",
+        pizza_type_id: Some(pizza_type_id),
+        pizza_id: None,
+        old: Some(json!({"description_ko": ko, "description_en": en, "allergens": allergens})),
+        new: json!({"description_ko": new_ko, "description_en": new_en, "allergens": new_allergens}),
+    };
+    db::record_change(&mut tx, change).await?;
+    announce(&mut tx, version, &[]).await?;
+    tx.commit().await?;
+    Ok(Some(version))
+}
+
 /// Marks a pizza sold out at one branch (`available: false`) or back; the new catalog
 /// version, or `None` when it was so already. 404 for a pizza that is not there.
 pub async fn set_branch_availability(

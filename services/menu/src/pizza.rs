@@ -47,6 +47,33 @@ pub fn parse_category(s: &str) -> Option<&'static str> {
         .find(|x| x.eq_ignore_ascii_case(s.trim()))
 }
 
+/// The allergen codes an item may list: Korean labelling's (식품 등의 표시기준) and fish.
+pub const ALLERGENS: [&str; 20] = [
+    "wheat",
+    "milk",
+    "egg",
+    "soy",
+    "pork",
+    "beef",
+    "chicken",
+    "shrimp",
+    "crab",
+    "mackerel",
+    "buckwheat",
+    "peanut",
+    "walnut",
+    "pine_nut",
+    "peach",
+    "tomato",
+    "sulfites",
+    "squid",
+    "shellfish",
+    "fish",
+];
+
+/// The longest description, in characters.
+pub const MAX_DESCRIPTION: usize = 500;
+
 /// What an item of `category` is.
 pub fn kind_of(category: &str) -> &'static str {
     match category {

@@ -93,6 +93,114 @@ pub(super) async fn update_pizza(
     Ok(Json(fresh_item(&s, &pizza_id).await?))
 }
 
+/// At least one of the three.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(min_properties = 1)]
+pub struct TypePatch {
+    /// What it is, in Korean (at most 500 characters).
+    #[schema(
+        max_length = 500,
+        example = "바비큐 치킨, 홍피망과 청피망, 토마토, 적양파에 바비큐 소스."
+    )]
+    pub description_ko: Option<String>,
+    /// In English (at most 500 characters); empty: none.
+    #[schema(max_length = 500)]
+    pub description_en: Option<String>,
+    /// Codes of Korean labelling: wheat, milk, egg, soy, pork, beef, chicken, shrimp, crab,
+    /// mackerel, buckwheat, peanut, walnut, pine_nut, peach, tomato, sulfites, squid,
+    /// shellfish, fish.
+    #[schema(example = json!(["wheat", "milk", "chicken", "tomato"]))]
+    pub allergens: Option<Vec<String>>,
+}
+
+fn description(field: &str, text: &str) -> Result<String> {
+    let text = text.trim();
+    if text.chars().count() > crate::pizza::MAX_DESCRIPTION
+        || text.chars().any(|c| c.is_control() && c != '\n')
+    {
+        return Err(Error::Validation(format!(
+            "{field} must be at most {} characters",
+            crate::pizza::MAX_DESCRIPTION
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+#[utoipa::path(patch, path = "/menu/types/{pizza_type_id}/", tag = "admin",
+    security(("bearer" = [])),
+    params(("pizza_type_id" = String, Path, example = "bbq_ckn")),
+    request_body = TypePatch,
+    responses(
+        (status = 200, body = crate::pizza::ItemDetail, description = "The item as now served"),
+        (status = 400, body = httpkit::doc::ErrorEnvelope),
+        (status = 401, body = httpkit::doc::ErrorEnvelope),
+        (status = 403, body = httpkit::doc::ErrorEnvelope, description = "Not an ADMIN"),
+        (status = 404, body = httpkit::doc::ErrorEnvelope),
+    ))]
+pub(super) async fn update_type(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(pizza_type_id): Path<String>,
+    Json(req): Json<TypePatch>,
+) -> Result<axum::response::Response> {
+    caller.require(&[Role::Admin])?;
+    if req.description_ko.is_none() && req.description_en.is_none() && req.allergens.is_none() {
+        return Err(Error::Validation(
+            "give description_ko, description_en and/or allergens".into(),
+        ));
+    }
+    let description_ko = req
+        .description_ko
+        .as_deref()
+        .map(|t| description("description_ko", t))
+        .transpose()?;
+    let description_en = req
+        .description_en
+        .as_deref()
+        .map(|t| description("description_en", t).map(|t| Some(t).filter(|t| !t.is_empty())))
+        .transpose()?;
+    let allergens = match req.allergens {
+        None => None,
+        Some(list) => {
+            let mut codes: Vec<String> = vec![];
+            for a in list {
+                let a = a.trim().to_lowercase();
+                if !crate::pizza::ALLERGENS.contains(&a.as_str()) {
+                    return Err(Error::Validation(format!(
+                        "'{a}' is not an allergen code: one of {}",
+                        crate::pizza::ALLERGENS.join(", ")
+                    )));
+                }
+                if !codes.contains(&a) {
+                    codes.push(a);
+                }
+            }
+            Some(codes)
+        }
+    };
+    let about = edit::About {
+        description_ko,
+        description_en,
+        allergens,
+    };
+    if let Some(version) =
+        edit::update_about(&s.db, &caller.member_id, &pizza_type_id, about).await?
+    {
+        tracing::info!(pizza_type.id = %pizza_type_id, catalog_version = version, by = %caller.member_id, "item updated");
+    }
+    s.catalog.invalidate();
+    let c = s.catalog.get().await?;
+    let rendered = c
+        .item_detail(&pizza_type_id, None)
+        .ok_or_else(|| Error::NotFound(format!("no item '{pizza_type_id}'")))?;
+    let mut res = axum::response::Response::new(axum::body::Body::from(rendered.body.clone()));
+    res.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    Ok(res)
+}
+
 /// At least one of the two.
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(min_properties = 1)]

@@ -303,3 +303,68 @@ async fn an_admin_changes_an_option_and_every_replica_serves_it() {
     );
     assert_eq!(recorded.2["price_delta"], 2000);
 }
+
+#[tokio::test]
+async fn an_admin_rewrites_what_an_item_says_and_every_replica_serves_it() {
+    let app = spawn(2).await;
+    let admin = app.token("admin_about", "ADMIN").await;
+    let staff = app.token("staff_about", "STAFF").await;
+    let patch = |token: &str, body: Value| {
+        app.client
+            .patch(app.menus[0].url("/menu/types/garlic_bread/"))
+            .bearer_auth(token.to_owned())
+            .json(&body)
+            .send()
+    };
+    let (status, _, _) =
+        envelope(patch(&staff, json!({"description_ko": "x"})).await.unwrap()).await;
+    assert_eq!(status, 403);
+    for bad in [
+        json!({}),
+        json!({"allergens": ["gluten"]}),
+        json!({"description_ko": "가".repeat(501)}),
+    ] {
+        let (status, _, _) = envelope(patch(&admin, bad.clone()).await.unwrap()).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    let res = patch(
+        &admin,
+        json!({"description_ko": "마늘 버터 바게트 여덟 조각.", "description_en": "", "allergens": ["wheat", "milk", "Egg", "wheat"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let sheet: Value = res.json().await.unwrap();
+    assert_eq!(sheet["description_ko"], "마늘 버터 바게트 여덟 조각.");
+    assert_eq!(
+        sheet["description_en"],
+        Value::Null,
+        "an empty English text removes it"
+    );
+    assert_eq!(sheet["allergens"], json!(["wheat", "milk", "egg"]));
+    let served = testkit::eventually(Duration::from_secs(2), || async {
+        let menu: Vec<Value> = app
+            .client
+            .get(app.menus[1].url("/menu/?categ=Side"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        menu.iter()
+            .any(|p| {
+                p["pizza_id"] == "garlic_bread_reg"
+                    && p["allergens"] == json!(["wheat", "milk", "egg"])
+            })
+            .then_some(())
+    })
+    .await;
+    assert!(served.is_some(), "replica 1 serves the new text");
+    let kind: String =
+        sqlx::query_scalar("SELECT kind FROM catalog_change ORDER BY id DESC LIMIT 1")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(kind, "type_updated");
+}

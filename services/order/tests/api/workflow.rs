@@ -80,19 +80,10 @@ async fn two_staff_accepting_the_same_order_at_once_one_wins_and_the_other_gets_
     );
 }
 
-#[tokio::test]
-async fn a_status_change_whose_client_hangs_up_mid_write_still_happens_once() {
-    let app = spawn(1).await;
-    let customer = app.customer("left_customer").await;
-    let staff = app
-        .token_with("staff_leaves", "STAFF", Some("gangnam"))
-        .await;
-    let id = place(&app, &customer, "gangnam").await;
-    // The change will wait for this lock on the order, so the staff member's client can give
-    // up while it is under way.
+/// A transaction holding the order's row until it ends. The test holds it open on purpose,
+/// however slow the machine: the role's idle-in-transaction limit is lifted for it.
+async fn lock_order(app: &TestApp, id: &str) -> sqlx::Transaction<'static, sqlx::Postgres> {
     let mut blocker = app.db.pool.begin().await.unwrap();
-    // The test holds this transaction open on purpose, however slow the machine: lift the
-    // role's idle-in-transaction limit for it.
     sqlx::query("SET LOCAL idle_in_transaction_session_timeout = 0")
         .execute(&mut *blocker)
         .await
@@ -103,6 +94,20 @@ async fn a_status_change_whose_client_hangs_up_mid_write_still_happens_once() {
     .execute(&mut *blocker)
     .await
     .unwrap();
+    blocker
+}
+
+#[tokio::test]
+async fn a_status_change_whose_client_hangs_up_mid_write_still_happens_once() {
+    let app = spawn(1).await;
+    let customer = app.customer("left_customer").await;
+    let staff = app
+        .token_with("staff_leaves", "STAFF", Some("gangnam"))
+        .await;
+    let id = place(&app, &customer, "gangnam").await;
+    // The change will wait for this lock on the order, so the staff member's client can give
+    // up while it is under way.
+    let blocker = lock_order(&app, &id).await;
     let gave_up = app
         .client
         .post(app.orders[0].url(&format!("/order/{id}/accept/")))
@@ -165,17 +170,7 @@ async fn a_change_stuck_behind_a_lock_is_refused_after_two_seconds_and_changes_n
         .await;
     let id = place(&app, &customer, "gangnam").await;
     // Something holds the order's row far longer than any request should wait.
-    let mut blocker = app.db.pool.begin().await.unwrap();
-    sqlx::query("SET LOCAL idle_in_transaction_session_timeout = 0")
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT 1 FROM orders WHERE order_id = '{id}' FOR UPDATE"
-    )))
-    .execute(&mut *blocker)
-    .await
-    .unwrap();
+    let blocker = lock_order(&app, &id).await;
     let started = std::time::Instant::now();
     let (status, code, _) = envelope(
         act(
