@@ -20,6 +20,7 @@ pub mod http;
 pub mod images;
 pub mod import;
 pub mod options;
+pub mod photos;
 pub mod pizza;
 
 use std::sync::Arc;
