@@ -1120,8 +1120,9 @@ function staffView(member) {
 // Staff: the shop — what is sold out at a branch, pausing new orders, its tables' QR codes
 
 const DAYS = [["MON", t("Monday")], ["TUE", t("Tuesday")], ["WED", t("Wednesday")], ["THU", t("Thursday")], ["FRI", t("Friday")], ["SAT", t("Saturday")], ["SUN", t("Sunday")]];
-const CATEGORIES = ["Classic", "Chicken", "Supreme", "Veggie"];
-const SIZES = ["S", "M", "L", "XL", "XXL"];
+const CATEGORIES = ["Classic", "Chicken", "Supreme", "Veggie", "Side", "Drink"];
+/** The sizes an item of a category comes in (the menu refuses others). */
+const SIZES_OF = (categ) => (categ === "Side" ? ["REG"] : categ === "Drink" ? ["500ml", "1.25L"] : ["S", "M", "L", "XL", "XXL"]);
 
 /** The week's opening hours of a branch, as a form: a day unticked is closed; "around the
  * clock" keeps no hours at all. */
@@ -1174,8 +1175,11 @@ function hoursForm(at, onSaved) {
 function newPizzaForm(onSaved) {
   const id = h("input", { name: "pizza_type_id", required: true, pattern: "[a-z0-9_]{2,40}", maxlength: 40 });
   const name = h("input", { name: "pizza_nm", required: true, maxlength: 100 });
-  const categ = h("select", { name: "pizza_categ" }, ...CATEGORIES.map((c) => h("option", { value: c }, c)));
-  const size = h("select", { name: "size" }, ...SIZES.map((z) => h("option", { value: z }, z)));
+  const categ = h("select", { name: "pizza_categ" }, ...CATEGORIES.map((c) => h("option", { value: c }, t(c))));
+  const size = h("select", { name: "size" });
+  const sizes = () => size.replaceChildren(...SIZES_OF(categ.value).map((z) => h("option", { value: z }, z)));
+  categ.addEventListener("change", sizes);
+  sizes();
   const price = h("input", { name: "price", type: "number", min: 1, max: 1_000_000, required: true });
   const form = h("form", { class: "new-pizza" },
     field(t("Id (a-z, 0-9, _)"), id), field(t("Name"), name), field(t("Category"), categ), field(t("Size"), size), field(t("Price (won)"), price),
@@ -1188,6 +1192,7 @@ function newPizzaForm(onSaved) {
       await api.call("POST", "/menu/pizzas/", { body: { pizza_type_id: type.pizza_type_id, size: size.value, price: Number(price.value) } });
       say(t("{0} ({1}) is on the menu at {2}.", type.pizza_nm, size.value, won(Number(price.value))));
       form.reset();
+      sizes();
       await onSaved();
     });
   });
@@ -1263,6 +1268,43 @@ function storeConsole(member) {
       }, t("Save")));
   }
 
+  // ADMIN: every option of the shop, its price and whether it can be had (every branch).
+  const optionList = h("ul", { class: "sold-out", "aria-label": t("Options") });
+  async function loadOptions() {
+    if (!admin) return;
+    const groups = await api.call("GET", "/menu/options/", { auth: false });
+    optionList.replaceChildren(...groups.flatMap((g) => g.options.map((o) => {
+      const what = `${g.name_ko}: ${o.name_ko}`;
+      const delta = h("input", { type: "number", min: 0, max: 100_000, value: o.price_delta, class: "qty price", "aria-label": t("Price added: {0}", what) });
+      return h("li", {},
+        h("span", {}, what),
+        h("span", { class: "price-edit" }, delta,
+          h("button", {
+            type: "button",
+            "aria-label": t("Save price added: {0}", what),
+            onclick: (ev) => act(ev.currentTarget, async () => {
+              const r = await api.call("PATCH", `/menu/options/${encodeURIComponent(o.option_id)}/`, { body: { price_delta: Number(delta.value) } });
+              o.price_delta = r.price_delta;
+              say(t("{0} adds {1} now.", what, won(r.price_delta)));
+            }),
+          }, t("Save"))),
+        h("button", {
+          type: "button",
+          "aria-pressed": String(!o.available),
+          "aria-label": t("Sold out: {0}", what),
+          onclick: (ev) => {
+            const button = ev.currentTarget;
+            return act(button, async () => {
+              const r = await api.call("PATCH", `/menu/options/${encodeURIComponent(o.option_id)}/`, { body: { available: !o.available } });
+              o.available = r.available;
+              button.setAttribute("aria-pressed", String(!r.available));
+              say(t(r.available ? "{0} can be had again." : "{0} is sold out.", what));
+            });
+          },
+        }, t("Sold out")));
+    })));
+  }
+
   async function loadTables() {
     const tables = await api.call("GET", `/order/branch/${encodeURIComponent(at())}/table/`);
     tableList.replaceChildren(...tables.map((tb) =>
@@ -1317,7 +1359,7 @@ function storeConsole(member) {
   const show = async () => {
     view.dataset.loaded = "";
     await loadBranch();
-    await Promise.all([loadMenu(), loadTables()]);
+    await Promise.all([loadMenu(), loadTables(), loadOptions()]);
     view.dataset.loaded = at();
   };
   const view = h("section", { "aria-labelledby": "shop-title", class: "console" },
@@ -1327,6 +1369,7 @@ function storeConsole(member) {
       h("div", { class: "card" }, h("h3", {}, t("New orders")), pauseState, pauseButton, h("h3", {}, t("Opening hours")), hours),
       h("div", { class: "card" }, h("h3", {}, admin ? t("Prices and sold out here") : t("Sold out here")), soldOut,
         admin ? h("h3", {}, t("A new pizza")) : null, admin ? newPizzaForm(() => loadMenu()) : null),
+      admin ? h("div", { class: "card" }, h("h3", {}, t("Options (every branch)")), optionList) : null,
       h("div", { class: "card" }, h("h3", {}, t("Tables")), tableList, addForm, sheet)));
   branch.addEventListener("change", () => act(null, show));
   act(null, show);

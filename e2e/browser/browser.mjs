@@ -628,6 +628,27 @@ try {
   await ad.getByRole("button", { name: "Add the pizza" }).click();
   await ad.getByText(`${newName} (M) is on the menu at 15,000원.`).waitFor();
   await ad.getByRole("button", { name: `Sold out: ${newName} (M)` }).waitFor();
+  // What an option adds, for every branch; then back, as the catalog was.
+  const edge = "도우 선택: 치즈 크러스트";
+  await ad.getByLabel(`Price added: ${edge}`, { exact: true }).fill("3500");
+  await ad.getByRole("button", { name: `Save price added: ${edge}` }).click();
+  await ad.getByText(`${edge} adds 3,500원 now.`).waitFor();
+  // Every replica's sheet follows (catalog.updated), within a couple of seconds.
+  const followed = await ad.evaluate(async () => {
+    for (let i = 0; i < 40; i++) {
+      const sheet = await (await fetch("/menu/items/hawaiian/", { cache: "no-store" })).json();
+      if (sheet.option_groups[0].options.find((o) => o.option_id === "crust_cheese_edge").price_delta === 3500) return true;
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    return false;
+  });
+  assert.ok(followed, "the item sheet prices the cheese edge at 3,500원");
+  await ad.getByLabel(`Price added: ${edge}`, { exact: true }).fill("3000");
+  await ad.getByRole("button", { name: `Save price added: ${edge}` }).click();
+  await ad.getByText(`${edge} adds 3,000원 now.`).waitFor();
+  await ad.getByRole("button", { name: `Sold out: ${edge}`, pressed: false }).click();
+  await ad.getByRole("button", { name: `Sold out: ${edge}`, pressed: true }).click();
+  await ad.getByRole("button", { name: `Sold out: ${edge}`, pressed: false }).waitFor();
   await ad.getByLabel("Open around the clock (no hours)", { exact: true }).uncheck();
   await ad.getByLabel("Open on Monday", { exact: true }).check();
   await ad.getByLabel("Monday opens at", { exact: true }).fill("11:00");

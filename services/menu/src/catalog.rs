@@ -111,6 +111,8 @@ pub struct Catalog {
     groups: HashMap<String, Vec<OptionGroup>>,
     /// Per type, `GET /menu/items/{id}/` as every branch sees it.
     details: HashMap<String, Rendered>,
+    /// `GET /menu/options/`: every group that some item offers, by id.
+    all_groups: Rendered,
 }
 
 /// Pizzas first, then sides, then drinks (within each, by category and name, as before).
@@ -183,6 +185,12 @@ impl Catalog {
                 m.entry(b).or_insert_with(HashSet::new).insert(p);
                 m
             }),
+            all_groups: {
+                let mut all: Vec<&OptionGroup> = groups.values().flatten().collect();
+                all.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+                all.dedup_by(|a, b| a.group_id == b.group_id);
+                Rendered::of(&all)
+            },
             groups,
             details: HashMap::new(),
         };
@@ -281,6 +289,11 @@ impl Catalog {
         self.by_name_size
             .get(&(pizza_nm.trim().to_lowercase(), size))
             .map(|i| &self.items[*i])
+    }
+
+    /// `GET /menu/options/`.
+    pub fn option_groups(&self) -> &Rendered {
+        &self.all_groups
     }
 
     /// An option, wherever it belongs.

@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
     r = route_both(r, "/menu/get_pizza_id/", post(read::get_pizza_id));
     r = route_both(r, "/menu/items/{pizza_type_id}/", get(read::item));
     r = route_both(r, "/menu/types/{pizza_type_id}/", patch(admin::update_type));
+    r = route_both(r, "/menu/options/", get(read::option_groups));
     r = route_both(r, "/menu/options/{option_id}/", patch(admin::update_option));
     r = route_both(r, "/menu/pizzas/", post(admin::add_pizza));
     r = route_both(r, "/menu/pizzas/{pizza_id}/", patch(admin::update_pizza));
@@ -125,6 +126,7 @@ pub(super) fn conditional(
         read::types,
         read::get_pizza_id,
         read::item,
+        read::option_groups,
         read::image,
         admin::update_pizza,
         admin::update_option,

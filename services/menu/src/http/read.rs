@@ -97,6 +97,19 @@ pub(super) async fn item(
     Ok(conditional(&rendered, &headers, "application/json"))
 }
 
+#[utoipa::path(get, path = "/menu/options/", tag = "menu",
+    responses(
+        (status = 200, body = Vec<crate::options::OptionGroup>, description = "Every option group some item offers, with its options"),
+        (status = 304, description = "Not modified"),
+    ))]
+pub(super) async fn option_groups(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let c = s.catalog.get().await?;
+    Ok(conditional(c.option_groups(), &headers, "application/json"))
+}
+
 #[utoipa::path(get, path = "/menu/types/", tag = "menu",
     responses(
         (status = 200, body = Vec<PizzaType>),

@@ -145,6 +145,14 @@ async fn an_items_sheet_lists_its_sizes_and_option_groups() {
     assert_eq!(cola["sizes"].as_array().unwrap().len(), 2);
     let (status, code, _) = envelope(get("/menu/items/no_such_item/").await.unwrap()).await;
     assert_eq!((status, code.as_str()), (404, "NOT_FOUND"));
+
+    // Every group of the shop once, for the owner's console.
+    let all: Vec<Value> = get("/menu/options/").await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = all
+        .iter()
+        .map(|g| g["group_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["crust", "toppings", "wing_sauce"]);
 }
 
 #[tokio::test]
