@@ -451,7 +451,7 @@ function customerView(member) {
     const form = h("form", { method: "dialog" },
       h("h2", { id: "sheet-title" }, item.pizza_nm),
       item.description_ko ? h("p", { class: "description" }, item.description_ko) : null,
-      item.allergens.length ? h("p", { class: "hint" }, t("Allergens: {0}", item.allergens.map((a) => t(a === "pine_nut" ? "pine nuts" : a)).join(", "))) : null,
+      item.allergens.length ? h("p", { class: "hint" }, t("Allergens: {0}", item.allergens.map(allergenName).join(", "))) : null,
       h("fieldset", { class: "option-group" }, h("legend", {}, t("Size")),
         ...sizes.map((z, i) => h("label", { class: "choice" }, sizeInputs[i], h("span", {}, `${z.size} · ${won(z.price)}`)))),
       ...groups.map(({ box }) => box),
@@ -1199,6 +1199,52 @@ function newPizzaForm(onSaved) {
   return form;
 }
 
+/** ADMIN: what an item says about itself — its descriptions and allergens. */
+const ALLERGENS = ["wheat", "milk", "egg", "soy", "pork", "beef", "chicken", "shrimp", "crab", "mackerel", "buckwheat",
+  "peanut", "walnut", "pine_nut", "peach", "tomato", "sulfites", "squid", "shellfish", "fish"];
+const allergenName = (a) => t(a === "pine_nut" ? "pine nuts" : a);
+function aboutForm() {
+  const item = h("select", { name: "about_item" });
+  const ko = h("textarea", { name: "description_ko", rows: 2, maxlength: 500 });
+  const en = h("textarea", { name: "description_en", rows: 2, maxlength: 500 });
+  const boxes = ALLERGENS.map((a) => h("input", { type: "checkbox", name: "allergens", value: a }));
+  let types = [];
+  const show = () => {
+    const ty = types.find((x) => x.pizza_type_id === item.value);
+    if (!ty) return;
+    ko.value = ty.description_ko;
+    en.value = ty.description_en ?? "";
+    boxes.forEach((b) => { b.checked = ty.allergens.includes(b.value); });
+  };
+  item.addEventListener("change", show);
+  const form = h("form", { class: "about" },
+    field(t("Item"), item),
+    field(t("Description (Korean)"), ko),
+    field(t("Description (English, optional)"), en),
+    h("fieldset", { class: "option-group" }, h("legend", {}, t("Allergens")),
+      ...ALLERGENS.map((a, i) => h("label", { class: "choice" }, boxes[i], h("span", {}, allergenName(a))))),
+    h("button", { type: "submit" }, t("Save what it says")));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    act(form.querySelector("button[type=submit]"), async () => {
+      const body = { description_ko: plain(ko.value, true), description_en: plain(en.value, true), allergens: boxes.filter((b) => b.checked).map((b) => b.value) };
+      const sheet = await api.call("PATCH", `/menu/types/${encodeURIComponent(item.value)}/`, { body });
+      const ty = types.find((x) => x.pizza_type_id === sheet.pizza_type_id);
+      Object.assign(ty, { description_ko: sheet.description_ko, description_en: sheet.description_en, allergens: sheet.allergens });
+      show();
+      say(t("{0}: saved.", sheet.pizza_nm));
+    });
+  });
+  form.load = async () => {
+    types = await api.call("GET", "/menu/types/", { auth: false });
+    const keep = item.value;
+    item.replaceChildren(...types.map((ty) => h("option", { value: ty.pizza_type_id }, ty.pizza_nm)));
+    if (keep) item.value = keep;
+    show();
+  };
+  return form;
+}
+
 function storeConsole(member) {
   const admin = member.role === "ADMIN";
   const bound = member.role === "STAFF" ? member.bran_id : null;
@@ -1212,6 +1258,7 @@ function storeConsole(member) {
   let info = null;
   const at = () => bound ?? branch.value;
   const hours = hoursForm(at, () => loadBranch());
+  const about = aboutForm();
 
   async function loadBranch() {
     const all = await api.call("GET", "/order/branch/", { auth: false });
@@ -1359,7 +1406,7 @@ function storeConsole(member) {
   const show = async () => {
     view.dataset.loaded = "";
     await loadBranch();
-    await Promise.all([loadMenu(), loadTables(), loadOptions()]);
+    await Promise.all([loadMenu(), loadTables(), loadOptions(), admin ? about.load() : null]);
     view.dataset.loaded = at();
   };
   const view = h("section", { "aria-labelledby": "shop-title", class: "console" },
@@ -1370,6 +1417,7 @@ function storeConsole(member) {
       h("div", { class: "card" }, h("h3", {}, admin ? t("Prices and sold out here") : t("Sold out here")), soldOut,
         admin ? h("h3", {}, t("A new pizza")) : null, admin ? newPizzaForm(() => loadMenu()) : null),
       admin ? h("div", { class: "card" }, h("h3", {}, t("Options (every branch)")), optionList) : null,
+      admin ? h("div", { class: "card" }, h("h3", {}, t("What each item says")), about) : null,
       h("div", { class: "card" }, h("h3", {}, t("Tables")), tableList, addForm, sheet)));
   branch.addEventListener("change", () => act(null, show));
   act(null, show);

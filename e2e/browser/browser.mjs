@@ -649,6 +649,36 @@ try {
   await ad.getByRole("button", { name: `Sold out: ${edge}`, pressed: false }).click();
   await ad.getByRole("button", { name: `Sold out: ${edge}`, pressed: true }).click();
   await ad.getByRole("button", { name: `Sold out: ${edge}`, pressed: false }).waitFor();
+  // What an item says: a description and an allergen more, saved and served; then back.
+  await ad.getByLabel("Item", { exact: true }).selectOption("garlic_bread");
+  const koField = ad.getByLabel("Description (Korean)", { exact: true });
+  const seedText = await koField.inputValue();
+  assert.ok(seedText.length > 0, "the seed's description is shown");
+  await koField.fill("갓 구운 마늘빵 여섯 조각.");
+  await ad.getByRole("checkbox", { name: "egg", exact: true }).check();
+  await ad.getByRole("button", { name: "Save what it says" }).click();
+  await ad.getByText("Garlic Bread: saved.").waitFor();
+  const said = await ad.evaluate(async () => {
+    for (let i = 0; i < 40; i++) {
+      const sheet = await (await fetch("/menu/items/garlic_bread/", { cache: "no-store" })).json();
+      if (sheet.description_ko === "갓 구운 마늘빵 여섯 조각.") return sheet.allergens;
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    return null;
+  });
+  assert.deepEqual(said, ["wheat", "milk", "egg"], "served with its allergens");
+  await koField.fill(seedText);
+  await ad.getByRole("checkbox", { name: "egg", exact: true }).uncheck();
+  await ad.getByRole("button", { name: "Save what it says" }).click();
+  const back = await ad.evaluate(async (text) => {
+    for (let i = 0; i < 40; i++) {
+      const sheet = await (await fetch("/menu/items/garlic_bread/", { cache: "no-store" })).json();
+      if (sheet.description_ko === text) return sheet.allergens;
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    return null;
+  }, seedText);
+  assert.deepEqual(back, ["wheat", "milk"], "and back as the seed had it");
   await ad.getByLabel("Open around the clock (no hours)", { exact: true }).uncheck();
   await ad.getByLabel("Open on Monday", { exact: true }).check();
   await ad.getByLabel("Monday opens at", { exact: true }).fill("11:00");
