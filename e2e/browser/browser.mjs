@@ -408,6 +408,19 @@ try {
   await soldOutButton.click();
   await staff.getByRole("button", { name: "Sold out: The Hawaiian Pizza (L)", pressed: true }).waitFor();
   await staff.screenshot({ path: path.join(SHOTS, "staff-console.png") });
+  // Every menu replica has taken the change in (catalog.updated; under CI load that can take
+  // longer than this test's last few steps): six reads in a row through the ingress, which
+  // spreads them over the replicas, say sold out.
+  const everyReplica = await guest.evaluate(async () => {
+    let inARow = 0;
+    for (let i = 0; i < 100 && inARow < 6; i++) {
+      const menu = await (await fetch("/menu/?bran_id=gangnam", { cache: "no-store" })).json();
+      inARow = menu.find((p) => p.pizza_id === "hawaiian_l").available ? 0 : inARow + 1;
+      if (inARow === 0) await new Promise((ok) => setTimeout(ok, 50));
+    }
+    return inARow >= 6;
+  });
+  assert.ok(everyReplica, "every menu replica knows it is sold out at gangnam");
   await guest.reload();
   await guest.getByText("Table 7 · 강남점").waitFor();
   await guest.getByRole("button", { name: "Classic", exact: true }).click();
