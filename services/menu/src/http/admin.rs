@@ -193,12 +193,12 @@ pub(super) async fn update_type(
     let rendered = c
         .item_detail(&pizza_type_id, None)
         .ok_or_else(|| Error::NotFound(format!("no item '{pizza_type_id}'")))?;
-    let mut res = axum::response::Response::new(axum::body::Body::from(rendered.body.clone()));
-    res.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("application/json"),
-    );
-    Ok(res)
+    // The sheet as the read serves it (identity, with its ETag).
+    Ok(super::conditional(
+        &rendered,
+        &axum::http::HeaderMap::new(),
+        "application/json",
+    ))
 }
 
 /// At least one of the two.
